@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paddockhq/paddock/internal/platform"
+)
+
+func upCommand() *cobra.Command {
+	var opts platform.Options
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run the whole platform in this process",
+		Long: `Run every role of Paddock in this process: the embedded NATS JetStream engine
+(state in --data-dir), the Lambda API on --listen, the scaler and the local
+instance provider, whose execution environments are processes on this machine.
+
+Requests must be signed (AWS Signature V4) with the access key pair given by
+--access-key-id/--secret-access-key (or PADDOCK_ACCESS_KEY_ID and
+PADDOCK_SECRET_ACCESS_KEY); without one, a pair is generated and printed.
+
+Run it again on the same --data-dir and every capacity provider, function,
+version and alias comes back, with the execution environments of active
+versions restarted. Ctrl-C stops everything, function processes included.`,
+		Example: `  paddock up
+  paddock up --listen 0.0.0.0:9400 --data-dir /var/lib/paddock
+  PADDOCK_ACCESS_KEY_ID=AKIDEXAMPLE PADDOCK_SECRET_ACCESS_KEY=secret paddock up`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+			if opts.AccessKeyID == "" {
+				opts.AccessKeyID = os.Getenv("PADDOCK_ACCESS_KEY_ID")
+			}
+			if opts.SecretAccessKey == "" {
+				opts.SecretAccessKey = os.Getenv("PADDOCK_SECRET_ACCESS_KEY")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			started := time.Now()
+			p, err := platform.Start(ctx, opts)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Paddock is up in %v: the Lambda API listens on %s (data in %s)\n\n",
+				time.Since(started).Round(time.Millisecond), p.Endpoint, opts.DataDir)
+			fmt.Fprintf(out, "Use it with the AWS CLI or SDKs:\n")
+			fmt.Fprintf(out, "  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s\n",
+				p.AccessKeyID, p.SecretAccessKey, p.Region)
+			fmt.Fprintf(out, "  aws --endpoint-url %s lambda list-functions\n\nCtrl-C stops Paddock and every function process.\n", p.Endpoint)
+			<-ctx.Done()
+			fmt.Fprintln(out, "\nStopping: draining execution environments...")
+			p.Close()
+			fmt.Fprintln(out, "Stopped.")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Listen, "listen", "127.0.0.1:9400", "address of the Lambda API")
+	f.StringVar(&opts.DataDir, "data-dir", ".paddock", "where the engine keeps state and code")
+	f.StringVar(&opts.AccessKeyID, "access-key-id", "", "access key id that signs API requests (env PADDOCK_ACCESS_KEY_ID)")
+	f.StringVar(&opts.SecretAccessKey, "secret-access-key", "", "secret access key (env PADDOCK_SECRET_ACCESS_KEY)")
+	f.StringVar(&opts.Region, "region", "us-east-1", "region in ARNs and in the functions' AWS_REGION")
+	f.DurationVar(&opts.LaunchDelay, "instance-launch-delay", 0, "time the local provider takes to launch an instance (EC2 takes about 40s)")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail, including function output")
+	return cmd
+}

@@ -1,0 +1,214 @@
+// Package agent runs execution environments on one instance: it fetches and
+// caches code, starts each EE's runtime process with its Runtime API, watches
+// it through init, serving and shutdown, and reports every state change.
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/paddockhq/paddock/internal/runtimeapi"
+)
+
+var logger = slog.Default().With("role", "agent")
+
+// DefaultInitTimeout bounds the init phase, as Lambda's 10 s.
+const DefaultInitTimeout = 10 * time.Second
+
+// Agent runs the EEs of one instance.
+type Agent struct {
+	instance string
+	cache    *CodeCache
+	notify   func(Event)
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu  sync.Mutex
+	ees map[string]*EE
+}
+
+// New returns the agent of instance. notify is called (from the agent's
+// goroutines, never concurrently for one EE) on every EE state change.
+func New(instance string, cache *CodeCache, notify func(Event)) *Agent {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Agent{instance: instance, cache: cache, notify: notify, ctx: ctx, cancel: cancel, ees: make(map[string]*EE)}
+}
+
+// Start begins starting an EE and returns at once; its progress arrives as
+// Events: Initializing, then Ready or Failed.
+func (a *Agent) Start(spec Spec) *EE {
+	if spec.InitTimeout == 0 {
+		spec.InitTimeout = DefaultInitTimeout
+	}
+	if spec.MaxConcurrency < 1 {
+		spec.MaxConcurrency = 1
+	}
+	e := &EE{Spec: spec, Instance: a.instance, logs: newLogRing(), exited: make(chan struct{}), stopReq: make(chan struct{})}
+	a.mu.Lock()
+	a.ees[spec.ID] = e
+	a.mu.Unlock()
+	a.wg.Add(1)
+	go a.run(e)
+	return e
+}
+
+// Stop drains e (no new invokes, in-flight ones finish), then ends its
+// process. It returns at once; Stopped arrives as an Event.
+func (a *Agent) Stop(e *EE) {
+	e.stopOnce.Do(func() { close(e.stopReq) })
+}
+
+// Close stops every EE of the agent and waits until their processes are gone.
+func (a *Agent) Close() {
+	a.cancel()
+	a.wg.Wait()
+}
+
+func (a *Agent) set(e *EE, s State, f *Failure) {
+	e.state.Store(int32(s))
+	if f != nil {
+		logger.Info("execution environment failed", "ee", e.Spec.ID, "function", e.Spec.FunctionName,
+			"version", e.Spec.Version, "code", f.Code, "reason", f.Message)
+	} else {
+		logger.Debug("execution environment", "ee", e.Spec.ID, "state", s.String())
+	}
+	if a.notify != nil {
+		a.notify(Event{EE: e, State: s, Failure: f})
+	}
+}
+
+func (a *Agent) forget(e *EE) {
+	a.mu.Lock()
+	delete(a.ees, e.Spec.ID)
+	a.mu.Unlock()
+}
+
+// run owns one EE from start to end.
+func (a *Agent) run(e *EE) {
+	defer a.wg.Done()
+	defer a.forget(e)
+	fail := func(f *Failure) {
+		if e.srv != nil {
+			e.srv.Close(runtimeapi.ErrorTypeExit)
+		}
+		e.stop()
+		a.set(e, Failed, f)
+	}
+
+	codeDir, err := a.cache.Dir(a.ctx, e.Spec.CodeSHA256Hex)
+	if err != nil {
+		if a.ctx.Err() != nil {
+			a.set(e, Stopped, nil)
+			return
+		}
+		fail(&Failure{"InvalidZipFileException", err.Error()})
+		return
+	}
+	srv, err := runtimeapi.NewServer(e.Spec.MaxConcurrency)
+	if err != nil {
+		fail(&Failure{"InternalError", "start runtime API: " + err.Error()})
+		return
+	}
+	e.srv = srv
+	if err := e.spawn(codeDir); err != nil {
+		f, ok := err.(*Failure)
+		if !ok {
+			f = &Failure{"InternalError", err.Error()}
+		}
+		fail(f)
+		return
+	}
+	a.set(e, Initializing, nil)
+
+	initTimer := time.NewTimer(e.Spec.InitTimeout)
+	defer initTimer.Stop()
+	select {
+	case <-srv.Ready():
+		e.initDur.Store(int64(time.Since(e.started)))
+		a.set(e, Ready, nil)
+	case ie := <-srv.InitErrors():
+		fail(&Failure{"FunctionError.RuntimeInitError", initErrorMessage(ie)})
+		return
+	case <-e.exited:
+		fail(&Failure{"FunctionError.RuntimeInitError", e.exitDescription() + lastLines(e)})
+		return
+	case <-initTimer.C:
+		fail(&Failure{"FunctionError.InitTimeout",
+			"The runtime did not poll for work within " + e.Spec.InitTimeout.String() + " of starting."})
+		return
+	case <-e.stopReq:
+		a.shutdown(e)
+		return
+	case <-a.ctx.Done():
+		a.shutdown(e)
+		return
+	}
+
+	select {
+	case <-e.exited:
+		srv.Close(runtimeapi.ErrorTypeExit)
+		e.stop() // reap any children left in the group
+		a.set(e, Failed, &Failure{"Runtime.ExitError", e.exitDescription() + lastLines(e)})
+	case <-e.stopReq:
+		a.drain(e)
+		a.shutdown(e)
+	case <-a.ctx.Done():
+		a.shutdown(e)
+	}
+}
+
+// drain refuses new invokes and waits for those in flight to finish (each is
+// bounded by its own deadline).
+func (a *Agent) drain(e *EE) {
+	a.set(e, Draining, nil)
+	e.srv.Slots().Drain()
+	deadline := time.NewTimer(e.Spec.Timeout + ShutdownGrace)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for e.srv.Slots().InFlight() > 0 {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return
+		case <-e.exited:
+			return
+		case <-a.ctx.Done():
+			return
+		}
+	}
+}
+
+func (a *Agent) shutdown(e *EE) {
+	if e.srv != nil {
+		e.srv.Slots().Drain()
+	}
+	e.stop()
+	if e.srv != nil {
+		e.srv.Close(runtimeapi.ErrorTypeExit)
+	}
+	a.set(e, Stopped, nil)
+}
+
+func initErrorMessage(ie runtimeapi.InitError) string {
+	msg := strings.TrimSpace(string(ie.Body))
+	if ie.Type != "" {
+		return ie.Type + ": " + msg
+	}
+	return msg
+}
+
+// lastLines adds the runtime's last output lines to a failure reason, since
+// that is usually where it said why.
+func lastLines(e *EE) string {
+	lines := e.logs.last(5)
+	if len(lines) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(lines, " | ")
+}

@@ -1,0 +1,237 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/paddockhq/paddock/internal/runtimeapi"
+)
+
+// Spec is everything needed to start one execution environment.
+type Spec struct {
+	ID             string
+	FunctionName   string
+	Version        string
+	Runtime        string
+	Handler        string
+	MemoryMB       int
+	MaxConcurrency int // 1 for Lambda's default mode
+	Timeout        time.Duration
+	CodeSHA256Hex  string
+	Env            map[string]string // the function's own variables
+	Region         string
+	LogFormat      string // "JSON" on Managed Instances
+	InitTimeout    time.Duration
+}
+
+// State is where an EE is in its lifecycle.
+type State int32
+
+// EE lifecycle: Starting → Initializing → Ready → Draining → Stopped, or
+// Failed from anywhere when its process exits or never initializes.
+const (
+	Starting State = iota
+	Initializing
+	Ready
+	Draining
+	Stopped
+	Failed
+)
+
+func (s State) String() string {
+	return [...]string{"Starting", "Initializing", "Ready", "Draining", "Stopped", "Failed"}[s]
+}
+
+// Failure says why an EE failed, with Lambda's StateReasonCode.
+type Failure struct {
+	Code    string // e.g. "FunctionError.RuntimeInitError"
+	Message string
+}
+
+// Event reports an EE's state change to its owner.
+type Event struct {
+	EE      *EE
+	State   State
+	Failure *Failure // set when State is Failed
+}
+
+// EE is one running execution environment: a runtime process and the
+// Runtime API that feeds it.
+type EE struct {
+	Spec     Spec
+	Instance string
+	srv      *runtimeapi.Server
+	logs     *logRing
+	state    atomic.Int32
+	started  time.Time
+	initDur  atomic.Int64 // ns from spawn to first /next
+
+	cmd      *exec.Cmd
+	exited   chan struct{} // closed when the process has been reaped
+	stopMu   sync.Mutex
+	stopReq  chan struct{} // closed by Agent.Stop
+	stopOnce sync.Once
+}
+
+// State is the EE's current state.
+func (e *EE) State() State { return State(e.state.Load()) }
+
+// Invoke runs one invoke on this EE (see runtimeapi.Server.Invoke).
+func (e *EE) Invoke(ctx context.Context, inv *runtimeapi.Invocation) error {
+	return e.srv.Invoke(ctx, inv)
+}
+
+// InFlight is the number of invokes the EE holds.
+func (e *EE) InFlight() int { return e.srv.Slots().InFlight() }
+
+// MaxConcurrency is the EE's slot count.
+func (e *EE) MaxConcurrency() int { return e.srv.Slots().Max() }
+
+// InitDuration is how long the runtime took to first poll for work.
+func (e *EE) InitDuration() time.Duration { return time.Duration(e.initDur.Load()) }
+
+// LogsBetween returns the output lines the EE printed between from and to.
+func (e *EE) LogsBetween(from, to time.Time) []string { return e.logs.between(from, to) }
+
+// ShutdownGrace is how long a runtime has between SIGTERM and SIGKILL, as on Lambda.
+const ShutdownGrace = 2 * time.Second
+
+// spawn starts the runtime process of e from codeDir.
+func (e *EE) spawn(codeDir string) error {
+	bootstrap := filepath.Join(codeDir, "bootstrap")
+	info, err := os.Stat(bootstrap)
+	if err != nil {
+		return &Failure{"FunctionError.InvalidEntryPoint",
+			"Couldn't find valid bootstrap(s): [" + bootstrap + "]"}
+	}
+	if info.Mode()&0o111 == 0 {
+		return &Failure{"FunctionError.PermissionDenied",
+			"bootstrap is not executable: " + bootstrap}
+	}
+	cmd := exec.Command(bootstrap)
+	cmd.Dir = codeDir
+	cmd.Env = e.environ(codeDir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		// Own process group: stopping the EE stops everything it forked.
+		Setpgid: true,
+		// If Paddock dies (even kill -9), the runtime dies with it.
+		Pdeathsig: syscall.SIGKILL,
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return &Failure{"FunctionError.PermissionDenied", err.Error()}
+		}
+		return &Failure{"FunctionError.InvalidEntryPoint", err.Error()}
+	}
+	e.cmd = cmd
+	e.started = time.Now()
+	var outputs sync.WaitGroup
+	outputs.Add(2)
+	go func() { defer outputs.Done(); e.logs.capture(stdout, logger, "stdout") }()
+	go func() { defer outputs.Done(); e.logs.capture(stderr, logger, "stderr") }()
+	go func() {
+		outputs.Wait() // Wait closes the pipes: read them to the end first
+		cmd.Wait()     //nolint:errcheck // the exit is reported through State
+		close(e.exited)
+	}()
+	return nil
+}
+
+func (f *Failure) Error() string { return f.Code + ": " + f.Message }
+
+// environ is the runtime's environment as Lambda sets it (SPEC §5).
+func (e *EE) environ(codeDir string) []string {
+	s := e.Spec
+	env := map[string]string{
+		"PATH":                            "/usr/local/bin:/usr/bin:/bin",
+		"LANG":                            "en_US.UTF-8",
+		"TZ":                              ":UTC",
+		"LAMBDA_TASK_ROOT":                codeDir,
+		"LAMBDA_RUNTIME_DIR":              codeDir,
+		"AWS_LAMBDA_RUNTIME_API":          e.srv.Addr(),
+		"AWS_LAMBDA_FUNCTION_NAME":        s.FunctionName,
+		"AWS_LAMBDA_FUNCTION_VERSION":     s.Version,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(s.MemoryMB),
+		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + s.FunctionName,
+		"AWS_LAMBDA_LOG_STREAM_NAME":      time.Now().UTC().Format("2006/01/02") + "/[" + s.Version + "]" + s.ID,
+		"AWS_REGION":                      s.Region,
+		"AWS_DEFAULT_REGION":              s.Region,
+		"_HANDLER":                        s.Handler,
+		"AWS_LAMBDA_INITIALIZATION_TYPE":  "lambda-managed-instances",
+	}
+	if s.LogFormat != "" {
+		env["AWS_LAMBDA_LOG_FORMAT"] = s.LogFormat
+	}
+	if s.MaxConcurrency > 1 {
+		env["AWS_LAMBDA_MAX_CONCURRENCY"] = strconv.Itoa(s.MaxConcurrency)
+	} else {
+		env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand"
+	}
+	// The function's variables may not override the reserved ones.
+	for k, v := range s.Env {
+		if _, reserved := env[k]; !reserved {
+			env[k] = v
+		}
+	}
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// stop ends the process group: SIGTERM, then SIGKILL after the grace period.
+func (e *EE) stop() {
+	e.stopMu.Lock()
+	defer e.stopMu.Unlock()
+	if e.cmd == nil || e.cmd.Process == nil {
+		return
+	}
+	pgid := e.cmd.Process.Pid
+	select {
+	case <-e.exited:
+		syscall.Kill(-pgid, syscall.SIGKILL) //nolint:errcheck // stray children
+		return
+	default:
+	}
+	syscall.Kill(-pgid, syscall.SIGTERM) //nolint:errcheck
+	select {
+	case <-e.exited:
+	case <-time.After(ShutdownGrace):
+	}
+	syscall.Kill(-pgid, syscall.SIGKILL) //nolint:errcheck // the group, even after the leader exited
+	<-e.exited
+}
+
+// exitDescription describes how the process ended, for reasons and errors.
+func (e *EE) exitDescription() string {
+	if e.cmd == nil || e.cmd.ProcessState == nil {
+		return "runtime exited"
+	}
+	st := e.cmd.ProcessState
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "Runtime exited with signal: " + strings.ToLower(ws.Signal().String())
+	}
+	return fmt.Sprintf("Runtime exited with error: exit status %d", st.ExitCode())
+}

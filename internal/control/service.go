@@ -1,0 +1,292 @@
+// Package control holds the rules of Lambda's resources: capacity providers,
+// functions, versions, aliases and scaling configs. It validates and applies
+// changes, keeps them durable in the store, and publishes an immutable
+// snapshot of what is invocable for the invoke path to read without locks.
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/paddockhq/paddock/internal/awserr"
+	"github.com/paddockhq/paddock/internal/store"
+)
+
+// Service is the control plane of one Paddock region and account.
+type Service struct {
+	store   *store.Store
+	region  string
+	account string
+	log     *slog.Logger
+
+	mu  sync.Mutex // serializes changes; the maps below are read and written under it
+	cps map[string]*CapacityProvider
+	fns map[string]*fnState
+
+	routes  atomic.Pointer[map[string]*fnRoutes]
+	changed chan struct{}
+}
+
+type fnState struct {
+	fn       Function
+	versions map[int]*Version
+	aliases  map[string]*Alias
+}
+
+// Options configure a Service.
+type Options struct {
+	Region  string // default us-east-1
+	Account string // default 000000000000
+}
+
+// Open loads every resource from the store.
+func Open(ctx context.Context, st *store.Store, opts Options) (*Service, error) {
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	if opts.Account == "" {
+		opts.Account = "000000000000"
+	}
+	s := &Service{
+		store: st, region: opts.Region, account: opts.Account,
+		log:     slog.Default().With("role", "control"),
+		cps:     map[string]*CapacityProvider{},
+		fns:     map[string]*fnState{},
+		changed: make(chan struct{}, 1),
+	}
+	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
+	s.publishRoutes()
+	return s, nil
+}
+
+func (s *Service) load(ctx context.Context) error {
+	entries, err := s.store.Config.All(ctx, ">")
+	if err != nil {
+		return err
+	}
+	// Functions first: versions and aliases hang off them.
+	sort.SliceStable(entries, func(i, j int) bool {
+		return strings.HasPrefix(entries[i].Key, "fn.") && !strings.HasPrefix(entries[j].Key, "fn.")
+	})
+	for _, e := range entries {
+		kind, rest, _ := strings.Cut(e.Key, ".")
+		switch kind {
+		case "cp":
+			var cp CapacityProvider
+			if err := json.Unmarshal(e.Value, &cp); err != nil {
+				return fmt.Errorf("load %s: %w", e.Key, err)
+			}
+			s.cps[cp.Name] = &cp
+		case "fn":
+			var fn Function
+			if err := json.Unmarshal(e.Value, &fn); err != nil {
+				return fmt.Errorf("load %s: %w", e.Key, err)
+			}
+			s.fns[rest] = &fnState{fn: fn, versions: map[int]*Version{}, aliases: map[string]*Alias{}}
+		case "ver":
+			var v Version
+			if err := json.Unmarshal(e.Value, &v); err != nil {
+				return fmt.Errorf("load %s: %w", e.Key, err)
+			}
+			if f := s.fns[v.Config.FunctionName]; f != nil {
+				f.versions[v.Number] = &v
+			}
+		case "alias":
+			var a Alias
+			if err := json.Unmarshal(e.Value, &a); err != nil {
+				return fmt.Errorf("load %s: %w", e.Key, err)
+			}
+			if f := s.fns[a.Function]; f != nil {
+				f.aliases[a.Name] = &a
+			}
+		}
+	}
+	s.log.Info("loaded configuration", "capacityProviders", len(s.cps), "functions", len(s.fns))
+	return nil
+}
+
+// Changed is signalled after every change that may need EEs started or stopped.
+func (s *Service) Changed() <-chan struct{} { return s.changed }
+
+func (s *Service) notify() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Region and Account name where this Paddock runs, for ARNs.
+func (s *Service) Region() string  { return s.region }
+func (s *Service) Account() string { return s.account }
+
+// FunctionARN returns the ARN of a function, qualified when qualifier is set.
+func (s *Service) FunctionARN(name, qualifier string) string {
+	arn := "arn:aws:lambda:" + s.region + ":" + s.account + ":function:" + name
+	if qualifier != "" {
+		arn += ":" + qualifier
+	}
+	return arn
+}
+
+func (s *Service) capacityProviderARN(name string) string {
+	return "arn:aws:lambda:" + s.region + ":" + s.account + ":capacity-provider:" + name
+}
+
+// Persistence keys.
+func cpKey(name string) string           { return "cp." + name }
+func fnKey(name string) string           { return "fn." + name }
+func verKey(name string, n int) string   { return "ver." + name + "." + strconv.Itoa(n) }
+func aliasKey(name, alias string) string { return "alias." + name + "." + alias }
+
+func (s *Service) put(ctx context.Context, key string, v any) error {
+	if _, err := s.store.Config.Put(ctx, key, v); err != nil {
+		s.log.Error("store write failed", "key", key, "err", err)
+		return awserr.Service("could not store %s: %v", key, err)
+	}
+	return nil
+}
+
+func (s *Service) del(ctx context.Context, key string) error {
+	if err := s.store.Config.Delete(ctx, key); err != nil {
+		s.log.Error("store delete failed", "key", key, "err", err)
+		return awserr.Service("could not delete %s: %v", key, err)
+	}
+	return nil
+}
+
+func now() time.Time { return time.Now().UTC() }
+
+// Route is what the invoke path needs to know about one invocable version.
+type Route struct {
+	FunctionName string
+	Version      string // the version number that runs
+	Key          string // router key of the version's EEs
+	ARN          string // unqualified function ARN
+	Timeout      time.Duration
+	State        string
+	ReasonCode   string
+	Reason       string
+}
+
+// RouterKey names a version's EEs in the router.
+func RouterKey(function string, version int) string {
+	return function + ":" + strconv.Itoa(version)
+}
+
+type fnRoutes struct {
+	lmi             bool
+	latestState     string
+	latestPublished int
+	versions        map[int]*Route
+	aliases         map[string]aliasRoute
+}
+
+type aliasRoute struct {
+	version int
+	weights []weightedVersion // additional versions with their weights
+}
+
+type weightedVersion struct {
+	version int
+	weight  float64
+}
+
+// publishRoutes rebuilds the invoke snapshot. Called under s.mu (or before
+// the service is shared).
+func (s *Service) publishRoutes() {
+	m := make(map[string]*fnRoutes, len(s.fns))
+	for name, f := range s.fns {
+		r := &fnRoutes{
+			lmi: f.fn.Latest.LMI != nil, latestState: f.fn.Latest.State,
+			latestPublished: f.fn.LatestPublished,
+			versions:        make(map[int]*Route, len(f.versions)),
+			aliases:         make(map[string]aliasRoute, len(f.aliases)),
+		}
+		for n, v := range f.versions {
+			r.versions[n] = &Route{
+				FunctionName: name, Version: strconv.Itoa(n), Key: RouterKey(name, n),
+				ARN: s.FunctionARN(name, ""), Timeout: time.Duration(v.Config.Timeout) * time.Second,
+				State: v.Config.State, ReasonCode: v.Config.StateReasonCode, Reason: v.Config.StateReason,
+			}
+		}
+		for an, a := range f.aliases {
+			ar := aliasRoute{version: s.aliasTarget(f, a.Version)}
+			for ver, w := range a.Weights {
+				n, _ := strconv.Atoi(ver)
+				ar.weights = append(ar.weights, weightedVersion{n, w})
+			}
+			r.aliases[an] = ar
+		}
+		m[name] = r
+	}
+	s.routes.Store(&m)
+}
+
+// aliasTarget resolves an alias's FunctionVersion ($LATEST.PUBLISHED follows
+// the latest publish).
+func (s *Service) aliasTarget(f *fnState, version string) int {
+	if version == LatestPublished {
+		return f.fn.LatestPublished
+	}
+	n, _ := strconv.Atoi(version)
+	return n
+}
+
+// Resolve finds the version an invoke of name (with qualifier) runs. It
+// reads the immutable snapshot only: no lock, no store.
+func (s *Service) Resolve(name, qualifier string) (*Route, error) {
+	f := (*s.routes.Load())[name]
+	if f == nil {
+		return nil, awserr.NotFound("Function not found: %s", s.FunctionARN(name, qualifier))
+	}
+	var n int
+	switch {
+	case qualifier == "" || qualifier == LatestPublished:
+		if !f.lmi {
+			return nil, awserr.InvalidParameter("Functions without a capacity provider are not supported yet by Paddock")
+		}
+		if f.latestPublished == 0 {
+			return nil, awserr.NoPublishedVersion("The function %s has no published version. Publish a version before invoking a function that uses a capacity provider.", name)
+		}
+		n = f.latestPublished
+	case qualifier == Latest:
+		return nil, awserr.Conflict("The operation cannot be performed at this time. The function is currently in the following state: %s", StateActiveNonInvocable)
+	case isVersion(qualifier):
+		n, _ = strconv.Atoi(qualifier)
+	default:
+		a, ok := f.aliases[qualifier]
+		if !ok {
+			return nil, awserr.NotFound("Function not found: %s", s.FunctionARN(name, qualifier))
+		}
+		n = a.version
+		if len(a.weights) > 0 {
+			x := rand.Float64()
+			for _, w := range a.weights {
+				if x < w.weight {
+					n = w.version
+					break
+				}
+				x -= w.weight
+			}
+		}
+	}
+	r := f.versions[n]
+	if r == nil {
+		return nil, awserr.NotFound("Function not found: %s", s.FunctionARN(name, qualifier))
+	}
+	if r.State != StateActive {
+		return r, awserr.Conflict("The operation cannot be performed at this time. The function is currently in the following state: %s", r.State)
+	}
+	return r, nil
+}

@@ -1,0 +1,63 @@
+package fleet
+
+import (
+	"context"
+	"runtime"
+	"time"
+
+	"github.com/paddockhq/paddock/internal/agent"
+)
+
+// Provider launches and terminates instances. An instance is ready when
+// Launch returns its agent.
+type Provider interface {
+	// Name is the provider's name in status and logs ("local").
+	Name() string
+	// Arch is the architecture of the instances this provider can launch;
+	// empty means any.
+	Arch() string
+	// Launch brings up an instance of type t and returns its agent, which
+	// reports its EEs' state changes to notify.
+	Launch(ctx context.Context, id string, t InstanceType, notify func(agent.Event)) (*agent.Agent, error)
+	// Terminate stops every EE of the instance and releases it.
+	Terminate(a *agent.Agent)
+}
+
+// Local launches instances as members of this process: each gets an agent
+// whose EEs are real processes on this machine, with the capacity of its
+// instance type as a budget. It offers the host's architecture only.
+type Local struct {
+	Cache       *agent.CodeCache
+	LaunchDelay time.Duration // emulates EC2's boot time
+}
+
+// Name is "local".
+func (l *Local) Name() string { return "local" }
+
+// Arch is the host's architecture in AWS spelling.
+func (l *Local) Arch() string { return HostArch() }
+
+// Launch waits the launch delay, then starts the instance's agent.
+func (l *Local) Launch(ctx context.Context, id string, t InstanceType, notify func(agent.Event)) (*agent.Agent, error) {
+	if l.LaunchDelay > 0 {
+		timer := time.NewTimer(l.LaunchDelay)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return agent.New(id, l.Cache, notify), nil
+}
+
+// Terminate stops the agent's EEs and waits for their processes to end.
+func (l *Local) Terminate(a *agent.Agent) { a.Close() }
+
+// HostArch is this machine's architecture as AWS names it.
+func HostArch() string {
+	if runtime.GOARCH == "arm64" {
+		return ArchARM64
+	}
+	return ArchX86_64
+}

@@ -1,0 +1,219 @@
+// Package lambdaapi serves the AWS Lambda REST API: it authenticates
+// requests (SigV4), decodes the wire shapes of the AWS model, calls one
+// method of the control plane or the router, and encodes the answer or the
+// AWS-shaped error. No rule of Lambda lives here.
+package lambdaapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/paddockhq/paddock/internal/awserr"
+	"github.com/paddockhq/paddock/internal/control"
+	"github.com/paddockhq/paddock/internal/router"
+	"github.com/paddockhq/paddock/internal/sigv4"
+)
+
+// Request body limits. An invoke payload is at most 6 MB; a CreateFunction
+// carries a zip of up to 50 MB as base64 inside JSON.
+const (
+	maxInvokeBody = 6 << 20
+	maxAPIBody    = 70 << 20
+)
+
+// API is the HTTP face of Paddock.
+type API struct {
+	ctl      *control.Service
+	router   *router.Router
+	verifier *sigv4.Verifier // nil: no authentication
+	log      *slog.Logger
+	mux      *http.ServeMux
+}
+
+// New returns the API handler. A nil verifier turns authentication off.
+func New(ctl *control.Service, r *router.Router, verifier *sigv4.Verifier) *API {
+	a := &API{ctl: ctl, router: r, verifier: verifier, log: slog.Default().With("role", "api"), mux: http.NewServeMux()}
+	routes := map[string]handler{
+		"POST /2025-11-30/capacity-providers":                         a.createCapacityProvider,
+		"GET /2025-11-30/capacity-providers":                          a.listCapacityProviders,
+		"GET /2025-11-30/capacity-providers/{name}":                   a.getCapacityProvider,
+		"PUT /2025-11-30/capacity-providers/{name}":                   a.updateCapacityProvider,
+		"DELETE /2025-11-30/capacity-providers/{name}":                a.deleteCapacityProvider,
+		"GET /2025-11-30/capacity-providers/{name}/function-versions": a.listFunctionVersionsByCapacityProvider,
+		"PUT /2025-11-30/functions/{fn}/function-scaling-config":      a.putFunctionScalingConfig,
+		"GET /2025-11-30/functions/{fn}/function-scaling-config":      a.getFunctionScalingConfig,
+		"POST /2015-03-31/functions":                                  a.createFunction,
+		"GET /2015-03-31/functions":                                   a.listFunctions,
+		"GET /2015-03-31/functions/{fn}":                              a.getFunction,
+		"GET /2015-03-31/functions/{fn}/configuration":                a.getFunctionConfiguration,
+		"PUT /2015-03-31/functions/{fn}/configuration":                a.updateFunctionConfiguration,
+		"PUT /2015-03-31/functions/{fn}/code":                         a.updateFunctionCode,
+		"DELETE /2015-03-31/functions/{fn}":                           a.deleteFunction,
+		"POST /2015-03-31/functions/{fn}/versions":                    a.publishVersion,
+		"GET /2015-03-31/functions/{fn}/versions":                     a.listVersionsByFunction,
+		"POST /2015-03-31/functions/{fn}/aliases":                     a.createAlias,
+		"GET /2015-03-31/functions/{fn}/aliases":                      a.listAliases,
+		"GET /2015-03-31/functions/{fn}/aliases/{alias}":              a.getAlias,
+		"PUT /2015-03-31/functions/{fn}/aliases/{alias}":              a.updateAlias,
+		"DELETE /2015-03-31/functions/{fn}/aliases/{alias}":           a.deleteAlias,
+		"POST /2015-03-31/functions/{fn}/invocations":                 a.invoke,
+	}
+	for pattern, h := range routes {
+		a.mux.Handle(pattern, a.wrap(h))
+	}
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &awserr.Error{Code: "UnknownOperationException", Status: http.StatusNotFound, Type: "User",
+			Message: "Paddock does not implement " + r.Method + " " + r.URL.Path})
+	})
+	return a
+}
+
+// ServeHTTP serves the Lambda API.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// handler is one operation: the request's body is already read and verified.
+type handler func(w http.ResponseWriter, r *http.Request, body []byte) error
+
+// wrap reads the body within its limit, checks the signature, runs h and
+// turns its error into the AWS error shape.
+func (a *API) wrap(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := int64(maxAPIBody)
+		if r.Method == http.MethodPost && r.Pattern == "POST /2015-03-31/functions/{fn}/invocations" {
+			limit = maxInvokeBody
+		}
+		body, err := readBody(r, limit)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if a.verifier != nil {
+			if _, err := a.verifier.Verify(r, body); err != nil {
+				var se *sigv4.Error
+				if errors.As(err, &se) {
+					writeError(w, &awserr.Error{Code: se.Code, Status: se.Status, Message: se.Message, Type: "User"})
+				} else {
+					writeError(w, &awserr.Error{Code: "InvalidSignatureException", Status: http.StatusForbidden, Message: err.Error(), Type: "User"})
+				}
+				return
+			}
+		}
+		if err := h(w, r, body); err != nil {
+			writeError(w, err)
+		}
+	})
+}
+
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, tooLarge(r.ContentLength, limit)
+	}
+	n := r.ContentLength
+	if n < 0 || n > 64<<10 {
+		n = 512
+	}
+	buf := make([]byte, 0, n+1)
+	for {
+		if int64(len(buf)) > limit {
+			return nil, tooLarge(int64(len(buf)), limit)
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		m, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, awserr.InvalidRequestContent("could not read the request body: %v", err)
+		}
+	}
+	if int64(len(buf)) > limit {
+		return nil, tooLarge(int64(len(buf)), limit)
+	}
+	return buf, nil
+}
+
+func tooLarge(n, limit int64) error {
+	if limit == maxInvokeBody {
+		return awserr.RequestTooLarge("Request must be smaller than %d bytes for the InvokeFunction operation", limit)
+	}
+	return awserr.RequestTooLarge("Request must be smaller than %d bytes", limit)
+}
+
+// writeError writes err in the AWS JSON error shape.
+func writeError(w http.ResponseWriter, err error) {
+	var e *awserr.Error
+	if !errors.As(err, &e) {
+		slog.Error("internal error", "err", err)
+		e = awserr.Service("internal error: %v", err)
+	}
+	h := w.Header()
+	h.Set("X-Amzn-ErrorType", e.Code)
+	h.Set("Content-Type", "application/json")
+	body := map[string]string{"Type": e.Type, "message": e.Message}
+	if e.Type == "" {
+		body["Type"] = "User"
+	}
+	if e.Reason != "" {
+		body["Reason"] = e.Reason
+		h.Set("Retry-After", "1")
+	}
+	w.WriteHeader(e.Status)
+	json.NewEncoder(w).Encode(body) //nolint:errcheck
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(status)
+	_, err = w.Write(data)
+	if err != nil {
+		return nil // the client left; nothing more to tell it
+	}
+	return nil
+}
+
+// decode reads a JSON request body; an empty body is an empty object.
+func decode(body []byte, v any) error {
+	if len(body) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return awserr.InvalidRequestContent("Could not parse request body into json: %v", err)
+	}
+	return nil
+}
+
+// maxItems parses the MaxItems query parameter within [1, limit].
+func maxItems(r *http.Request, limit int) (int, error) {
+	s := r.URL.Query().Get("MaxItems")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > limit {
+		return 0, awserr.InvalidParameter("1 validation error detected: Value '%s' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and %d", s, limit)
+	}
+	return n, nil
+}
+
+// functionName parses the {fn} path parameter and the Qualifier query parameter.
+func functionName(r *http.Request) (name, qualifier string, err error) {
+	name, q, err := control.ParseFunctionName(r.PathValue("fn"))
+	if err != nil {
+		return "", "", err
+	}
+	qualifier, err = control.ResolveQualifier(q, r.URL.Query().Get("Qualifier"))
+	return name, qualifier, err
+}

@@ -1,0 +1,133 @@
+// Package platform assembles every role of Paddock in one process: the
+// embedded engine, the control plane, the scaler loop with the local
+// instance provider, the router and the API. `paddock up` and the tests
+// start it the same way.
+package platform
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/control"
+	"github.com/paddockhq/paddock/internal/fleet"
+	"github.com/paddockhq/paddock/internal/lambdaapi"
+	"github.com/paddockhq/paddock/internal/router"
+	"github.com/paddockhq/paddock/internal/scaler"
+	"github.com/paddockhq/paddock/internal/sigv4"
+	"github.com/paddockhq/paddock/internal/store"
+)
+
+// Options configure a platform.
+type Options struct {
+	DataDir         string        // JetStream data and code cache
+	Listen          string        // API address, e.g. "127.0.0.1:9400"
+	AccessKeyID     string        // generated with the secret when empty
+	SecretAccessKey string
+	LaunchDelay     time.Duration // instance launch delay of the local provider
+	Region          string        // default us-east-1
+}
+
+// Platform is a running Paddock.
+type Platform struct {
+	Endpoint        string // "http://host:port"
+	AccessKeyID     string
+	SecretAccessKey string
+	Region          string
+
+	Control *control.Service
+	Scaler  *scaler.Loop
+
+	store  *store.Store
+	server *http.Server
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Start brings every role up and returns once the API listens.
+func Start(ctx context.Context, opts Options) (*Platform, error) {
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:9400"
+	}
+	if (opts.AccessKeyID == "") != (opts.SecretAccessKey == "") {
+		return nil, errors.New("give both the access key id and the secret access key, or neither")
+	}
+	if opts.AccessKeyID == "" {
+		opts.AccessKeyID, opts.SecretAccessKey = GenerateKeys()
+	}
+	st, err := store.OpenEmbedded(ctx, filepath.Join(opts.DataDir, "engine"))
+	if err != nil {
+		return nil, err
+	}
+	ctl, err := control.Open(ctx, st, control.Options{Region: opts.Region})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	cache := agent.NewCodeCache(filepath.Join(opts.DataDir, "code"), st.GetCode)
+	rt := router.New()
+	loop := scaler.NewLoop(ctl, rt, &fleet.Local{Cache: cache, LaunchDelay: opts.LaunchDelay})
+	verifier := &sigv4.Verifier{
+		Credentials: sigv4.StaticCredentials{opts.AccessKeyID: opts.SecretAccessKey},
+		Service:     "lambda",
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen on %s: %w", opts.Listen, err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p := &Platform{
+		Endpoint: "http://" + ln.Addr().String(), AccessKeyID: opts.AccessKeyID, SecretAccessKey: opts.SecretAccessKey,
+		Region: opts.Region, Control: ctl, Scaler: loop, store: st, cancel: cancel,
+		server: &http.Server{Handler: lambdaapi.New(ctl, rt, verifier), ReadHeaderTimeout: 10 * time.Second},
+	}
+	p.wg.Add(2)
+	go func() { defer p.wg.Done(); loop.Run(runCtx) }()
+	go func() {
+		defer p.wg.Done()
+		if err := p.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("API server stopped", "err", err)
+		}
+	}()
+	return p, nil
+}
+
+// Close stops the API, every EE and instance, and the engine.
+func (p *Platform) Close() {
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p.server.Shutdown(shutdownCtx) //nolint:errcheck // Close below ends what is left
+	p.server.Close()               //nolint:errcheck
+	p.cancel()
+	p.wg.Wait()
+	p.store.Close()
+}
+
+// GenerateKeys makes an access key pair in AWS's format.
+func GenerateKeys() (id, secret string) {
+	const upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	const any = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	b := make([]byte, 56)
+	rand.Read(b) //nolint:errcheck
+	idb := []byte("AKPD")
+	for _, c := range b[:16] {
+		idb = append(idb, upper[int(c)%len(upper)])
+	}
+	var sb []byte
+	for _, c := range b[16:56] {
+		sb = append(sb, any[int(c)%len(any)])
+	}
+	return string(idb), string(sb)
+}

@@ -1,0 +1,51 @@
+package runtimeapi
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Invoke lifecycle states. Exactly one of the terminal states wins, by
+// compare-and-swap, so an invoke gets exactly one answer.
+const (
+	stateQueued     int32 = iota // admitted, waiting for a worker's /next
+	stateDispatched              // handed to a worker
+	stateAnswered                // /response or /error arrived in time
+	stateAbandoned               // timed out, client gone or EE died: a later answer is dropped
+)
+
+// Error types a caller sees in Invocation.ErrorType, with AWS's names.
+const (
+	ErrorTypeTimeout          = "Sandbox.Timedout"
+	ErrorTypeExit             = "Runtime.ExitError"
+	ErrorTypeResponseTooLarge = "Function.ResponseSizeTooLarge"
+)
+
+// MaxResponseBytes is Lambda's synchronous response limit.
+const MaxResponseBytes = 6 << 20
+
+// Invocation is one invoke on its way through an EE. The caller fills the
+// request fields; the EE fills the result fields before Invoke returns.
+type Invocation struct {
+	ID              string
+	Payload         []byte
+	Deadline        time.Time
+	FunctionARN     string // the ARN the caller invoked (qualified)
+	ClientContext   string
+	CognitoIdentity string
+	TraceID         string
+
+	// Response is the function's answer: its result, or with FunctionError
+	// set, the error document {"errorMessage","errorType",...}.
+	Response []byte
+	// FunctionError is "Unhandled" when the function (or the platform on its
+	// behalf: timeout, crash) failed the invoke; empty on success.
+	FunctionError string
+	// ErrorType is the errorType of a failed invoke.
+	ErrorType string
+	// Dispatched and Answered time the invoke inside the EE.
+	Dispatched, Answered time.Time
+
+	state atomic.Int32
+	done  chan struct{}
+}

@@ -1,0 +1,329 @@
+// Package runtimeapi serves the Lambda Runtime API (/2018-06-01) for one
+// execution environment and admits invokes into it. On Lambda Managed
+// Instances the runtime runs AWS_LAMBDA_MAX_CONCURRENCY workers that poll
+// /next concurrently; the server hands each admitted invoke to the next free
+// worker and gives each invoke its own deadline, so a slow or timed-out
+// invoke never holds up the others or ends the EE.
+package runtimeapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Errors from Server.Invoke. Function errors are not Go errors: they come
+// back in the Invocation.
+var (
+	// ErrFull means the EE had no free slot (or is draining): try another EE.
+	ErrFull = errors.New("execution environment is at its max concurrency")
+	// ErrClosed means the EE stopped before the invoke was admitted.
+	ErrClosed = errors.New("execution environment stopped")
+)
+
+// InitError is what a runtime reported on /runtime/init/error.
+type InitError struct {
+	Type string
+	Body []byte
+}
+
+// Server is the Runtime API of one execution environment.
+type Server struct {
+	slots *Slots
+	queue chan *Invocation // cap = max concurrency; holds admitted, undispatched invokes
+
+	mu      sync.Mutex
+	pending map[string]*Invocation // dispatched, waiting for /response or /error
+
+	readyOnce sync.Once
+	ready     chan struct{} // closed at the first /next: init is done
+	initErr   chan InitError
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	closeErr  string // errorType given to invokes failed by Close
+
+	ln  net.Listener
+	srv *http.Server
+}
+
+// NewServer listens on a loopback port for an EE running up to
+// maxConcurrency invokes at once.
+func NewServer(maxConcurrency int) (*Server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		slots:   NewSlots(maxConcurrency),
+		queue:   make(chan *Invocation, maxConcurrency),
+		pending: make(map[string]*Invocation),
+		ready:   make(chan struct{}),
+		initErr: make(chan InitError, 1),
+		closed:  make(chan struct{}),
+		ln:      ln,
+	}
+	s.srv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Runtime clients open a connection per call beyond a couple of
+		// idle ones, so errors from their hang-ups are noise.
+		ErrorLog: nil,
+	}
+	go s.srv.Serve(ln) //nolint:errcheck // ends with Close
+	return s, nil
+}
+
+// Addr is the host:port for AWS_LAMBDA_RUNTIME_API.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Slots is the EE's admission.
+func (s *Server) Slots() *Slots { return s.slots }
+
+// Ready is closed when a worker first polls /next: init is complete.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// InitErrors delivers what the runtime posted to /runtime/init/error.
+func (s *Server) InitErrors() <-chan InitError { return s.initErr }
+
+// Close fails every invoke still held with errorType (Runtime.ExitError when
+// the process died) and stops serving.
+func (s *Server) Close(errorType string) {
+	s.closeOnce.Do(func() {
+		s.slots.Drain()
+		s.closeErr = errorType
+		close(s.closed)
+		s.srv.Close()
+	})
+}
+
+// Invoke runs inv on this EE and returns when it has an answer: the
+// function's, or a platform failure (timeout, crash) recorded in inv. It
+// returns ErrFull without waiting when the EE has no free slot, and ctx's
+// error if the caller gave up first.
+func (s *Server) Invoke(ctx context.Context, inv *Invocation) error {
+	if !s.slots.TryAcquire() {
+		return ErrFull
+	}
+	select {
+	case <-s.closed:
+		s.slots.Release()
+		return ErrClosed
+	default:
+	}
+	inv.done = make(chan struct{})
+	inv.state.Store(stateQueued)
+	// Never blocks: the queue holds at most max concurrency invokes, and
+	// each holds a slot until a worker takes it off the queue.
+	s.queue <- inv
+
+	timer := time.NewTimer(time.Until(inv.Deadline))
+	defer timer.Stop()
+	select {
+	case <-inv.done:
+		return nil
+	case <-timer.C:
+		if s.abandon(inv) {
+			inv.fail(ErrorTypeTimeout, timeoutMessage(inv))
+			return nil
+		}
+	case <-ctx.Done():
+		if s.abandon(inv) {
+			return ctx.Err()
+		}
+	case <-s.closed:
+		if s.abandon(inv) {
+			inv.fail(s.closeErr, "RequestId: "+inv.ID+" Error: Runtime exited without providing a reason")
+			return nil
+		}
+	}
+	// The answer won the race against the timer.
+	<-inv.done
+	return nil
+}
+
+// abandon gives up on inv. The slot stays taken until the runtime is done
+// with the invoke (a late answer, or the worker skipping it on /next), so
+// the EE is never handed more invokes than it has workers.
+func (s *Server) abandon(inv *Invocation) bool {
+	return inv.state.CompareAndSwap(stateQueued, stateAbandoned) ||
+		inv.state.CompareAndSwap(stateDispatched, stateAbandoned)
+}
+
+func timeoutMessage(inv *Invocation) string {
+	return "RequestId: " + inv.ID + " Error: Task timed out"
+}
+
+// fail records a platform failure as the invoke's function error.
+func (inv *Invocation) fail(errorType, message string) {
+	inv.FunctionError = "Unhandled"
+	inv.ErrorType = errorType
+	inv.Response, _ = json.Marshal(struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	}{message, errorType})
+}
+
+const (
+	prefix      = "/2018-06-01/runtime/"
+	invPrefix   = prefix + "invocation/"
+	nextPath    = invPrefix + "next"
+	initErrPath = prefix + "init/error"
+)
+
+// ServeHTTP routes the Runtime API by hand: four fixed shapes, parsed
+// without a mux or allocations.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case p == nextPath && r.Method == http.MethodGet:
+		s.next(w, r)
+	case strings.HasPrefix(p, invPrefix) && r.Method == http.MethodPost:
+		rest := p[len(invPrefix):]
+		if id, ok := strings.CutSuffix(rest, "/response"); ok && id != "" {
+			s.answer(w, r, id, false)
+		} else if id, ok := strings.CutSuffix(rest, "/error"); ok && id != "" {
+			s.answer(w, r, id, true)
+		} else {
+			http.Error(w, `{"errorMessage":"unknown path","errorType":"InvalidRequest"}`, http.StatusNotFound)
+		}
+	case p == initErrPath && r.Method == http.MethodPost:
+		s.initError(w, r)
+	default:
+		http.Error(w, `{"errorMessage":"unknown path","errorType":"InvalidRequest"}`, http.StatusNotFound)
+	}
+}
+
+func (s *Server) next(w http.ResponseWriter, r *http.Request) {
+	s.readyOnce.Do(func() { close(s.ready) })
+	for {
+		var inv *Invocation
+		select {
+		case inv = <-s.queue:
+		case <-r.Context().Done():
+			return
+		case <-s.closed:
+			// The EE is going away; hold the worker until its process ends.
+			<-r.Context().Done()
+			return
+		}
+		if !inv.state.CompareAndSwap(stateQueued, stateDispatched) {
+			s.slots.Release() // abandoned before any worker saw it
+			continue
+		}
+		inv.Dispatched = time.Now()
+		s.mu.Lock()
+		s.pending[inv.ID] = inv
+		s.mu.Unlock()
+
+		h := w.Header()
+		h["Lambda-Runtime-Aws-Request-Id"] = []string{inv.ID}
+		h["Lambda-Runtime-Deadline-Ms"] = []string{strconv.FormatInt(inv.Deadline.UnixMilli(), 10)}
+		h["Lambda-Runtime-Invoked-Function-Arn"] = []string{inv.FunctionARN}
+		h["Lambda-Runtime-Trace-Id"] = []string{inv.TraceID}
+		if inv.ClientContext != "" {
+			h["Lambda-Runtime-Client-Context"] = []string{inv.ClientContext}
+		}
+		if inv.CognitoIdentity != "" {
+			h["Lambda-Runtime-Cognito-Identity"] = []string{inv.CognitoIdentity}
+		}
+		h["Content-Type"] = []string{"application/json"}
+		h["Content-Length"] = []string{strconv.Itoa(len(inv.Payload))}
+		w.WriteHeader(http.StatusOK)
+		w.Write(inv.Payload) //nolint:errcheck // a worker that hung up times the invoke out
+		return
+	}
+}
+
+var accepted = []byte(`{"status":"OK"}`)
+
+// answer takes a /response or /error. Every well-formed answer gets 202,
+// even a late or unknown one: aws-lambda-go ends the whole runtime process
+// on any other status, and one late invoke must not take the EE down.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, id string, isError bool) {
+	body, tooLarge := readLimited(r.Body, MaxResponseBytes)
+
+	s.mu.Lock()
+	inv := s.pending[id]
+	delete(s.pending, id)
+	s.mu.Unlock()
+
+	if inv != nil {
+		// The worker is done with this invoke whatever it answered.
+		s.slots.Release()
+		if inv.state.CompareAndSwap(stateDispatched, stateAnswered) {
+			inv.Answered = time.Now()
+			switch {
+			case tooLarge:
+				inv.fail(ErrorTypeResponseTooLarge, "Response payload size exceeded maximum allowed payload size (6291456 bytes).")
+			case isError:
+				inv.FunctionError = "Unhandled"
+				inv.ErrorType = r.Header.Get("Lambda-Runtime-Function-Error-Type")
+				inv.Response = errorDocument(body, inv.ErrorType)
+			default:
+				// A streamed or failing response reader reports its error in trailers.
+				if t := r.Trailer.Get("Lambda-Runtime-Function-Error-Type"); t != "" {
+					inv.FunctionError = "Unhandled"
+					inv.ErrorType = t
+					eb, _ := base64.StdEncoding.DecodeString(r.Trailer.Get("Lambda-Runtime-Function-Error-Body"))
+					inv.Response = errorDocument(eb, t)
+				} else {
+					inv.Response = body
+				}
+			}
+			close(inv.done)
+		}
+	}
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	w.WriteHeader(http.StatusAccepted)
+	w.Write(accepted) //nolint:errcheck
+}
+
+// errorDocument returns the runtime's error body if it is a JSON object, or
+// wraps it into Lambda's {"errorMessage","errorType"} shape.
+func errorDocument(body []byte, errorType string) []byte {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(trimmed) {
+		return body
+	}
+	if errorType == "" {
+		errorType = "Unhandled"
+	}
+	doc, _ := json.Marshal(struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	}{string(body), errorType})
+	return doc
+}
+
+func (s *Server) initError(w http.ResponseWriter, r *http.Request) {
+	body, _ := readLimited(r.Body, 1<<20)
+	select {
+	case s.initErr <- InitError{Type: r.Header.Get("Lambda-Runtime-Function-Error-Type"), Body: body}:
+	default: // only the first report matters
+	}
+	w.WriteHeader(http.StatusAccepted)
+	w.Write(accepted) //nolint:errcheck
+}
+
+// readLimited reads at most limit bytes and reports whether there was more
+// (the rest is drained so the connection stays usable).
+func readLimited(r io.Reader, limit int64) ([]byte, bool) {
+	var buf bytes.Buffer
+	n, _ := buf.ReadFrom(io.LimitReader(r, limit+1))
+	if n > limit {
+		io.Copy(io.Discard, r) //nolint:errcheck
+		return nil, true
+	}
+	return buf.Bytes(), false
+}

@@ -1,0 +1,404 @@
+package scaler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/control"
+	"github.com/paddockhq/paddock/internal/fleet"
+	"github.com/paddockhq/paddock/internal/placement"
+	"github.com/paddockhq/paddock/internal/router"
+)
+
+// SpreadTarget is how many distinct instances a version's EEs cover, as
+// Lambda spreads min EEs over 3 instances (availability zones on AWS).
+const SpreadTarget = 3
+
+// replaceBackoff keeps a crashing version from respawning in a tight loop.
+const replaceBackoff = time.Second
+
+// Loop owns the live state of the fleet: instances, their agents and EEs.
+// One goroutine (Run) changes it; agents and launches report through
+// channels, so no decision races another.
+type Loop struct {
+	ctl      *control.Service
+	router   *router.Router
+	provider fleet.Provider
+	log      *slog.Logger
+
+	events   chan agent.Event
+	launched chan launchResult
+
+	instances map[string]*instance
+	ees       map[*agent.EE]*eeRecord
+	failedAt  map[string]time.Time // by version key: last EE failure
+
+	launches sync.WaitGroup
+	mu       sync.Mutex // guards snapshot for Status readers
+	status   []VersionStatus
+}
+
+type instance struct {
+	id       string
+	cp       string
+	typ      fleet.InstanceType
+	agent    *agent.Agent // nil while launching
+	usedCPU  int
+	usedMem  int
+	versions map[string]int // EEs per version key
+}
+
+type eeRecord struct {
+	ee       *agent.EE
+	key      string
+	inst     *instance
+	cpu, mem int
+	state    agent.State
+}
+
+type launchResult struct {
+	inst  *instance
+	agent *agent.Agent
+	err   error
+}
+
+// VersionStatus is one version's EE counts for status displays.
+type VersionStatus struct {
+	Key     string
+	Desired int
+	Live    int
+	Ready   int
+	Why     string
+}
+
+// NewLoop returns a loop that provisions ctl's versions through provider and
+// registers ready EEs with r.
+func NewLoop(ctl *control.Service, r *router.Router, provider fleet.Provider) *Loop {
+	return &Loop{
+		ctl: ctl, router: r, provider: provider,
+		log:       slog.Default().With("role", "scaler"),
+		events:    make(chan agent.Event, 1024),
+		launched:  make(chan launchResult, 64),
+		instances: map[string]*instance{},
+		ees:       map[*agent.EE]*eeRecord{},
+		failedAt:  map[string]time.Time{},
+	}
+}
+
+// Run reconciles until ctx ends, then stops every instance and EE.
+func (l *Loop) Run(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	defer l.shutdown()
+	l.reconcile(ctx)
+	for {
+		select {
+		case ev := <-l.events:
+			l.handleEvent(ctx, ev)
+		case res := <-l.launched:
+			l.handleLaunch(res)
+		case <-l.ctl.Changed():
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+		l.drainEvents(ctx)
+		l.reconcile(ctx)
+	}
+}
+
+// drainEvents handles what else is already queued, so one reconcile covers a burst.
+func (l *Loop) drainEvents(ctx context.Context) {
+	for {
+		select {
+		case ev := <-l.events:
+			l.handleEvent(ctx, ev)
+		case res := <-l.launched:
+			l.handleLaunch(res)
+		default:
+			return
+		}
+	}
+}
+
+// notify is the agents' callback: it hands the event to the loop.
+func (l *Loop) notify(ev agent.Event) { l.events <- ev }
+
+func (l *Loop) shutdown() {
+	// Launches in progress end early (their ctx is done); take their results.
+	go func() { l.launches.Wait(); close(l.launched) }()
+	for res := range l.launched {
+		if res.agent != nil {
+			l.provider.Terminate(res.agent)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, in := range l.instances {
+		if in.agent == nil {
+			continue
+		}
+		wg.Add(1)
+		go func(a *agent.Agent) {
+			defer wg.Done()
+			l.provider.Terminate(a)
+		}(in.agent)
+	}
+	// Agents report Stopped while closing: keep the channel moving.
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for {
+		select {
+		case <-l.events:
+		case <-done:
+			l.log.Info("fleet stopped", "instances", len(l.instances))
+			return
+		}
+	}
+}
+
+func (l *Loop) handleLaunch(res launchResult) {
+	in := res.inst
+	if res.err != nil {
+		l.log.Error("instance launch failed", "instance", in.id, "type", in.typ.Name, "err", res.err)
+		delete(l.instances, in.id)
+		return
+	}
+	in.agent = res.agent
+	l.log.Info("instance running", "instance", in.id, "type", in.typ.Name, "capacityProvider", in.cp)
+}
+
+func (l *Loop) handleEvent(ctx context.Context, ev agent.Event) {
+	rec := l.ees[ev.EE]
+	if rec == nil {
+		return
+	}
+	rec.state = ev.State
+	switch ev.State {
+	case agent.Ready:
+		l.router.Add(rec.key, ev.EE)
+	case agent.Draining:
+		l.router.Remove(rec.key, ev.EE)
+	case agent.Stopped, agent.Failed:
+		l.router.Remove(rec.key, ev.EE)
+		l.forget(rec)
+	}
+	if ev.State != agent.Failed {
+		return
+	}
+	l.failedAt[rec.key] = time.Now()
+	fn, ver := splitKey(rec.key)
+	for _, w := range l.ctl.Workloads() {
+		if w.Key == rec.key && w.Config.State == control.StatePending {
+			// An init failure while publishing fails the version, as Lambda does.
+			l.log.Warn("version failed to initialize", "function", fn, "version", ver, "code", ev.Failure.Code, "reason", ev.Failure.Message)
+			if err := l.ctl.SetVersionState(ctx, fn, ver, control.StateFailed, ev.Failure.Code, ev.Failure.Message); err != nil {
+				l.log.Error("record version state", "err", err)
+			}
+		}
+	}
+}
+
+func (l *Loop) forget(rec *eeRecord) {
+	delete(l.ees, rec.ee)
+	in := rec.inst
+	in.usedCPU -= rec.cpu
+	in.usedMem -= rec.mem
+	if in.versions[rec.key]--; in.versions[rec.key] <= 0 {
+		delete(in.versions, rec.key)
+	}
+}
+
+func splitKey(key string) (string, int) {
+	for i := len(key) - 1; i >= 0; i-- {
+		if key[i] == ':' {
+			n, _ := strconv.Atoi(key[i+1:])
+			return key[:i], n
+		}
+	}
+	return key, 0
+}
+
+// reconcile converges every version towards its desired EEs.
+func (l *Loop) reconcile(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	workloads := l.ctl.Workloads()
+	sort.Slice(workloads, func(i, j int) bool { return workloads[i].Key < workloads[j].Key })
+	byKey := map[string][]*eeRecord{}
+	for _, rec := range l.ees {
+		byKey[rec.key] = append(byKey[rec.key], rec)
+	}
+	wanted := map[string]bool{}
+	var status []VersionStatus
+	for _, w := range workloads {
+		wanted[w.Key] = true
+		d := Desire(Input{State: w.Config.State, MinEEs: w.MinEEs, MaxEEs: w.MaxEEs})
+		recs := byKey[w.Key]
+		var live, ready []*eeRecord
+		for _, r := range recs {
+			if r.state == agent.Draining {
+				continue
+			}
+			live = append(live, r)
+			if r.state == agent.Ready {
+				ready = append(ready, r)
+			}
+		}
+		switch {
+		case len(live) < d.Desired && time.Since(l.failedAt[w.Key]) >= replaceBackoff:
+			l.place(ctx, w, d.Desired-len(live))
+		case len(live) > d.Desired:
+			l.stopExtra(live, len(live)-d.Desired)
+		}
+		l.advance(ctx, w, d, len(ready), len(recs))
+		status = append(status, VersionStatus{Key: w.Key, Desired: d.Desired, Live: len(live), Ready: len(ready), Why: d.Why})
+	}
+	// Versions deleted (or whose capacity provider is gone) lose their EEs.
+	for key, recs := range byKey {
+		if !wanted[key] {
+			l.stopExtra(recs, len(recs))
+		}
+	}
+	l.mu.Lock()
+	l.status = status
+	l.mu.Unlock()
+}
+
+// advance moves a version through Pending → Active and Deactivating → Deactivated.
+func (l *Loop) advance(ctx context.Context, w control.Workload, d Decision, ready, total int) {
+	var state, code, reason string
+	switch {
+	case w.Config.State == control.StatePending && d.Desired > 0 && ready >= d.Desired:
+		state = control.StateActive
+	case w.Config.State == control.StateDeactivating && total == 0:
+		state, reason = control.StateDeactivated, "The version is deactivated: its scaling config is min = max = 0."
+	default:
+		return
+	}
+	if err := l.ctl.SetVersionState(ctx, w.Function, w.Version, state, code, reason); err != nil {
+		l.log.Error("record version state", "err", err)
+		return
+	}
+	l.log.Info("version "+state, "function", w.Function, "version", w.Version, "ees", ready)
+}
+
+// stopExtra drains n EEs, the least useful first (not yet ready, then newest).
+func (l *Loop) stopExtra(recs []*eeRecord, n int) {
+	sort.SliceStable(recs, func(i, j int) bool {
+		return recs[i].state != agent.Ready && recs[j].state == agent.Ready
+	})
+	for _, r := range recs[:n] {
+		if r.state == agent.Draining {
+			continue
+		}
+		r.state = agent.Draining
+		l.router.Remove(r.key, r.ee)
+		if r.inst.agent != nil {
+			r.inst.agent.Stop(r.ee)
+		}
+	}
+}
+
+// place starts count EEs of w on instances of its capacity provider,
+// launching instances when they do not fit.
+func (l *Loop) place(ctx context.Context, w control.Workload, count int) {
+	cp := w.CapacityProvider
+	need := placement.Need{MilliCPU: w.Config.VCPUMilli(), MemoryMiB: w.Config.MemorySize}
+	var insts []placement.Instance
+	usedMilli := 0
+	for _, in := range l.instances {
+		if in.cp != cp.Name {
+			continue
+		}
+		usedMilli += in.typ.VCPU * 1000
+		insts = append(insts, placement.Instance{
+			ID: in.id, Type: in.typ.Name,
+			FreeMilliCPU:  in.typ.AllocatableMilliCPU() - in.usedCPU,
+			FreeMemoryMiB: in.typ.AllocatableMemoryMiB() - in.usedMem,
+			VersionEEs:    in.versions[w.Key],
+		})
+	}
+	sort.Slice(insts, func(i, j int) bool { return insts[i].ID < insts[j].ID })
+	var candidates []fleet.InstanceType
+	if arch := l.provider.Arch(); arch == "" || arch == cp.Architecture {
+		candidates = fleet.MatchInstanceTypes(cp.Architecture, cp.AllowedTypes, cp.ExcludedTypes)
+	}
+	plan := placement.PlaceEEs(insts, need, count, SpreadTarget, candidates, cp.Scaling.MaxVCPU*1000-usedMilli)
+	for _, id := range plan.Assign {
+		in := l.instances[id]
+		if in.agent == nil {
+			continue // launching: the EE starts once it runs
+		}
+		l.startEE(w, in, need)
+	}
+	for _, typeName := range plan.Launch {
+		t, _ := fleet.LookupInstanceType(typeName)
+		l.launch(ctx, cp.Name, t)
+	}
+	if plan.Unplaced > 0 && w.Config.State == control.StatePending && len(plan.Launch) == 0 && len(plan.Assign) == 0 {
+		reason := "No instance can hold an execution environment of " + need.String() + " on capacity provider " + cp.Name + ": " + plan.Why
+		if len(candidates) == 0 {
+			reason = "The " + l.provider.Name() + " instance provider launches " + l.provider.Arch() + " instances only; capacity provider " + cp.Name + " asks for " + cp.Architecture + "."
+		}
+		if err := l.ctl.SetVersionState(ctx, w.Function, w.Version, control.StateFailed, "InsufficientCapacity", reason); err != nil {
+			l.log.Error("record version state", "err", err)
+		}
+	}
+}
+
+func (l *Loop) startEE(w control.Workload, in *instance, need placement.Need) {
+	c := w.Config
+	spec := agent.Spec{
+		ID:             "ee-" + randomHex(8),
+		FunctionName:   w.Function,
+		Version:        strconv.Itoa(w.Version),
+		Runtime:        c.Runtime,
+		Handler:        c.Handler,
+		MemoryMB:       c.MemorySize,
+		MaxConcurrency: c.MaxConcurrency(),
+		Timeout:        time.Duration(c.Timeout) * time.Second,
+		CodeSHA256Hex:  control.CodeHex(c.CodeSHA256),
+		Env:            c.Env,
+		Region:         l.ctl.Region(),
+		LogFormat:      c.LogFormat,
+	}
+	ee := in.agent.Start(spec)
+	l.ees[ee] = &eeRecord{ee: ee, key: w.Key, inst: in, cpu: need.MilliCPU, mem: need.MemoryMiB, state: agent.Starting}
+	in.usedCPU += need.MilliCPU
+	in.usedMem += need.MemoryMiB
+	in.versions[w.Key]++
+	l.log.Debug("starting execution environment", "ee", spec.ID, "version", w.Key, "instance", in.id)
+}
+
+func (l *Loop) launch(ctx context.Context, cp string, t fleet.InstanceType) {
+	in := &instance{id: "i-" + randomHex(17)[:17], cp: cp, typ: t, versions: map[string]int{}}
+	l.instances[in.id] = in
+	l.log.Info("launching instance", "instance", in.id, "type", t.Name, "capacityProvider", cp)
+	l.launches.Add(1)
+	go func() {
+		defer l.launches.Done()
+		a, err := l.provider.Launch(ctx, in.id, t, l.notify)
+		l.launched <- launchResult{inst: in, agent: a, err: err}
+	}()
+}
+
+// Status returns the last reconcile's view of every version.
+func (l *Loop) Status() []VersionStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]VersionStatus(nil), l.status...)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, (n+1)/2)
+	rand.Read(b) //nolint:errcheck
+	return hex.EncodeToString(b)[:n]
+}
