@@ -1,0 +1,193 @@
+// Package bench measures synchronous invokes through Paddock's full path
+// against two baselines taken in the same run: a bare net/http handler and
+// a minimal Runtime API relay (package relay). See README.md.
+//
+// This file holds what the three targets share, so that the only thing that
+// differs between rows of the table is the server being measured: one
+// closed-loop load generator, one HTTP client configuration, one response
+// check.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Result is what one closed-loop run measured.
+type Result struct {
+	Requests   int           // completed requests, errors included
+	Errors     int           // requests whose do returned an error
+	Throttled  int           // of Errors, those that were 429s (ErrThrottled)
+	Throughput float64       // successful requests per second
+	P50, P99   time.Duration // latency of the successful requests
+}
+
+// ErrThrottled marks a 429 answer so that Run can count throttles apart
+// from other errors: a throttle is the platform saying it is at capacity,
+// anything else is a failure.
+var ErrThrottled = errors.New("throttled (429)")
+
+// Run keeps concurrency requests outstanding for duration: each of
+// concurrency workers calls do, waits for it, and calls it again. A closed
+// loop, not a fixed arrival rate, because the question is how much one
+// server can complete, and an open loop against a saturated server only
+// measures its queue.
+func Run(ctx context.Context, concurrency int, duration time.Duration, do func() error) Result {
+	ctx, cancel := context.WithTimeout(ctx, duration)
+	defer cancel()
+
+	type sample struct {
+		lat       []time.Duration
+		errs      int
+		throttled int
+	}
+	samples := make([]sample, concurrency)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each worker appends to its own slice so recording a
+			// sample costs no lock and the workers do not contend.
+			s := &samples[i]
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				err := do()
+				d := time.Since(t0)
+				switch {
+				case err == nil:
+					s.lat = append(s.lat, d)
+				case errors.Is(err, ErrThrottled):
+					s.errs++
+					s.throttled++
+				default:
+					s.errs++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// The elapsed time, not duration: the last requests finish after the
+	// deadline, and they are counted.
+	elapsed := time.Since(start)
+
+	var r Result
+	var all []time.Duration
+	for _, s := range samples {
+		all = append(all, s.lat...)
+		r.Errors += s.errs
+		r.Throttled += s.throttled
+	}
+	r.Requests = len(all) + r.Errors
+	r.Throughput = float64(len(all)) / elapsed.Seconds()
+	slices.Sort(all)
+	r.P50 = percentile(all, 0.50)
+	r.P99 = percentile(all, 0.99)
+	return r
+}
+
+// percentile of sorted, nearest-rank.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p+0.5) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// NewClient is the one client configuration all three targets are loaded
+// with. Go's default transport keeps only 2 idle connections per host, so at
+// concurrency 64 it would close and redial most connections on every
+// request, and the benchmark would measure TCP setup rather than the servers.
+func NewClient(concurrency int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil // loopback only; never route through an environment proxy
+	t.MaxIdleConns = concurrency * 2
+	t.MaxIdleConnsPerHost = concurrency * 2
+	return &http.Client{Transport: t, Timeout: 30 * time.Second}
+}
+
+// Poster returns a do function for Run that POSTs payload to url with the
+// given extra headers and checks the answer the way a synchronous Lambda
+// invoke is checked: 200, no X-Amz-Function-Error, and the echoed payload.
+func Poster(client *http.Client, url string, header http.Header, payload []byte) func() error {
+	return func() error {
+		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(payload))
+		if err != nil {
+			return err
+		}
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		// Read to the end, also on errors, so the connection goes back to
+		// the pool instead of being closed.
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			return err
+		case resp.StatusCode == http.StatusTooManyRequests:
+			return ErrThrottled
+		case resp.StatusCode != http.StatusOK:
+			return fmt.Errorf("status %d: %s", resp.StatusCode, body)
+		case resp.Header.Get("X-Amz-Function-Error") != "":
+			return fmt.Errorf("function error %s: %s", resp.Header.Get("X-Amz-Function-Error"), body)
+		case !bytes.Equal(body, payload):
+			return fmt.Errorf("body %q, want %q", body, payload)
+		}
+		return nil
+	}
+}
+
+// Row is one cell of the results table.
+type Row struct {
+	Target      string
+	Concurrency int
+	Result
+}
+
+// WriteTable prints rows as a table, with each row's throughput and p50
+// next to the relay's at the same concurrency (the baseline the goal is
+// stated against). Rows without a relay row at their concurrency get "-".
+func WriteTable(w io.Writer, rows []Row) {
+	relay := map[int]Result{}
+	for _, r := range rows {
+		if r.Target == "relay" {
+			relay[r.Concurrency] = r.Result
+		}
+	}
+	fmt.Fprintf(w, "%-8s %5s %10s %10s %10s %7s %9s %11s %9s\n",
+		"target", "conc", "req/s", "p50", "p99", "errors", "429s", "req/s/relay", "p50/relay")
+	for _, r := range rows {
+		tput, p50 := "-", "-"
+		if b, ok := relay[r.Concurrency]; ok {
+			if b.Throughput > 0 {
+				tput = fmt.Sprintf("%.2fx", r.Throughput/b.Throughput)
+			}
+			if b.P50 > 0 {
+				p50 = fmt.Sprintf("%.2fx", float64(r.P50)/float64(b.P50))
+			}
+		}
+		fmt.Fprintf(w, "%-8s %5d %10.0f %10s %10s %7d %9d %11s %9s\n",
+			r.Target, r.Concurrency, r.Throughput, round(r.P50), round(r.P99),
+			r.Errors, r.Throttled, tput, p50)
+	}
+}
+
+// round keeps latencies readable: microseconds are the resolution that
+// matters for loopback HTTP.
+func round(d time.Duration) string {
+	return d.Round(time.Microsecond).String()
+}

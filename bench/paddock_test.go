@@ -1,0 +1,200 @@
+package bench
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/paddockhq/paddock/internal/platform"
+)
+
+// startPaddock starts the whole platform in-process, deploys the echo
+// bootstrap as a Lambda Managed Instances function with one execution
+// environment of 64 workers (the relay's shape), and returns the target for
+// its synchronous Invoke API.
+func startPaddock(ctx context.Context, t *testing.T, bootstrap string) (*target, error) {
+	p, err := platform.Start(ctx, platform.Options{
+		DataDir: t.TempDir(),
+		Listen:  "127.0.0.1:0",
+		// No simulated instance launch time: the benchmark measures
+		// invokes, not scale-out.
+		LaunchDelay: 0,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start platform: %w", err)
+	}
+	t.Cleanup(p.Close)
+
+	// The SDK is used for the control plane only (a handful of calls); the
+	// load itself goes through the same plain client as the baselines.
+	lc := lambda.New(lambda.Options{
+		Region:       p.Region,
+		BaseEndpoint: aws.String(p.Endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider(p.AccessKeyID, p.SecretAccessKey, ""),
+	})
+
+	cp, err := lc.CreateCapacityProvider(ctx, &lambda.CreateCapacityProviderInput{
+		CapacityProviderName: aws.String("bench"),
+		VpcConfig: &types.CapacityProviderVpcConfig{
+			SubnetIds:        []string{"subnet-1"},
+			SecurityGroupIds: []string{"sg-1"},
+		},
+		PermissionsConfig: &types.CapacityProviderPermissionsConfig{
+			CapacityProviderOperatorRoleArn: aws.String("arn:aws:iam::000000000000:role/op"),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("CreateCapacityProvider: %w", err)
+	}
+
+	code, err := zipBootstrap(bootstrap)
+	if err != nil {
+		return nil, err
+	}
+	_, err = lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String("echo"),
+		Runtime:      types.RuntimeProvidedal2023,
+		Handler:      aws.String("bootstrap"),
+		Role:         aws.String("arn:aws:iam::000000000000:role/fn"),
+		Code:         &types.FunctionCode{ZipFile: code},
+		MemorySize:   aws.Int32(2048),
+		CapacityProviderConfig: &types.CapacityProviderConfig{
+			LambdaManagedInstancesCapacityProviderConfig: &types.LambdaManagedInstancesCapacityProviderConfig{
+				CapacityProviderArn:                   cp.CapacityProvider.CapacityProviderArn,
+				PerExecutionEnvironmentMaxConcurrency: aws.Int32(workers),
+			},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("CreateFunction: %w", err)
+	}
+
+	// Publishing can be refused while $LATEST is still being created
+	// (ResourceConflictException, as on AWS), so retry that for a while.
+	var ver string
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, err := lc.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("echo")})
+		if err == nil {
+			ver = aws.ToString(out.Version)
+			break
+		}
+		var conflict *types.ResourceConflictException
+		if !errors.As(err, &conflict) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("PublishVersion: %w", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if ver != "1" {
+		return nil, fmt.Errorf("PublishVersion: got version %q, want 1", ver)
+	}
+	if err := waitActive(ctx, lc, ver, 60*time.Second); err != nil {
+		return nil, err
+	}
+
+	// A published version starts with the default minimum of 3 execution
+	// environments. The relay runs one process with 64 workers, so pin
+	// Paddock to the same single EE to compare like with like.
+	_, err = lc.PutFunctionScalingConfig(ctx, &lambda.PutFunctionScalingConfigInput{
+		FunctionName: aws.String("echo"),
+		Qualifier:    aws.String(ver),
+		FunctionScalingConfig: &types.FunctionScalingConfig{
+			MinExecutionEnvironments: aws.Int32(1),
+			MaxExecutionEnvironments: aws.Int32(1),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("PutFunctionScalingConfig: %w", err)
+	}
+	// Scale-in is asynchronous and the Lambda API has no call that
+	// reports the EE count, so give the scaler time to retire the extra
+	// two, then show what its status says rather than trusting the sleep.
+	time.Sleep(3 * time.Second)
+	for _, s := range p.Scaler.Status() {
+		report(t, "paddock: scaler status %s: desired %d, live %d, ready %d (%s)", s.Key, s.Desired, s.Live, s.Ready, s.Why)
+	}
+	report(t, "paddock: 1 EE x %d workers, same as the relay (endpoint %s)", workers, p.Endpoint)
+
+	url := p.Endpoint + "/2015-03-31/functions/echo/invocations?Qualifier=" + ver
+	creds := aws.Credentials{AccessKeyID: p.AccessKeyID, SecretAccessKey: p.SecretAccessKey}
+	sum := sha256.Sum256(payload)
+	hash := hex.EncodeToString(sum[:])
+	return &target{
+		name: "paddock",
+		url:  url,
+		// One signature per run, reused for every request of it: signing
+		// per request would add client CPU that the baselines do not pay,
+		// on the same 2 cores as the servers. A signature is valid for 5
+		// minutes, longer than any run, and the server does not reject
+		// replays.
+		header: func() (http.Header, error) {
+			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(payload))
+			if err != nil {
+				return nil, err
+			}
+			if err := v4.NewSigner().SignHTTP(ctx, creds, req, hash, "lambda", p.Region, time.Now()); err != nil {
+				return nil, err
+			}
+			return req.Header.Clone(), nil
+		},
+	}, nil
+}
+
+// waitActive polls the version's configuration until its State is Active.
+func waitActive(ctx context.Context, lc *lambda.Client, ver string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		out, err := lc.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{
+			FunctionName: aws.String("echo"),
+			Qualifier:    aws.String(ver),
+		})
+		if err != nil {
+			return fmt.Errorf("GetFunctionConfiguration: %w", err)
+		}
+		if out.State == types.StateActive {
+			return nil
+		}
+		last = fmt.Sprintf("State %s, reason %q (%s)", out.State, aws.ToString(out.StateReason), out.StateReasonCode)
+		time.Sleep(250 * time.Millisecond)
+	}
+	return fmt.Errorf("version %s not Active after %s: last %s", ver, timeout, last)
+}
+
+// zipBootstrap packs the binary as a deployment package: a single
+// executable named bootstrap at the root, as provided.al2023 expects.
+func zipBootstrap(path string) ([]byte, error) {
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	fh := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
+	fh.SetMode(0o755)
+	f, err := zw.CreateHeader(fh)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(bin); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
