@@ -278,3 +278,5 @@ func (e *env) signedCall(method, path, body string) (int, string) {
 	io.Copy(io.Discard, resp.Body) //nolint:errcheck
 	return resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType")
 }
+
+func asErr[T error](err error, target *T) bool { return errors.As(err, target) }
