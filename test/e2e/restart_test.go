@@ -185,4 +185,3 @@ func countProcesses(dir string) int {
 	}
 	return n
 }
-
