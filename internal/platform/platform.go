@@ -28,9 +28,9 @@ import (
 
 // Options configure a platform.
 type Options struct {
-	DataDir         string        // JetStream data and code cache
-	Listen          string        // API address, e.g. "127.0.0.1:9400"
-	AccessKeyID     string        // generated with the secret when empty
+	DataDir         string // JetStream data and code cache
+	Listen          string // API address, e.g. "127.0.0.1:9400"
+	AccessKeyID     string // generated with the secret when empty
 	SecretAccessKey string
 	LaunchDelay     time.Duration // instance launch delay of the local provider
 	Region          string        // default us-east-1
@@ -66,6 +66,13 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	if opts.AccessKeyID == "" {
 		opts.AccessKeyID, opts.SecretAccessKey = GenerateKeys()
 	}
+	// EEs run with their code directory as working directory, so every
+	// path handed to them must not depend on Paddock's own.
+	dataDir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	opts.DataDir = dataDir
 	st, err := store.OpenEmbedded(ctx, filepath.Join(opts.DataDir, "engine"))
 	if err != nil {
 		return nil, err

@@ -7,15 +7,13 @@
 package runtimeapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
-	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,8 +50,8 @@ type Server struct {
 	closed    chan struct{}
 	closeErr  string // errorType given to invokes failed by Close
 
-	ln  net.Listener
-	srv *http.Server
+	ln    net.Listener
+	conns connSet
 }
 
 // NewServer listens on a loopback port for an EE running up to
@@ -77,10 +75,7 @@ func NewServer(maxConcurrency int) (*Server, error) {
 		closed:  make(chan struct{}),
 		ln:      ln,
 	}
-	// No read timeouts either: they cost a deadline update per request,
-	// and a runtime that stalls mid-request only hurts its own EE.
-	s.srv = &http.Server{Handler: s}
-	go s.srv.Serve(ln) //nolint:errcheck // ends with Close
+	go s.serve()
 	return s, nil
 }
 
@@ -103,7 +98,8 @@ func (s *Server) Close(errorType string) {
 		s.slots.Drain()
 		s.closeErr = errorType
 		close(s.closed)
-		s.srv.Close()
+		s.ln.Close()
+		s.conns.closeAll()
 	})
 }
 
@@ -181,41 +177,86 @@ const (
 	initErrPath = prefix + "init/error"
 )
 
-// ServeHTTP routes the Runtime API by hand: four fixed shapes, parsed
-// without a mux or allocations.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	switch {
-	case p == nextPath && r.Method == http.MethodGet:
-		s.next(w, r)
-	case strings.HasPrefix(p, invPrefix) && r.Method == http.MethodPost:
-		rest := p[len(invPrefix):]
-		if id, ok := strings.CutSuffix(rest, "/response"); ok && id != "" {
-			s.answer(w, r, id, false)
-		} else if id, ok := strings.CutSuffix(rest, "/error"); ok && id != "" {
-			s.answer(w, r, id, true)
-		} else {
-			http.Error(w, `{"errorMessage":"unknown path","errorType":"InvalidRequest"}`, http.StatusNotFound)
+// serve accepts connections until Close. No read deadlines: they cost a
+// timer update per request, and a runtime that stalls mid-request only
+// hurts its own EE.
+func (s *Server) serve() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
 		}
-	case p == initErrPath && r.Method == http.MethodPost:
-		s.initError(w, r)
-	default:
-		http.Error(w, `{"errorMessage":"unknown path","errorType":"InvalidRequest"}`, http.StatusNotFound)
+		go s.serveConn(c)
 	}
 }
 
-func (s *Server) next(w http.ResponseWriter, r *http.Request) {
+// serveConn runs the requests of one connection in order (HTTP/1.1
+// keep-alive; runtimes do not pipeline).
+func (s *Server) serveConn(c net.Conn) {
+	if !s.conns.add(c) {
+		c.Close()
+		return
+	}
+	br := readerPool.Get().(*bufio.Reader)
+	bw := writerPool.Get().(*bufio.Writer)
+	br.Reset(c)
+	bw.Reset(c)
+	defer func() {
+		s.conns.remove(c)
+		c.Close()
+		br.Reset(nil)
+		bw.Reset(nil)
+		readerPool.Put(br)
+		writerPool.Put(bw)
+	}()
+	var req request
+	for {
+		if err := readRequest(br, &req); err != nil {
+			if err == errBadRequest {
+				bw.Write(respBad) //nolint:errcheck
+				bw.Flush()        //nolint:errcheck
+			}
+			return
+		}
+		if err := s.route(br, bw, &req); err != nil || req.close {
+			return
+		}
+	}
+}
+
+// route runs one request. An error ends the connection.
+func (s *Server) route(br *bufio.Reader, bw *bufio.Writer, req *request) error {
+	p := string(req.path) // no allocation: used for comparisons only
+	switch {
+	case p == nextPath && string(req.method) == "GET":
+		return s.next(bw)
+	case strings.HasPrefix(p, invPrefix) && string(req.method) == "POST":
+		rest := p[len(invPrefix):]
+		if id, ok := strings.CutSuffix(rest, "/response"); ok && id != "" {
+			return s.answer(br, bw, req, id, false)
+		}
+		if id, ok := strings.CutSuffix(rest, "/error"); ok && id != "" {
+			return s.answer(br, bw, req, id, true)
+		}
+	case p == initErrPath && string(req.method) == "POST":
+		return s.initError(br, bw, req)
+	}
+	if _, _, err := readBody(br, bw, req, MaxResponseBytes); err != nil {
+		return err
+	}
+	bw.Write(respNotFound) //nolint:errcheck
+	return bw.Flush()
+}
+
+// next hands the next admitted invoke to a worker, waiting as long as it takes.
+func (s *Server) next(bw *bufio.Writer) error {
 	s.readyOnce.Do(func() { close(s.ready) })
 	for {
 		var inv *Invocation
 		select {
 		case inv = <-s.queue:
-		case <-r.Context().Done():
-			return
 		case <-s.closed:
-			// The EE is going away; hold the worker until its process ends.
-			<-r.Context().Done()
-			return
+			return errClosedConn
 		}
 		if !inv.state.CompareAndSwap(stateQueued, stateDispatched) {
 			s.slots.Release() // abandoned before any worker saw it
@@ -225,34 +266,37 @@ func (s *Server) next(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.pending[inv.ID] = inv
 		s.mu.Unlock()
-
-		h := w.Header()
-		h["Lambda-Runtime-Aws-Request-Id"] = []string{inv.ID}
-		h["Lambda-Runtime-Deadline-Ms"] = []string{strconv.FormatInt(inv.Deadline.UnixMilli(), 10)}
-		h["Lambda-Runtime-Invoked-Function-Arn"] = []string{inv.FunctionARN}
-		h["Lambda-Runtime-Trace-Id"] = []string{inv.TraceID}
-		if inv.ClientContext != "" {
-			h["Lambda-Runtime-Client-Context"] = []string{inv.ClientContext}
+		if err := writeNext(bw, inv); err != nil {
+			s.requeue(inv)
+			return err
 		}
-		if inv.CognitoIdentity != "" {
-			h["Lambda-Runtime-Cognito-Identity"] = []string{inv.CognitoIdentity}
-		}
-		h["Content-Type"] = []string{"application/json"}
-		h["Content-Length"] = []string{strconv.Itoa(len(inv.Payload))}
-		w.WriteHeader(http.StatusOK)
-		w.Write(inv.Payload) //nolint:errcheck // a worker that hung up times the invoke out
-		return
+		return nil
 	}
 }
 
-var accepted = []byte(`{"status":"OK"}`)
+var errClosedConn = errors.New("execution environment closed")
+
+// requeue puts back an invoke whose worker vanished before receiving it,
+// so another worker takes it instead of it timing out.
+func (s *Server) requeue(inv *Invocation) {
+	s.mu.Lock()
+	delete(s.pending, inv.ID)
+	s.mu.Unlock()
+	if inv.state.CompareAndSwap(stateDispatched, stateQueued) {
+		s.queue <- inv // its slot is still held, so there is room
+	} else {
+		s.slots.Release() // abandoned meanwhile: nobody waits for it
+	}
+}
 
 // answer takes a /response or /error. Every well-formed answer gets 202,
 // even a late or unknown one: aws-lambda-go ends the whole runtime process
 // on any other status, and one late invoke must not take the EE down.
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, id string, isError bool) {
-	body, tooLarge := readLimited(r.Body, MaxResponseBytes)
-
+func (s *Server) answer(br *bufio.Reader, bw *bufio.Writer, req *request, id string, isError bool) error {
+	body, tooLarge, err := readBody(br, bw, req, MaxResponseBytes)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	inv := s.pending[id]
 	delete(s.pending, id)
@@ -268,26 +312,22 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, id string, isErr
 				inv.fail(ErrorTypeResponseTooLarge, "Response payload size exceeded maximum allowed payload size (6291456 bytes).")
 			case isError:
 				inv.FunctionError = "Unhandled"
-				inv.ErrorType = r.Header.Get("Lambda-Runtime-Function-Error-Type")
+				inv.ErrorType = req.errorType
 				inv.Response = errorDocument(body, inv.ErrorType)
+			case req.trailerType != "":
+				// A failing response stream reports its error in trailers.
+				inv.FunctionError = "Unhandled"
+				inv.ErrorType = req.trailerType
+				eb, _ := base64.StdEncoding.DecodeString(req.trailerBody)
+				inv.Response = errorDocument(eb, req.trailerType)
 			default:
-				// A streamed or failing response reader reports its error in trailers.
-				if t := r.Trailer.Get("Lambda-Runtime-Function-Error-Type"); t != "" {
-					inv.FunctionError = "Unhandled"
-					inv.ErrorType = t
-					eb, _ := base64.StdEncoding.DecodeString(r.Trailer.Get("Lambda-Runtime-Function-Error-Body"))
-					inv.Response = errorDocument(eb, t)
-				} else {
-					inv.Response = body
-				}
+				inv.Response = body
 			}
 			close(inv.done)
 		}
 	}
-	h := w.Header()
-	h["Content-Type"] = []string{"application/json"}
-	w.WriteHeader(http.StatusAccepted)
-	w.Write(accepted) //nolint:errcheck
+	bw.Write(respAccepted) //nolint:errcheck
+	return bw.Flush()
 }
 
 // errorDocument returns the runtime's error body if it is a JSON object, or
@@ -307,24 +347,15 @@ func errorDocument(body []byte, errorType string) []byte {
 	return doc
 }
 
-func (s *Server) initError(w http.ResponseWriter, r *http.Request) {
-	body, _ := readLimited(r.Body, 1<<20)
+func (s *Server) initError(br *bufio.Reader, bw *bufio.Writer, req *request) error {
+	body, _, err := readBody(br, bw, req, 1<<20)
+	if err != nil {
+		return err
+	}
 	select {
-	case s.initErr <- InitError{Type: r.Header.Get("Lambda-Runtime-Function-Error-Type"), Body: body}:
+	case s.initErr <- InitError{Type: req.errorType, Body: body}:
 	default: // only the first report matters
 	}
-	w.WriteHeader(http.StatusAccepted)
-	w.Write(accepted) //nolint:errcheck
-}
-
-// readLimited reads at most limit bytes and reports whether there was more
-// (the rest is drained so the connection stays usable).
-func readLimited(r io.Reader, limit int64) ([]byte, bool) {
-	var buf bytes.Buffer
-	n, _ := buf.ReadFrom(io.LimitReader(r, limit+1))
-	if n > limit {
-		io.Copy(io.Discard, r) //nolint:errcheck
-		return nil, true
-	}
-	return buf.Bytes(), false
+	bw.Write(respAccepted) //nolint:errcheck
+	return bw.Flush()
 }
