@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -98,8 +99,31 @@ func TestInvokeBenchmark(t *testing.T) {
 		targets = append(targets, *pd)
 	}
 
+	// PADDOCK_BENCH_TARGETS and PADDOCK_BENCH_CONC narrow a run, e.g. to
+	// profile one target: PADDOCK_BENCH_TARGETS=paddock PADDOCK_BENCH_CONC=64.
+	if only := os.Getenv("PADDOCK_BENCH_TARGETS"); only != "" {
+		var kept []target
+		for _, tg := range targets {
+			if strings.Contains(","+only+",", ","+tg.name+",") {
+				kept = append(kept, tg)
+			}
+		}
+		targets = kept
+	}
+	concs := []int{1, 16, 64}
+	if s := os.Getenv("PADDOCK_BENCH_CONC"); s != "" {
+		concs = nil
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				t.Fatalf("PADDOCK_BENCH_CONC: %v", err)
+			}
+			concs = append(concs, n)
+		}
+	}
+
 	var rows []Row
-	for _, conc := range []int{1, 16, 64} {
+	for _, conc := range concs {
 		// One client per concurrency, shared by the targets, so they are
 		// all loaded by an identically configured client.
 		client := NewClient(conc)
