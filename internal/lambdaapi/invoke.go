@@ -1,6 +1,7 @@
 package lambdaapi
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -45,10 +46,13 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 			return awserr.InvalidParameter("Client context must be a base64 string of at most 3583 bytes.")
 		}
 		decoded, err := base64.StdEncoding.DecodeString(clientContext)
-		if err != nil {
+		var compact bytes.Buffer
+		if err != nil || json.Compact(&compact, decoded) != nil {
 			return awserr.InvalidParameter("Client context must be a valid Base64-encoded JSON object.")
 		}
-		clientContext = string(decoded)
+		// Compact JSON has no raw line breaks, so it is safe in the
+		// Lambda-Runtime-Client-Context header it travels in.
+		clientContext = compact.String()
 	}
 	if len(body) > 0 && !json.Valid(body) {
 		return awserr.InvalidRequestContent("Could not parse request body into json: the payload is not valid JSON")
