@@ -34,6 +34,9 @@ type Options struct {
 	SecretAccessKey string
 	LaunchDelay     time.Duration // instance launch delay of the local provider
 	Region          string        // default us-east-1
+	// EmptyInstanceCooldown is how long an instance without EEs lives on
+	// (default scaler.DefaultEmptyInstanceCooldown).
+	EmptyInstanceCooldown time.Duration
 }
 
 // Platform is a running Paddock.
@@ -85,6 +88,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	cache := agent.NewCodeCache(filepath.Join(opts.DataDir, "code"), st.GetCode)
 	rt := router.New()
 	loop := scaler.NewLoop(ctl, rt, &fleet.Local{Cache: cache, LaunchDelay: opts.LaunchDelay})
+	loop.EmptyInstanceCooldown = opts.EmptyInstanceCooldown
 	verifier := &sigv4.Verifier{
 		Credentials: sigv4.StaticCredentials{opts.AccessKeyID: opts.SecretAccessKey},
 		Service:     "lambda",

@@ -24,6 +24,11 @@ const SpreadTarget = 3
 // replaceBackoff keeps a crashing version from respawning in a tight loop.
 const replaceBackoff = time.Second
 
+// DefaultEmptyInstanceCooldown is how long an instance stays up without
+// EEs before it is terminated: long enough to absorb a quick scale-in and
+// scale-out.
+const DefaultEmptyInstanceCooldown = 30 * time.Second
+
 // Loop owns the live state of the fleet: instances, their agents and EEs.
 // One goroutine (Run) changes it; agents and launches report through
 // channels, so no decision races another.
@@ -40,9 +45,14 @@ type Loop struct {
 	ees       map[*agent.EE]*eeRecord
 	failedAt  map[string]time.Time // by version key: last EE failure
 
-	launches sync.WaitGroup
-	mu       sync.Mutex // guards snapshot for Status readers
-	status   []VersionStatus
+	// EmptyInstanceCooldown overrides DefaultEmptyInstanceCooldown when
+	// set before Run.
+	EmptyInstanceCooldown time.Duration
+
+	launches  sync.WaitGroup
+	mu        sync.Mutex // guards the snapshots for Status readers
+	status    []VersionStatus
+	instCount map[string]int // instances per capacity provider
 }
 
 type instance struct {
@@ -53,6 +63,8 @@ type instance struct {
 	usedCPU  int
 	usedMem  int
 	versions map[string]int // EEs per version key
+
+	emptySince time.Time // when it last became empty; zero while it runs EEs
 }
 
 type eeRecord struct {
@@ -267,8 +279,14 @@ func (l *Loop) reconcile(ctx context.Context) {
 			l.stopExtra(recs, len(recs))
 		}
 	}
+	l.terminateEmpty(time.Now())
+	counts := map[string]int{}
+	for _, in := range l.instances {
+		counts[in.cp]++
+	}
 	l.mu.Lock()
 	l.status = status
+	l.instCount = counts
 	l.mu.Unlock()
 }
 
@@ -288,6 +306,32 @@ func (l *Loop) advance(ctx context.Context, w control.Workload, d Decision, read
 		return
 	}
 	l.log.Info("version "+state, "function", w.Function, "version", w.Version, "ees", ready)
+}
+
+// terminateEmpty ends instances that have run no EE for the cooldown.
+func (l *Loop) terminateEmpty(now time.Time) {
+	for id, in := range l.instances {
+		if in.agent == nil {
+			continue // still launching
+		}
+		if len(in.versions) > 0 {
+			in.emptySince = time.Time{}
+			continue
+		}
+		if in.emptySince.IsZero() {
+			in.emptySince = now
+		}
+		cooldown := l.EmptyInstanceCooldown
+		if cooldown <= 0 {
+			cooldown = DefaultEmptyInstanceCooldown
+		}
+		if now.Sub(in.emptySince) < cooldown {
+			continue
+		}
+		l.log.Info("terminating empty instance", "instance", id, "type", in.typ.Name, "capacityProvider", in.cp)
+		l.provider.Terminate(in.agent)
+		delete(l.instances, id)
+	}
 }
 
 // stopExtra drains n EEs, the least useful first (not yet ready, then newest).
@@ -395,6 +439,14 @@ func (l *Loop) Status() []VersionStatus {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]VersionStatus(nil), l.status...)
+}
+
+// InstanceCount returns how many instances (running or launching) the
+// capacity provider has, as of the last reconcile.
+func (l *Loop) InstanceCount(capacityProvider string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.instCount[capacityProvider]
 }
 
 func randomHex(n int) string {
