@@ -162,6 +162,13 @@ func (s *Service) validateConfig(c *Config) error {
 	return nil
 }
 
+func validatePublishTo(v string) error {
+	if v != "" && v != "LATEST_PUBLISHED" {
+		return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'publishTo' failed to satisfy constraint: Member must satisfy enum value set: [LATEST_PUBLISHED]", v)
+	}
+	return nil
+}
+
 func envSize(env map[string]string) int {
 	n := 0
 	for k, v := range env {
@@ -184,8 +191,8 @@ func (s *Service) CreateFunction(ctx context.Context, in CreateFunctionInput) (*
 		return nil, awserr.InvalidParameter("A qualifier is not allowed in the function name of CreateFunction.")
 	}
 	c.FunctionName = name
-	if in.PublishTo != "" && in.PublishTo != "LATEST_PUBLISHED" {
-		return nil, awserr.InvalidParameter("1 validation error detected: Value '%s' at 'publishTo' failed to satisfy constraint: Member must satisfy enum value set: [LATEST_PUBLISHED]", in.PublishTo)
+	if err := validatePublishTo(in.PublishTo); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -320,8 +327,8 @@ type UpdateCodeInput struct {
 
 // UpdateFunctionCode replaces $LATEST's code.
 func (s *Service) UpdateFunctionCode(ctx context.Context, name string, in UpdateCodeInput) (*Config, error) {
-	if in.PublishTo != "" && in.PublishTo != "LATEST_PUBLISHED" {
-		return nil, awserr.InvalidParameter("1 validation error detected: Value '%s' at 'publishTo' failed to satisfy constraint: Member must satisfy enum value set: [LATEST_PUBLISHED]", in.PublishTo)
+	if err := validatePublishTo(in.PublishTo); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -459,8 +466,8 @@ type PublishVersionInput struct {
 // PublishVersion publishes $LATEST as a new version (or returns the latest
 // version when nothing changed since, as Lambda does).
 func (s *Service) PublishVersion(ctx context.Context, name string, in PublishVersionInput) (*Config, error) {
-	if in.PublishTo != "" && in.PublishTo != "LATEST_PUBLISHED" {
-		return nil, awserr.InvalidParameter("1 validation error detected: Value '%s' at 'publishTo' failed to satisfy constraint: Member must satisfy enum value set: [LATEST_PUBLISHED]", in.PublishTo)
+	if err := validatePublishTo(in.PublishTo); err != nil {
+		return nil, err
 	}
 	if len(in.Description) > 256 {
 		return nil, awserr.InvalidParameter("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256")

@@ -183,12 +183,11 @@ func (a *API) createFunction(w http.ResponseWriter, r *http.Request, body []byte
 	if req.TracingConfig != nil {
 		c.TracingMode = req.TracingConfig.Mode
 	}
-	if len(req.Architectures) > 1 {
-		return awserr.InvalidParameter("Architectures takes exactly one architecture.")
+	arch, err := oneArchitecture(req.Architectures)
+	if err != nil {
+		return err
 	}
-	if len(req.Architectures) == 1 {
-		c.Architecture = req.Architectures[0]
-	}
+	c.Architecture = arch
 	if req.EphemeralStorage != nil {
 		c.EphemeralStorage = req.EphemeralStorage.Size
 		if c.EphemeralStorage == 0 {
@@ -267,12 +266,9 @@ func (a *API) configList(field string, cs []control.Config, next string) map[str
 }
 
 func (a *API) updateFunctionConfiguration(w http.ResponseWriter, r *http.Request, body []byte) error {
-	name, q, err := functionName(r)
+	name, err := unqualifiedName(r, "UpdateFunctionConfiguration")
 	if err != nil {
 		return err
-	}
-	if q != "" {
-		return awserr.InvalidParameter("UpdateFunctionConfiguration applies to $LATEST: remove the qualifier.")
 	}
 	var req updateFunctionConfigurationRequest
 	if err := decode(body, &req); err != nil {
@@ -312,12 +308,9 @@ func (a *API) updateFunctionConfiguration(w http.ResponseWriter, r *http.Request
 }
 
 func (a *API) updateFunctionCode(w http.ResponseWriter, r *http.Request, body []byte) error {
-	name, q, err := functionName(r)
+	name, err := unqualifiedName(r, "UpdateFunctionCode")
 	if err != nil {
 		return err
-	}
-	if q != "" {
-		return awserr.InvalidParameter("UpdateFunctionCode applies to $LATEST: remove the qualifier.")
 	}
 	var req updateFunctionCodeRequest
 	if err := decode(body, &req); err != nil {
@@ -327,11 +320,8 @@ func (a *API) updateFunctionCode(w http.ResponseWriter, r *http.Request, body []
 		return awserr.InvalidParameter("Paddock takes code as ZipFile only: S3 locations and images are not supported.")
 	}
 	in := control.UpdateCodeInput{Zip: req.ZipFile, Publish: req.Publish, PublishTo: req.PublishTo, DryRun: req.DryRun, RevisionID: req.RevisionId}
-	if len(req.Architectures) > 1 {
-		return awserr.InvalidParameter("Architectures takes exactly one architecture.")
-	}
-	if len(req.Architectures) == 1 {
-		in.Architecture = req.Architectures[0]
+	if in.Architecture, err = oneArchitecture(req.Architectures); err != nil {
+		return err
 	}
 	out, err := a.ctl.UpdateFunctionCode(r.Context(), name, in)
 	if err != nil {
@@ -353,12 +343,9 @@ func (a *API) deleteFunction(w http.ResponseWriter, r *http.Request, _ []byte) e
 }
 
 func (a *API) publishVersion(w http.ResponseWriter, r *http.Request, body []byte) error {
-	name, q, err := functionName(r)
+	name, err := unqualifiedName(r, "PublishVersion")
 	if err != nil {
 		return err
-	}
-	if q != "" {
-		return awserr.InvalidParameter("PublishVersion takes an unqualified function name.")
 	}
 	var req publishVersionRequest
 	if err := decode(body, &req); err != nil {
@@ -540,4 +527,28 @@ func (a *API) getFunctionScalingConfig(w http.ResponseWriter, r *http.Request, _
 		"RequestedFunctionScalingConfig": functionScalingConfig{sc.Requested.Min, sc.Requested.Max},
 		"AppliedFunctionScalingConfig":   functionScalingConfig{sc.Applied.Min, sc.Applied.Max},
 	})
+}
+
+// unqualifiedName parses {fn} for an operation on $LATEST, which takes no qualifier.
+func unqualifiedName(r *http.Request, op string) (string, error) {
+	name, q, err := functionName(r)
+	if err != nil {
+		return "", err
+	}
+	if q != "" {
+		return "", awserr.InvalidParameter("%s applies to the unqualified function ($LATEST): remove the qualifier %q.", op, q)
+	}
+	return name, nil
+}
+
+// oneArchitecture takes the model's one-item Architectures list.
+func oneArchitecture(list []string) (string, error) {
+	switch len(list) {
+	case 0:
+		return "", nil
+	case 1:
+		return list[0], nil
+	default:
+		return "", awserr.InvalidParameter("Architectures takes exactly one architecture; got %d.", len(list))
+	}
 }
