@@ -99,6 +99,14 @@ func (e *EE) InFlight() int { return e.srv.Slots().InFlight() }
 // MaxConcurrency is the EE's slot count.
 func (e *EE) MaxConcurrency() int { return e.srv.Slots().Max() }
 
+// Completed counts the invokes the EE has answered.
+func (e *EE) Completed() uint64 {
+	if e.srv == nil {
+		return 0
+	}
+	return e.srv.Completed()
+}
+
 // InitDuration is how long the runtime took to first poll for work.
 func (e *EE) InitDuration() time.Duration { return time.Duration(e.initDur.Load()) }
 

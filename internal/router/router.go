@@ -25,8 +25,9 @@ var ErrThrottled = errors.New("no execution environment has a free slot")
 
 // Router holds the ready EEs of every invocable function version.
 type Router struct {
-	mu     sync.Mutex // serializes writers; readers use the atomic snapshot
-	tables atomic.Pointer[map[string][]Target]
+	mu        sync.Mutex // serializes writers; readers use the atomic snapshot
+	tables    atomic.Pointer[map[string][]Target]
+	throttles sync.Map // key → *atomic.Uint64: invokes refused, for the scaler
 }
 
 // New returns an empty router.
@@ -84,6 +85,7 @@ func (r *Router) Invoke(ctx context.Context, key string, inv *runtimeapi.Invocat
 	ees := (*r.tables.Load())[key]
 	n := len(ees)
 	if n == 0 {
+		r.throttled(key)
 		return nil, ErrThrottled
 	}
 	first := 0
@@ -105,5 +107,22 @@ func (r *Router) Invoke(ctx context.Context, key string, inv *runtimeapi.Invocat
 		}
 		return t, err
 	}
+	r.throttled(key)
 	return nil, ErrThrottled
+}
+
+func (r *Router) throttled(key string) {
+	c, ok := r.throttles.Load(key)
+	if !ok {
+		c, _ = r.throttles.LoadOrStore(key, new(atomic.Uint64))
+	}
+	c.(*atomic.Uint64).Add(1)
+}
+
+// Throttles is the number of invokes of key refused so far.
+func (r *Router) Throttles(key string) uint64 {
+	if c, ok := r.throttles.Load(key); ok {
+		return c.(*atomic.Uint64).Load()
+	}
+	return 0
 }

@@ -90,6 +90,9 @@ func TestRouterFallsBackThenThrottles(t *testing.T) {
 				if err := <-extra; !errors.Is(err, ErrThrottled) {
 					t.Fatalf("extra invoke: %v, want ErrThrottled", err)
 				}
+				if n := r.Throttles("fn:1"); n != 1 {
+					t.Fatalf("Throttles = %d, want 1", n)
+				}
 			} else {
 				close(hold)
 				if err := <-extra; err != nil {

@@ -16,6 +16,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,6 +53,8 @@ type Server struct {
 
 	ln    net.Listener
 	conns connSet
+
+	completed atomic.Uint64 // invokes answered by the runtime (for rates)
 }
 
 // NewServer listens on a loopback port for an EE running up to
@@ -81,6 +84,9 @@ func NewServer(maxConcurrency int) (*Server, error) {
 
 // Addr is the host:port for AWS_LAMBDA_RUNTIME_API.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Completed counts the invokes the runtime has answered, late ones included.
+func (s *Server) Completed() uint64 { return s.completed.Load() }
 
 // Slots is the EE's admission.
 func (s *Server) Slots() *Slots { return s.slots }
@@ -305,6 +311,7 @@ func (s *Server) answer(br *bufio.Reader, bw *bufio.Writer, req *request, id str
 	if inv != nil {
 		// The worker is done with this invoke whatever it answered.
 		s.slots.Release()
+		s.completed.Add(1)
 		if inv.state.CompareAndSwap(stateDispatched, stateAnswered) {
 			inv.Answered = time.Now()
 			switch {

@@ -48,10 +48,15 @@ type Loop struct {
 	// EmptyInstanceCooldown overrides DefaultEmptyInstanceCooldown when
 	// set before Run.
 	EmptyInstanceCooldown time.Duration
+	// Tuning overrides the autoscaler's windows when set before Run.
+	Tuning Tuning
+
+	meters map[string]*versionMeter // by version key
 
 	launches  sync.WaitGroup
 	mu        sync.Mutex // guards the snapshots for Status readers
 	status    []VersionStatus
+	instStat  []InstanceStatus
 	instCount map[string]int // instances per capacity provider
 }
 
@@ -73,21 +78,13 @@ type eeRecord struct {
 	inst     *instance
 	cpu, mem int
 	state    agent.State
+	meter    eeMeter
 }
 
 type launchResult struct {
 	inst  *instance
 	agent *agent.Agent
 	err   error
-}
-
-// VersionStatus is one version's EE counts for status displays.
-type VersionStatus struct {
-	Key     string
-	Desired int
-	Live    int
-	Ready   int
-	Why     string
 }
 
 // NewLoop returns a loop that provisions ctl's versions through provider and
@@ -101,6 +98,7 @@ func NewLoop(ctl *control.Service, r *router.Router, provider fleet.Provider) *L
 		instances: map[string]*instance{},
 		ees:       map[*agent.EE]*eeRecord{},
 		failedAt:  map[string]time.Time{},
+		meters:    map[string]*versionMeter{},
 	}
 }
 
@@ -109,20 +107,22 @@ func (l *Loop) Run(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	defer l.shutdown()
-	l.reconcile(ctx)
+	l.reconcile(ctx, time.Time{})
 	for {
+		var sampleAt time.Time // set once a second: measure and autoscale
 		select {
 		case ev := <-l.events:
 			l.handleEvent(ctx, ev)
 		case res := <-l.launched:
 			l.handleLaunch(res)
 		case <-l.ctl.Changed():
-		case <-tick.C:
+		case now := <-tick.C:
+			sampleAt = now
 		case <-ctx.Done():
 			return
 		}
 		l.drainEvents(ctx)
-		l.reconcile(ctx)
+		l.reconcile(ctx, sampleAt)
 	}
 }
 
@@ -237,8 +237,10 @@ func splitKey(key string) (string, int) {
 	return key, 0
 }
 
-// reconcile converges every version towards its desired EEs.
-func (l *Loop) reconcile(ctx context.Context) {
+// reconcile converges every version towards its desired EEs. With a
+// non-zero sampleAt it first measures every version and lets its
+// autoscaler decide.
+func (l *Loop) reconcile(ctx context.Context, sampleAt time.Time) {
 	if ctx.Err() != nil {
 		return
 	}
@@ -252,7 +254,6 @@ func (l *Loop) reconcile(ctx context.Context) {
 	var status []VersionStatus
 	for _, w := range workloads {
 		wanted[w.Key] = true
-		d := Desire(Input{State: w.Config.State, MinEEs: w.MinEEs, MaxEEs: w.MaxEEs})
 		recs := byKey[w.Key]
 		var live, ready []*eeRecord
 		for _, r := range recs {
@@ -264,6 +265,17 @@ func (l *Loop) reconcile(ctx context.Context) {
 				ready = append(ready, r)
 			}
 		}
+		d := Desire(Input{State: w.Config.State, MinEEs: w.MinEEs, MaxEEs: w.MaxEEs})
+		m := l.meters[w.Key]
+		if !sampleAt.IsZero() {
+			m = l.measure(sampleAt, w, ready)
+			if w.Config.State == control.StateActive {
+				m.decision = m.scaler.Decide(sampleAt, len(live))
+			}
+		}
+		if w.Config.State == control.StateActive && m != nil && m.decision.Why != "" {
+			d = m.decision
+		}
 		switch {
 		case len(live) < d.Desired && time.Since(l.failedAt[w.Key]) >= replaceBackoff:
 			l.place(ctx, w, d.Desired-len(live))
@@ -271,7 +283,12 @@ func (l *Loop) reconcile(ctx context.Context) {
 			l.stopExtra(live, len(live)-d.Desired)
 		}
 		l.advance(ctx, w, d, len(ready), len(recs))
-		status = append(status, VersionStatus{Key: w.Key, Desired: d.Desired, Live: len(live), Ready: len(ready), Why: d.Why})
+		status = append(status, l.versionStatus(w, d, live, ready, m))
+	}
+	for key := range l.meters {
+		if !wanted[key] {
+			delete(l.meters, key)
+		}
 	}
 	// Versions deleted (or whose capacity provider is gone) lose their EEs.
 	for key, recs := range byKey {
@@ -281,11 +298,15 @@ func (l *Loop) reconcile(ctx context.Context) {
 	}
 	l.terminateEmpty(time.Now())
 	counts := map[string]int{}
+	insts := make([]InstanceStatus, 0, len(l.instances))
 	for _, in := range l.instances {
 		counts[in.cp]++
+		insts = append(insts, l.instanceStatus(in))
 	}
+	sort.Slice(insts, func(i, j int) bool { return insts[i].ID < insts[j].ID })
 	l.mu.Lock()
 	l.status = status
+	l.instStat = insts
 	l.instCount = counts
 	l.mu.Unlock()
 }
@@ -439,6 +460,32 @@ func (l *Loop) Status() []VersionStatus {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]VersionStatus(nil), l.status...)
+}
+
+// Instances returns the last reconcile's view of every instance.
+func (l *Loop) Instances() []InstanceStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]InstanceStatus(nil), l.instStat...)
+}
+
+func (l *Loop) versionStatus(w control.Workload, d Decision, live, ready []*eeRecord, m *versionMeter) VersionStatus {
+	st := VersionStatus{
+		Key: w.Key, Function: w.Function, Version: w.Version, CapacityProvider: w.CapacityProvider.Name,
+		State: w.Config.State, Desired: d.Desired, Live: len(live), Ready: len(ready), Why: d.Why,
+		Limit: len(ready) * w.Config.MaxConcurrency(), ThrottlesMinute: map[string]int{},
+	}
+	for _, r := range ready {
+		st.InFlight += r.ee.InFlight()
+	}
+	if m != nil {
+		if alloc := float64(len(ready)) * float64(w.Config.VCPUMilli()) / 1000; alloc > 0 {
+			st.CPUPercent = 100 * m.last.CPU / alloc
+		}
+		st.MemoryPercent = 100 * m.memUtil
+		st.ThrottlesMinute = m.throttlesLastMinute()
+	}
+	return st
 }
 
 // InstanceCount returns how many instances (running or launching) the

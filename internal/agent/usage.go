@@ -1,0 +1,57 @@
+package agent
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+)
+
+// Usage is what an EE's process has consumed.
+type Usage struct {
+	CPUSeconds float64 // user + system time of the runtime and its reaped children
+	RSSBytes   int64   // resident memory of the runtime process
+}
+
+// clockTicks is USER_HZ, 100 on every Linux platform Go supports.
+const clockTicks = 100
+
+// Usage reads the EE's resource use from /proc. It returns zeros before
+// the process starts or after it ends.
+func (e *EE) Usage() Usage {
+	if e.cmd == nil || e.cmd.Process == nil {
+		return Usage{}
+	}
+	select {
+	case <-e.exited:
+		return Usage{}
+	default:
+	}
+	return readUsage(e.cmd.Process.Pid)
+}
+
+func readUsage(pid int) Usage {
+	dir := "/proc/" + strconv.Itoa(pid) + "/"
+	var u Usage
+	if stat, err := os.ReadFile(dir + "stat"); err == nil {
+		// Fields after the ")" that ends the command name; utime is the
+		// 14th field of the line, so the 12th after it.
+		if i := bytes.LastIndexByte(stat, ')'); i >= 0 {
+			f := bytes.Fields(stat[i+1:])
+			if len(f) > 14 {
+				var ticks int64
+				for _, k := range []int{11, 12, 13, 14} { // utime stime cutime cstime
+					n, _ := strconv.ParseInt(string(f[k]), 10, 64)
+					ticks += n
+				}
+				u.CPUSeconds = float64(ticks) / clockTicks
+			}
+		}
+	}
+	if statm, err := os.ReadFile(dir + "statm"); err == nil {
+		if f := bytes.Fields(statm); len(f) > 1 {
+			pages, _ := strconv.ParseInt(string(f[1]), 10, 64)
+			u.RSSBytes = pages * int64(os.Getpagesize())
+		}
+	}
+	return u
+}
