@@ -112,7 +112,7 @@ func (a *Autoscaler) demandOver(now time.Time, window time.Duration) (demand, bo
 	var cpu, inFlight, served, throttled, vcpu, maxConc, ees float64
 	for i := len(a.samples) - 1; i >= 0; i-- {
 		s := a.samples[i]
-		if now.Sub(s.At) > window {
+		if now.Sub(s.At) >= window {
 			break
 		}
 		n++

@@ -280,7 +280,7 @@ func (l *Loop) reconcile(ctx context.Context, sampleAt time.Time) {
 		case len(live) < d.Desired && time.Since(l.failedAt[w.Key]) >= replaceBackoff:
 			l.place(ctx, w, d.Desired-len(live))
 		case len(live) > d.Desired:
-			l.stopExtra(live, len(live)-d.Desired)
+			l.scaleIn(w.Key, live, len(live)-d.Desired)
 		}
 		l.advance(ctx, w, d, len(ready), len(recs))
 		status = append(status, l.versionStatus(w, d, live, ready, m))
@@ -353,6 +353,46 @@ func (l *Loop) terminateEmpty(now time.Time) {
 		l.provider.Terminate(in.agent)
 		delete(l.instances, id)
 	}
+}
+
+// scaleIn drains n of a version's live EEs: first those not serving yet,
+// then where placement.ScaleIn says, so instances empty out while the
+// version keeps its spread.
+func (l *Loop) scaleIn(key string, live []*eeRecord, n int) {
+	var serving, starting []*eeRecord
+	for _, r := range live {
+		if r.state == agent.Ready {
+			serving = append(serving, r)
+		} else {
+			starting = append(starting, r)
+		}
+	}
+	k := min(n, len(starting))
+	l.stopExtra(starting, k)
+	n -= k
+	if n == 0 {
+		return
+	}
+	byInst := map[string][]*eeRecord{}
+	var snapshot []placement.Instance
+	for _, r := range serving {
+		byInst[r.inst.id] = append(byInst[r.inst.id], r)
+	}
+	for id, rs := range byInst {
+		in := rs[0].inst
+		snapshot = append(snapshot, placement.Instance{ID: id, Type: in.typ.Name,
+			FreeMilliCPU: in.typ.AllocatableMilliCPU() - in.usedCPU, FreeMemoryMiB: in.typ.AllocatableMemoryMiB() - in.usedMem,
+			VersionEEs: len(rs)})
+	}
+	sort.Slice(snapshot, func(i, j int) bool { return snapshot[i].ID < snapshot[j].ID })
+	var chosen []*eeRecord
+	for _, id := range placement.ScaleIn(snapshot, n, SpreadTarget) {
+		rs := byInst[id]
+		chosen = append(chosen, rs[len(rs)-1])
+		byInst[id] = rs[:len(rs)-1]
+	}
+	l.stopExtra(chosen, len(chosen))
+	l.log.Info("scaling in", "version", key, "ees", len(chosen)+k)
 }
 
 // stopExtra drains n EEs, the least useful first (not yet ready, then newest).
