@@ -21,7 +21,8 @@ Start it with 'paddock up', then point the AWS CLI at it:
   aws --endpoint-url http://127.0.0.1:9400 lambda list-functions`,
 		SilenceUsage: true,
 	}
-	root.AddCommand(upCommand())
+	root.AddCommand(upCommand(), simulateCommand())
+	root.AddCommand(statusCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "paddock:", err)
 		os.Exit(1)
