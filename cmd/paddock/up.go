@@ -73,7 +73,7 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 	f.StringVar(&opts.AccessKeyID, "access-key-id", "", "access key id that signs API requests (env PADDOCK_ACCESS_KEY_ID)")
 	f.StringVar(&opts.SecretAccessKey, "secret-access-key", "", "secret access key (env PADDOCK_SECRET_ACCESS_KEY)")
 	f.StringVar(&opts.Region, "region", "us-east-1", "region in ARNs and in the functions' AWS_REGION")
-	f.DurationVar(&opts.LaunchDelay, "instance-launch-delay", 0, "time the local provider takes to launch an instance (EC2 takes about 40s)")
+	f.DurationVar(&opts.LaunchDelay, "instance-launch-delay", 2*time.Second, "time the local provider takes to launch an instance (EC2 takes about 40s)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail, including function output")
 	return cmd
 }

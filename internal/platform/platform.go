@@ -37,6 +37,8 @@ type Options struct {
 	// EmptyInstanceCooldown is how long an instance without EEs lives on
 	// (default scaler.DefaultEmptyInstanceCooldown).
 	EmptyInstanceCooldown time.Duration
+	// Tuning shortens the autoscaler's windows (tests; zero: defaults).
+	Tuning scaler.Tuning
 }
 
 // Platform is a running Paddock.
@@ -89,6 +91,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	rt := router.New()
 	loop := scaler.NewLoop(ctl, rt, &fleet.Local{Cache: cache, LaunchDelay: opts.LaunchDelay})
 	loop.EmptyInstanceCooldown = opts.EmptyInstanceCooldown
+	loop.Tuning = opts.Tuning
 	verifier := &sigv4.Verifier{
 		Credentials: sigv4.StaticCredentials{opts.AccessKeyID: opts.SecretAccessKey},
 		Service:     "lambda",
@@ -98,11 +101,13 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", opts.Listen, err)
 	}
+	api := lambdaapi.New(ctl, rt, verifier)
+	api.HandleStatus(loop)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p := &Platform{
 		Endpoint: "http://" + ln.Addr().String(), AccessKeyID: opts.AccessKeyID, SecretAccessKey: opts.SecretAccessKey,
 		Region: opts.Region, Control: ctl, Scaler: loop, store: st, cancel: cancel,
-		server: &http.Server{Handler: lambdaapi.New(ctl, rt, verifier), ReadHeaderTimeout: 10 * time.Second},
+		server: &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second},
 	}
 	p.wg.Add(2)
 	go func() { defer p.wg.Done(); loop.Run(runCtx) }()
