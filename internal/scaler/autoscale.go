@@ -186,6 +186,12 @@ func (a *Autoscaler) Decide(now time.Time, current int) Decision {
 		}
 	}
 
+	// Bound first, so holding at the minimum says so rather than looking
+	// like a scale-in in progress.
+	if b := a.bound(Decision{desired, why}); b.Desired != desired {
+		desired, why = b.Desired, b.Why
+	}
+
 	// Scale-in waits until every recent recommendation agreed, then goes
 	// a step at a time.
 	a.recent = append(a.recent, recommendation{now, desired})
