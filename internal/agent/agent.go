@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/paddockhq/paddock/internal/runtimeapi"
@@ -30,13 +32,57 @@ type Agent struct {
 
 	mu  sync.Mutex
 	ees map[string]*EE
+
+	heartbeat atomic.Int64 // unix nanoseconds of the last beat
+	frozen    atomic.Bool
 }
+
+// HeartbeatInterval is how often an agent says it is alive.
+const HeartbeatInterval = 500 * time.Millisecond
 
 // New returns the agent of instance. notify is called (from the agent's
 // goroutines, never concurrently for one EE) on every EE state change.
 func New(instance string, cache *CodeCache, notify func(Event)) *Agent {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Agent{instance: instance, cache: cache, notify: notify, ctx: ctx, cancel: cancel, ees: make(map[string]*EE)}
+	a := &Agent{instance: instance, cache: cache, notify: notify, ctx: ctx, cancel: cancel, ees: make(map[string]*EE)}
+	a.heartbeat.Store(time.Now().UnixNano())
+	a.wg.Add(1)
+	go a.beat()
+	return a
+}
+
+// beat records a heartbeat every interval until the agent closes. (Across
+// machines the beat is a message; in one process the owner reads it.)
+func (a *Agent) beat() {
+	defer a.wg.Done()
+	t := time.NewTicker(HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case now := <-t.C:
+			if !a.frozen.Load() {
+				a.heartbeat.Store(now.UnixNano())
+			}
+		case <-a.ctx.Done():
+			return
+		}
+	}
+}
+
+// LastHeartbeat is when the agent last said it was alive.
+func (a *Agent) LastHeartbeat() time.Time { return time.Unix(0, a.heartbeat.Load()) }
+
+// Freeze makes the instance stop answering, as a hung or partitioned
+// machine does: no more heartbeats, and every EE process stopped (SIGSTOP)
+// so it neither answers nor exits. It exists to test that Paddock replaces
+// lost instances; Close still ends everything.
+func (a *Agent) Freeze() {
+	a.frozen.Store(true)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, e := range a.ees {
+		e.signal(syscall.SIGSTOP)
+	}
 }
 
 // Start begins starting an EE and returns at once; its progress arrives as

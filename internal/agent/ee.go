@@ -209,6 +209,15 @@ func (e *EE) environ(codeDir string) []string {
 	return out
 }
 
+// signal sends sig to the EE's process group, if it runs.
+func (e *EE) signal(sig syscall.Signal) {
+	e.stopMu.Lock()
+	defer e.stopMu.Unlock()
+	if e.cmd != nil && e.cmd.Process != nil {
+		syscall.Kill(-e.cmd.Process.Pid, sig) //nolint:errcheck // it may have exited
+	}
+}
+
 // stop ends the process group: SIGTERM, then SIGKILL after the grace period.
 func (e *EE) stop() {
 	e.stopMu.Lock()

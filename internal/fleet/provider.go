@@ -2,7 +2,9 @@ package fleet
 
 import (
 	"context"
+	"fmt"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/paddockhq/paddock/internal/agent"
@@ -29,6 +31,9 @@ type Provider interface {
 type Local struct {
 	Cache       *agent.CodeCache
 	LaunchDelay time.Duration // emulates EC2's boot time
+
+	mu     sync.Mutex
+	agents map[string]*agent.Agent
 }
 
 // Name is "local".
@@ -48,11 +53,40 @@ func (l *Local) Launch(ctx context.Context, id string, t InstanceType, notify fu
 			return nil, ctx.Err()
 		}
 	}
-	return agent.New(id, l.Cache, notify), nil
+	a := agent.New(id, l.Cache, notify)
+	l.mu.Lock()
+	if l.agents == nil {
+		l.agents = map[string]*agent.Agent{}
+	}
+	l.agents[id] = a
+	l.mu.Unlock()
+	return a, nil
 }
 
 // Terminate stops the agent's EEs and waits for their processes to end.
-func (l *Local) Terminate(a *agent.Agent) { a.Close() }
+func (l *Local) Terminate(a *agent.Agent) {
+	a.Close()
+	l.mu.Lock()
+	for id, b := range l.agents {
+		if b == a {
+			delete(l.agents, id)
+		}
+	}
+	l.mu.Unlock()
+}
+
+// Freeze makes instance id hang (see agent.Agent.Freeze): a fault to
+// inject when testing that lost instances are replaced.
+func (l *Local) Freeze(id string) error {
+	l.mu.Lock()
+	a := l.agents[id]
+	l.mu.Unlock()
+	if a == nil {
+		return fmt.Errorf("no running instance %s", id)
+	}
+	a.Freeze()
+	return nil
+}
 
 // HostArch is this machine's architecture as AWS names it.
 func HostArch() string {

@@ -48,8 +48,9 @@ type Platform struct {
 	SecretAccessKey string
 	Region          string
 
-	Control *control.Service
-	Scaler  *scaler.Loop
+	Control  *control.Service
+	Scaler   *scaler.Loop
+	Provider *fleet.Local
 
 	store  *store.Store
 	server *http.Server
@@ -89,7 +90,8 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	}
 	cache := agent.NewCodeCache(filepath.Join(opts.DataDir, "code"), st.GetCode)
 	rt := router.New()
-	loop := scaler.NewLoop(ctl, rt, &fleet.Local{Cache: cache, LaunchDelay: opts.LaunchDelay})
+	provider := &fleet.Local{Cache: cache, LaunchDelay: opts.LaunchDelay}
+	loop := scaler.NewLoop(ctl, rt, provider)
 	loop.EmptyInstanceCooldown = opts.EmptyInstanceCooldown
 	loop.Tuning = opts.Tuning
 	verifier := &sigv4.Verifier{
@@ -106,7 +108,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p := &Platform{
 		Endpoint: "http://" + ln.Addr().String(), AccessKeyID: opts.AccessKeyID, SecretAccessKey: opts.SecretAccessKey,
-		Region: opts.Region, Control: ctl, Scaler: loop, store: st, cancel: cancel,
+		Region: opts.Region, Control: ctl, Scaler: loop, Provider: provider, store: st, cancel: cancel,
 		server: &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second},
 	}
 	p.wg.Add(2)

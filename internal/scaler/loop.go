@@ -24,6 +24,10 @@ const SpreadTarget = 3
 // replaceBackoff keeps a crashing version from respawning in a tight loop.
 const replaceBackoff = time.Second
 
+// HeartbeatTimeout is how long an instance may go without a heartbeat
+// before it is declared lost and replaced.
+const HeartbeatTimeout = 3 * time.Second
+
 // DefaultEmptyInstanceCooldown is how long an instance stays up without
 // EEs before it is terminated: long enough to absorb a quick scale-in and
 // scale-out.
@@ -54,7 +58,8 @@ type Loop struct {
 	meters map[string]*versionMeter // by version key
 
 	launches  sync.WaitGroup
-	mu        sync.Mutex // guards the snapshots for Status readers
+	lost      sync.WaitGroup // terminations of lost instances
+	mu        sync.Mutex     // guards the snapshots for Status readers
 	status    []VersionStatus
 	instStat  []InstanceStatus
 	instCount map[string]int // instances per capacity provider
@@ -152,6 +157,8 @@ func (l *Loop) shutdown() {
 		}
 	}
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); l.lost.Wait() }()
 	for _, in := range l.instances {
 		if in.agent == nil {
 			continue
@@ -244,6 +251,7 @@ func (l *Loop) reconcile(ctx context.Context, sampleAt time.Time) {
 	if ctx.Err() != nil {
 		return
 	}
+	l.replaceLost(time.Now())
 	workloads := l.ctl.Workloads()
 	sort.Slice(workloads, func(i, j int) bool { return workloads[i].Key < workloads[j].Key })
 	byKey := map[string][]*eeRecord{}
@@ -327,6 +335,35 @@ func (l *Loop) advance(ctx context.Context, w control.Workload, d Decision, read
 		return
 	}
 	l.log.Info("version "+state, "function", w.Function, "version", w.Version, "ees", ready)
+}
+
+// replaceLost drops instances whose agent stopped heartbeating: their EEs
+// leave the router at once (invokes go to the others) and the instance is
+// terminated in the background; the reconcile that follows places
+// replacements elsewhere.
+func (l *Loop) replaceLost(now time.Time) {
+	for id, in := range l.instances {
+		if in.agent == nil || now.Sub(in.agent.LastHeartbeat()) < HeartbeatTimeout {
+			continue
+		}
+		n := 0
+		for _, rec := range l.ees {
+			if rec.inst == in {
+				l.router.Remove(rec.key, rec.ee)
+				l.forget(rec)
+				l.failedAt[rec.key] = time.Time{} // replace at once
+				n++
+			}
+		}
+		l.log.Warn("instance lost: no heartbeat", "instance", id, "type", in.typ.Name,
+			"capacityProvider", in.cp, "since", in.agent.LastHeartbeat(), "ees", n)
+		delete(l.instances, id)
+		l.lost.Add(1)
+		go func(a *agent.Agent) {
+			defer l.lost.Done()
+			l.provider.Terminate(a)
+		}(in.agent)
+	}
 }
 
 // terminateEmpty ends instances that have run no EE for the cooldown.

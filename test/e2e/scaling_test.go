@@ -109,3 +109,32 @@ func TestLatestPublishedScalingCarriesOver(t *testing.T) {
 		t.Fatalf("%d EEs, want the carried-over minimum 1", n)
 	}
 }
+
+// TestLostInstanceIsReplaced: an instance that stops heartbeating (its
+// agent hangs, its EEs freeze) is dropped from routing and replaced, and
+// the version gets its EEs back elsewhere.
+func TestLostInstanceIsReplaced(t *testing.T) {
+	e := start(t)
+	e.activeFunction("sturdy", fnOpts{})
+	insts := e.p.Scaler.Instances()
+	if len(insts) != 3 {
+		t.Fatalf("%d instances, want 3", len(insts))
+	}
+	victim := insts[0].ID
+	if err := e.p.Provider.Freeze(victim); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the lost instance replaced", func() bool {
+		for _, in := range e.p.Scaler.Instances() {
+			if in.ID == victim {
+				return false
+			}
+		}
+		return readyEEs(e, "sturdy:1") == 3 && e.p.Scaler.InstanceCount("cp-sturdy") == 3
+	})
+	for i := 0; i < 20; i++ {
+		if out, err := e.invoke("sturdy", "1", `{"i":1}`); err != nil || out.FunctionError != nil {
+			t.Fatalf("invoke %d after the replacement: %v %v", i, err, out)
+		}
+	}
+}
