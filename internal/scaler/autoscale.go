@@ -54,6 +54,11 @@ func DefaultPolicy(target float64, min, max int) Policy {
 // within 5 minutes while instances launch.
 const AutoTarget = 0.5
 
+// maxScaleUp bounds one decision to this multiple of the ready EEs (as
+// Knative's max scale-up rate): enough for a x10 spike in one launch
+// cycle, not a runaway when refused clients retry in a tight loop.
+const maxScaleUp = 10.0
+
 // panicThreshold: demand at this multiple of current capacity (at target)
 // within the panic window switches to panic mode, as Knative does at 200%.
 const panicThreshold = 2.0
@@ -139,6 +144,10 @@ func (a *Autoscaler) demandOver(now time.Time, window time.Duration) (demand, bo
 		} else {
 			scale = 2 // nothing got through: at least double
 		}
+		// Clients that retry a refused invoke at once multiply the
+		// refusals without adding demand; past maxScaleUp the count says
+		// more about their retry loops than about the traffic.
+		scale = math.Min(scale, maxScaleUp)
 	}
 	target := a.policy.Target
 	if target <= 0 || target > 1 {
@@ -184,6 +193,10 @@ func (a *Autoscaler) Decide(now time.Time, current int) Decision {
 		if desired < current {
 			desired, why = current, "panic mode: no scale-in until the burst settles"
 		}
+	}
+	if ready := a.samples[len(a.samples)-1].EEs; desired > current && float64(desired) > maxScaleUp*float64(max(ready, 1)) {
+		desired = max(current, int(maxScaleUp*float64(max(ready, 1))))
+		why = fmt.Sprintf("scale-up capped at %.0fx the %d ready EEs per decision (%s)", maxScaleUp, ready, why)
 	}
 
 	// Bound first, so holding at the minimum says so rather than looking

@@ -47,6 +47,12 @@ func TestAutoscalerDecisions(t *testing.T) {
 			}, want: 12, why: "panic",
 		},
 		{
+			name: "a retry storm is capped at 10x the ready EEs", policy: DefaultPolicy(0.5, 3, -1), current: 3,
+			run: func(a *Autoscaler) time.Time {
+				return feed(a, t0, 60, 3, 24, 3, 50000) // saturated; clients retry refusals in a tight loop
+			}, want: 30, why: "capped",
+		},
+		{
 			name: "low demand waits for the scale-down delay", policy: DefaultPolicy(0.5, 3, -1), current: 10,
 			run: func(a *Autoscaler) time.Time {
 				at := feed(a, t0, 60, 10, 40, 5, 0)
