@@ -74,6 +74,8 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 	f.StringVar(&opts.SecretAccessKey, "secret-access-key", "", "secret access key (env PADDOCK_SECRET_ACCESS_KEY)")
 	f.StringVar(&opts.Region, "region", "us-east-1", "region in ARNs and in the functions' AWS_REGION")
 	f.DurationVar(&opts.LaunchDelay, "instance-launch-delay", 2*time.Second, "time the local provider takes to launch an instance (EC2 takes about 40s)")
+	f.DurationVar(&opts.IdleTimeout, "idle-timeout", 10*time.Minute, "stop a default-mode execution environment idle this long")
+	f.IntVar(&opts.AccountConcurrency, "account-concurrency", 1000, "the account's concurrency limit (default-mode invokes at once)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail, including function output")
 	return cmd
 }

@@ -1,6 +1,7 @@
 // Command echo is a test function for Paddock: it returns its event
 // unchanged, and a few control fields in the event make it exercise the
-// platform's other paths (function errors, runtime crashes, log capture)
+// platform's other paths (function errors, runtime crashes, log capture,
+// memory limits)
 // without needing a separate binary for each.
 //
 // Build it as "bootstrap" for the provided.al2023 runtime (see
@@ -23,7 +24,13 @@ type control struct {
 	Error *string `json:"error"`
 	Crash bool    `json:"crash"`
 	Print *string `json:"print"`
+	// AllocMB makes the function allocate and touch this many MB, to
+	// test that memory past the function's limit is refused.
+	AllocMB int `json:"alloc_mb"`
 }
+
+// hold keeps allocations reachable so they stay resident.
+var hold [][]byte
 
 // handle echoes in. It prints before crashing or failing so a test can also
 // check that logs written just before a failure are not lost.
@@ -38,6 +45,13 @@ func handle(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
 	}
 	if c.Crash {
 		os.Exit(3)
+	}
+	for i := 0; i < c.AllocMB; i++ {
+		b := make([]byte, 1<<20)
+		for j := range b {
+			b[j] = byte(j) // touch every page so it is resident
+		}
+		hold = append(hold, b)
 	}
 	if c.Error != nil {
 		return nil, errors.New(*c.Error)

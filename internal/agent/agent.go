@@ -5,6 +5,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -195,17 +196,52 @@ func (a *Agent) run(e *EE) {
 		return
 	}
 
-	select {
-	case <-e.exited:
-		srv.Close(runtimeapi.ErrorTypeExit)
-		e.stop() // reap any children left in the group
-		a.set(e, Failed, &Failure{"Runtime.ExitError", e.exitDescription() + lastLines(e)})
-	case <-e.stopReq:
-		a.drain(e)
-		a.shutdown(e)
-	case <-a.ctx.Done():
-		a.shutdown(e)
+	// Serving: until the process exits, the EE is stopped, or it uses more
+	// memory than the function has (a watchdog until cgroups enforce it).
+	watch := time.NewTicker(memoryWatchInterval)
+	defer watch.Stop()
+	for {
+		select {
+		case <-e.exited:
+			srv.Close(runtimeapi.ErrorTypeExit)
+			e.stop() // reap any children left in the group
+			a.set(e, Failed, &Failure{"Runtime.ExitError", e.exitDescription() + lastLines(e)})
+			return
+		case <-watch.C:
+			if over := e.overMemory(); over != "" {
+				e.signal(syscall.SIGKILL)
+				<-e.exited
+				srv.Close(runtimeapi.ErrorTypeOutOfMemory)
+				e.stop()
+				a.set(e, Failed, &Failure{runtimeapi.ErrorTypeOutOfMemory, over})
+				return
+			}
+		case <-e.stopReq:
+			a.drain(e)
+			a.shutdown(e)
+			return
+		case <-a.ctx.Done():
+			a.shutdown(e)
+			return
+		}
 	}
+}
+
+// memoryWatchInterval is how often an EE's memory is checked against its limit.
+const memoryWatchInterval = 100 * time.Millisecond
+
+// overMemory describes the EE's memory overuse, or returns "".
+func (e *EE) overMemory() string {
+	if e.Spec.MemoryMB <= 0 {
+		return ""
+	}
+	if e.cmd == nil || e.cmd.Process == nil {
+		return ""
+	}
+	if rss, limit := readRSS(e.cmd.Process.Pid), int64(e.Spec.MemoryMB)<<20; rss > limit {
+		return fmt.Sprintf("Runtime exited: the function used %d MB, more than its %d MB of memory", rss>>20, e.Spec.MemoryMB)
+	}
+	return ""
 }
 
 // drain refuses new invokes and waits for those in flight to finish (each is

@@ -47,11 +47,20 @@ func readUsage(pid int) Usage {
 			}
 		}
 	}
-	if statm, err := os.ReadFile(dir + "statm"); err == nil {
-		if f := bytes.Fields(statm); len(f) > 1 {
-			pages, _ := strconv.ParseInt(string(f[1]), 10, 64)
-			u.RSSBytes = pages * int64(os.Getpagesize())
-		}
-	}
+	u.RSSBytes = readRSS(pid)
 	return u
+}
+
+// readRSS returns the resident memory of pid (0 if it is gone).
+func readRSS(pid int) int64 {
+	statm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
+	if err != nil {
+		return 0
+	}
+	f := bytes.Fields(statm)
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(string(f[1]), 10, 64)
+	return pages * int64(os.Getpagesize())
 }

@@ -122,7 +122,7 @@ func (s *Service) validateConfig(c *Config) error {
 		c.LogGroup = "/aws/lambda/" + c.FunctionName
 	}
 	if c.LMI == nil {
-		return awserr.InvalidParameter("Paddock runs functions on capacity providers (Lambda Managed Instances) only, for now: set CapacityProviderConfig.")
+		return validateDefaultMode(c)
 	}
 	cp := s.cpByARN(c.LMI.CapacityProviderARN)
 	if cp == nil {
@@ -159,6 +159,31 @@ func (s *Service) validateConfig(c *Config) error {
 		return awserr.InvalidParameter("1 validation error detected: Value '%d' at 'perExecutionEnvironmentMaxConcurrency' failed to satisfy constraint: Member must have value between 1 and 1600", m)
 	}
 	c.LogFormat = "JSON" // SPEC §5: LMI logs interleave, so they are JSON with requestId
+	return nil
+}
+
+// Lambda's default mode: memory 128-10240 MB, one request per EE.
+const (
+	MinDefaultMemoryMB = 128
+	MaxDefaultMemoryMB = 10240
+)
+
+func validateDefaultMode(c *Config) error {
+	if c.Architecture == "" {
+		c.Architecture = "x86_64"
+	}
+	if c.Architecture != "x86_64" && c.Architecture != "arm64" {
+		return awserr.InvalidParameter("1 validation error detected: Value '[%s]' at 'architectures' failed to satisfy constraint: Member must satisfy enum value set: [x86_64, arm64]", c.Architecture)
+	}
+	if c.MemorySize == 0 {
+		c.MemorySize = DefaultMemoryMB
+	}
+	if c.MemorySize < MinDefaultMemoryMB || c.MemorySize > MaxDefaultMemoryMB {
+		return awserr.InvalidParameter("1 validation error detected: Value '%d' at 'memorySize' failed to satisfy constraint: Member must have value between %d and %d", c.MemorySize, MinDefaultMemoryMB, MaxDefaultMemoryMB)
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "Text"
+	}
 	return nil
 }
 
@@ -211,7 +236,10 @@ func (s *Service) CreateFunction(ctx context.Context, in CreateFunctionInput) (*
 	c.RevisionID = ids.New()
 	c.LastModified = now()
 	c.State, c.LastUpdateStatus = StateActiveNonInvocable, "Successful"
-	f := &fnState{fn: Function{Latest: c, Tags: in.Tags}, versions: map[int]*Version{}, aliases: map[string]*Alias{}}
+	if c.LMI == nil {
+		c.State = StateActive // default mode: $LATEST is invocable at once
+	}
+	f := newFnState(Function{Latest: c, Tags: in.Tags})
 	if err := s.put(ctx, fnKey(name), &f.fn); err != nil {
 		return nil, err
 	}
@@ -514,6 +542,10 @@ func (s *Service) publish(ctx context.Context, f *fnState, description string) (
 	c.RevisionID = ids.New()
 	c.LastModified = now()
 	c.State, c.StateReason, c.StateReasonCode = StatePending, "The function is being created.", "Creating"
+	if c.LMI == nil {
+		// Default mode provisions nothing ahead: EEs start on demand.
+		c.State, c.StateReason, c.StateReasonCode = StateActive, "", ""
+	}
 	v := &Version{Config: c, Number: n}
 	if f.fn.PublishedScaling != nil {
 		v.Scaling = *f.fn.PublishedScaling
@@ -581,6 +613,11 @@ func (s *Service) DeleteFunction(ctx context.Context, name, qualifier string) er
 		}
 		for n := range f.versions {
 			if err := s.del(ctx, verKey(name, n)); err != nil {
+				return err
+			}
+		}
+		for q := range f.provisioned {
+			if err := s.del(ctx, pcKey(name, q)); err != nil {
 				return err
 			}
 		}

@@ -47,6 +47,10 @@ type ScalingPolicy struct {
 	Target float64 `json:"target"`
 }
 
+// OverflowTag opts an LMI function into burst overflow: invokes its EEs
+// would refuse run on on-demand EEs instead, billed by the GB-second.
+const OverflowTag = "paddock:overflow"
+
 // Defaults from SPEC §2 and §3.
 const (
 	DefaultMaxVCPU           = 400
@@ -153,6 +157,7 @@ type Function struct {
 	LatestPublished  int               `json:"latestPublished,omitempty"`  // version $LATEST.PUBLISHED points at; 0: none
 	PublishedScaling *ScalingConfig    `json:"publishedScaling,omitempty"` // config on $LATEST.PUBLISHED, carried to new versions
 	Tags             map[string]string `json:"tags,omitempty"`
+	Reserved         *int              `json:"reserved,omitempty"` // reserved concurrency; nil: none
 }
 
 // Version is a published version.

@@ -23,29 +23,37 @@ import (
 
 // Service is the control plane of one Paddock region and account.
 type Service struct {
-	store   *store.Store
-	region  string
-	account string
-	log     *slog.Logger
+	store        *store.Store
+	region       string
+	account      string
+	accountLimit int
+	log          *slog.Logger
 
 	mu  sync.Mutex // serializes changes; the maps below are read and written under it
 	cps map[string]*CapacityProvider
 	fns map[string]*fnState
 
-	routes  atomic.Pointer[map[string]*fnRoutes]
-	changed chan struct{}
+	routes     atomic.Pointer[map[string]*fnRoutes]
+	unreserved atomic.Int64 // account limit minus every reservation
+	changed    chan struct{}
 }
 
 type fnState struct {
-	fn       Function
-	versions map[int]*Version
-	aliases  map[string]*Alias
+	fn          Function
+	versions    map[int]*Version
+	aliases     map[string]*Alias
+	provisioned map[string]*Provisioned // by qualifier
+}
+
+func newFnState(fn Function) *fnState {
+	return &fnState{fn: fn, versions: map[int]*Version{}, aliases: map[string]*Alias{}, provisioned: map[string]*Provisioned{}}
 }
 
 // Options configure a Service.
 type Options struct {
-	Region  string // default us-east-1
-	Account string // default 000000000000
+	Region             string // default us-east-1
+	Account            string // default 000000000000
+	AccountConcurrency int    // default DefaultAccountConcurrency
 }
 
 // Open loads every resource from the store.
@@ -56,8 +64,11 @@ func Open(ctx context.Context, st *store.Store, opts Options) (*Service, error) 
 	if opts.Account == "" {
 		opts.Account = "000000000000"
 	}
+	if opts.AccountConcurrency == 0 {
+		opts.AccountConcurrency = DefaultAccountConcurrency
+	}
 	s := &Service{
-		store: st, region: opts.Region, account: opts.Account,
+		store: st, region: opts.Region, account: opts.Account, accountLimit: opts.AccountConcurrency,
 		log:     slog.Default().With("role", "control"),
 		cps:     map[string]*CapacityProvider{},
 		fns:     map[string]*fnState{},
@@ -93,7 +104,7 @@ func (s *Service) load(ctx context.Context) error {
 			if err := json.Unmarshal(e.Value, &fn); err != nil {
 				return fmt.Errorf("load %s: %w", e.Key, err)
 			}
-			s.fns[rest] = &fnState{fn: fn, versions: map[int]*Version{}, aliases: map[string]*Alias{}}
+			s.fns[rest] = newFnState(fn)
 		case "ver":
 			var v Version
 			if err := json.Unmarshal(e.Value, &v); err != nil {
@@ -101,6 +112,15 @@ func (s *Service) load(ctx context.Context) error {
 			}
 			if f := s.fns[v.Config.FunctionName]; f != nil {
 				f.versions[v.Number] = &v
+			}
+		case "pc":
+			var p Provisioned
+			if err := json.Unmarshal(e.Value, &p); err != nil {
+				return fmt.Errorf("load %s: %w", e.Key, err)
+			}
+			if f := s.fns[p.Function]; f != nil {
+				p.Status = "IN_PROGRESS"
+				f.provisioned[p.Qualifier] = &p
 			}
 		case "alias":
 			var a Alias
@@ -170,13 +190,22 @@ func now() time.Time { return time.Now().UTC() }
 // Route is what the invoke path needs to know about one invocable version.
 type Route struct {
 	FunctionName string
-	Version      string // the version number that runs
+	Version      string // the version that runs: a number, or $LATEST in default mode
 	Key          string // router key of the version's EEs
 	ARN          string // unqualified function ARN
 	Timeout      time.Duration
 	State        string
 	ReasonCode   string
 	Reason       string
+	// OnDemand is Lambda's default mode: EEs start per request.
+	OnDemand bool
+	// Config is the version's configuration (immutable), to start EEs from.
+	Config *Config
+	// Reserved is the function's reserved concurrency; -1 when none.
+	Reserved int
+	// Overflow: an LMI function whose throttles spill to on-demand EEs
+	// (tag paddock:overflow=on-demand).
+	Overflow bool
 }
 
 // RouterKey names a version's EEs in the router.
@@ -186,6 +215,7 @@ func RouterKey(function string, version int) string {
 
 type fnRoutes struct {
 	lmi             bool
+	latest          *Route // default mode's $LATEST
 	latestState     string
 	latestPublished int
 	versions        map[int]*Route
@@ -213,12 +243,26 @@ func (s *Service) publishRoutes() {
 			versions:        make(map[int]*Route, len(f.versions)),
 			aliases:         make(map[string]aliasRoute, len(f.aliases)),
 		}
-		for n, v := range f.versions {
-			r.versions[n] = &Route{
-				FunctionName: name, Version: strconv.Itoa(n), Key: RouterKey(name, n),
-				ARN: s.FunctionARN(name, ""), Timeout: time.Duration(v.Config.Timeout) * time.Second,
-				State: v.Config.State, ReasonCode: v.Config.StateReasonCode, Reason: v.Config.StateReason,
+		reserved := -1
+		if f.fn.Reserved != nil {
+			reserved = *f.fn.Reserved
+		}
+		overflow := f.fn.Tags[OverflowTag] == "on-demand"
+		route := func(version string, c *Config) *Route {
+			return &Route{
+				FunctionName: name, Version: version, Key: name + ":" + version,
+				ARN: s.FunctionARN(name, ""), Timeout: time.Duration(c.Timeout) * time.Second,
+				State: c.State, ReasonCode: c.StateReasonCode, Reason: c.StateReason,
+				OnDemand: c.LMI == nil, Config: c, Reserved: reserved, Overflow: overflow && c.LMI != nil,
 			}
+		}
+		for n, v := range f.versions {
+			c := v.Config
+			r.versions[n] = route(strconv.Itoa(n), &c)
+		}
+		if !r.lmi {
+			c := f.fn.Latest
+			r.latest = route(Latest, &c)
 		}
 		for an, a := range f.aliases {
 			ar := aliasRoute{version: s.aliasTarget(f, a.Version)}
@@ -231,7 +275,11 @@ func (s *Service) publishRoutes() {
 		m[name] = r
 	}
 	s.routes.Store(&m)
+	s.unreserved.Store(int64(s.accountLimit - s.reservedTotal("")))
 }
+
+// UnreservedConcurrency is what the functions without a reservation share.
+func (s *Service) UnreservedConcurrency() int { return int(s.unreserved.Load()) }
 
 // aliasTarget resolves an alias's FunctionVersion ($LATEST.PUBLISHED follows
 // the latest publish).
@@ -252,10 +300,9 @@ func (s *Service) Resolve(name, qualifier string) (*Route, error) {
 	}
 	var n int
 	switch {
+	case !f.lmi && (qualifier == "" || qualifier == Latest):
+		return f.latest, nil
 	case qualifier == "" || qualifier == LatestPublished:
-		if !f.lmi {
-			return nil, awserr.InvalidParameter("Functions without a capacity provider are not supported yet by Paddock")
-		}
 		if f.latestPublished == 0 {
 			return nil, awserr.NoPublishedVersion("The function %s has no published version. Publish a version before invoking a function that uses a capacity provider.", name)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/paddockhq/paddock/internal/awserr"
 	"github.com/paddockhq/paddock/internal/control"
+	"github.com/paddockhq/paddock/internal/ondemand"
 	"github.com/paddockhq/paddock/internal/router"
 	"github.com/paddockhq/paddock/internal/sigv4"
 )
@@ -30,6 +31,7 @@ type API struct {
 	ctl      *control.Service
 	router   *router.Router
 	verifier *sigv4.Verifier // nil: no authentication
+	onDemand *ondemand.Pool  // Lambda's default mode; nil: not offered
 	log      *slog.Logger
 	mux      *http.ServeMux
 }
@@ -65,12 +67,16 @@ func New(ctl *control.Service, r *router.Router, verifier *sigv4.Verifier) *API 
 	for pattern, h := range routes {
 		a.mux.Handle(pattern, a.wrap(h))
 	}
+	a.registerConcurrency()
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &awserr.Error{Code: "UnknownOperationException", Status: http.StatusNotFound, Type: "User",
 			Message: "Paddock does not implement " + r.Method + " " + r.URL.Path})
 	})
 	return a
 }
+
+// UseOnDemand runs default-mode functions (and burst overflow) on pool.
+func (a *API) UseOnDemand(pool *ondemand.Pool) { a.onDemand = pool }
 
 // ServeHTTP serves the Lambda API.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
@@ -102,7 +108,7 @@ func (a *API) wrap(h handler) http.Handler {
 				return
 			}
 		}
-		if err := h(w, r, body); err != nil {
+		if err := h(w, r, body); err != nil && !errors.Is(err, errCallerGone) {
 			writeError(w, err)
 		}
 	})

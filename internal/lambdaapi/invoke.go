@@ -2,6 +2,7 @@ package lambdaapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -12,7 +13,9 @@ import (
 	"time"
 
 	"github.com/paddockhq/paddock/internal/awserr"
+	"github.com/paddockhq/paddock/internal/control"
 	"github.com/paddockhq/paddock/internal/ids"
+	"github.com/paddockhq/paddock/internal/ondemand"
 	"github.com/paddockhq/paddock/internal/router"
 	"github.com/paddockhq/paddock/internal/runtimeapi"
 )
@@ -82,15 +85,35 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 		ClientContext: clientContext,
 		TraceID:       h.Get("X-Amzn-Trace-Id"),
 	}
-	target, err := a.router.Invoke(r.Context(), route.Key, inv)
-	if errors.Is(err, router.ErrThrottled) {
-		return awserr.TooManyRequests("ConcurrentInvocationLimitExceeded", "Rate Exceeded.")
-	}
-	if err != nil {
-		if r.Context().Err() != nil {
-			return nil // the caller hung up: nobody to answer
+	var target router.Target
+	var initDuration time.Duration
+	switch {
+	case route.OnDemand:
+		res, err := a.invokeOnDemand(r.Context(), route, inv, false)
+		if err != nil {
+			return err
 		}
-		return awserr.Service("invoke failed: %v", err)
+		target, initDuration = eeTarget(res), res.InitDuration
+	default:
+		target, err = a.router.Invoke(r.Context(), route.Key, inv)
+		if errors.Is(err, router.ErrThrottled) && route.Overflow && a.onDemand != nil {
+			// Burst overflow: what the fleet refuses runs on demand.
+			res, err := a.invokeOnDemand(r.Context(), route, inv, true)
+			if err != nil {
+				return err
+			}
+			target, initDuration = eeTarget(res), res.InitDuration
+			break
+		}
+		if errors.Is(err, router.ErrThrottled) {
+			return awserr.TooManyRequests("ConcurrentInvocationLimitExceeded", "Rate Exceeded.")
+		}
+		if err != nil {
+			if r.Context().Err() != nil {
+				return nil // the caller hung up: nobody to answer
+			}
+			return awserr.Service("invoke failed: %v", err)
+		}
 	}
 	out := w.Header()
 	out["Content-Type"] = []string{"application/json"}
@@ -100,7 +123,7 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 		out["X-Amz-Function-Error"] = []string{inv.FunctionError}
 	}
 	if logType == "Tail" {
-		out["X-Amz-Log-Result"] = []string{tail(target, inv, route.Version, start)}
+		out["X-Amz-Log-Result"] = []string{tail(target, inv, route, start, initDuration)}
 	}
 	out["Content-Length"] = []string{strconv.Itoa(len(inv.Response))}
 	w.WriteHeader(http.StatusOK)
@@ -115,9 +138,9 @@ const tailLogGrace = 20 * time.Millisecond
 // tail returns the last 4 KB of the invoke's log, base64, as Lambda's
 // X-Amz-Log-Result: the EE's output while the invoke ran, between the
 // platform's START and END/REPORT lines.
-func tail(target router.Target, inv *runtimeapi.Invocation, version string, start time.Time) string {
+func tail(target router.Target, inv *runtimeapi.Invocation, route *control.Route, start time.Time, initDuration time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "START RequestId: %s Version: %s\n", inv.ID, version)
+	fmt.Fprintf(&b, "START RequestId: %s Version: %s\n", inv.ID, route.Version)
 	if t, ok := target.(tailer); ok && !inv.Dispatched.IsZero() {
 		end := inv.Answered
 		if end.IsZero() {
@@ -131,11 +154,55 @@ func tail(target router.Target, inv *runtimeapi.Invocation, version string, star
 	}
 	d := time.Since(start)
 	fmt.Fprintf(&b, "END RequestId: %s\n", inv.ID)
-	fmt.Fprintf(&b, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\n", inv.ID,
-		float64(d.Microseconds())/1000, (d.Milliseconds() + 1))
+	fmt.Fprintf(&b, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB", inv.ID,
+		float64(d.Microseconds())/1000, billedMs(d), route.Config.MemorySize)
+	if initDuration > 0 {
+		fmt.Fprintf(&b, "\tInit Duration: %.2f ms", float64(initDuration.Microseconds())/1000)
+	}
+	b.WriteByte('\n')
 	s := b.String()
 	if len(s) > 4096 {
 		s = s[len(s)-4096:]
 	}
 	return base64.StdEncoding.EncodeToString([]byte(s))
+}
+
+// invokeOnDemand runs inv in the default mode's pool and maps its throttles.
+func (a *API) invokeOnDemand(ctx context.Context, route *control.Route, inv *runtimeapi.Invocation, overflow bool) (ondemand.Result, error) {
+	if a.onDemand == nil {
+		return ondemand.Result{}, awserr.Service("this Paddock runs no default-mode execution environments")
+	}
+	var res ondemand.Result
+	var err error
+	if overflow {
+		res, err = a.onDemand.InvokeOverflow(ctx, route, inv)
+	} else {
+		res, err = a.onDemand.Invoke(ctx, route, inv)
+	}
+	switch {
+	case errors.Is(err, ondemand.ErrReservedLimit):
+		return res, awserr.TooManyRequests("ReservedFunctionConcurrentInvocationLimitExceeded", "Rate Exceeded.")
+	case errors.Is(err, ondemand.ErrAccountLimit):
+		return res, awserr.TooManyRequests("ConcurrentInvocationLimitExceeded", "Rate Exceeded.")
+	case err != nil && ctx.Err() != nil:
+		return res, errCallerGone
+	case err != nil:
+		return res, awserr.Service("invoke failed: %v", err)
+	}
+	return res, nil
+}
+
+// errCallerGone ends a request whose caller hung up: nothing is written.
+var errCallerGone = errors.New("caller hung up")
+
+func eeTarget(res ondemand.Result) router.Target {
+	if res.EE == nil {
+		return nil
+	}
+	return res.EE
+}
+
+// billedMs rounds a duration up to the millisecond, as Lambda bills.
+func billedMs(d time.Duration) int64 {
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }

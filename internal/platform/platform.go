@@ -20,6 +20,7 @@ import (
 	"github.com/paddockhq/paddock/internal/control"
 	"github.com/paddockhq/paddock/internal/fleet"
 	"github.com/paddockhq/paddock/internal/lambdaapi"
+	"github.com/paddockhq/paddock/internal/ondemand"
 	"github.com/paddockhq/paddock/internal/router"
 	"github.com/paddockhq/paddock/internal/scaler"
 	"github.com/paddockhq/paddock/internal/sigv4"
@@ -39,6 +40,10 @@ type Options struct {
 	EmptyInstanceCooldown time.Duration
 	// Tuning shortens the autoscaler's windows (tests; zero: defaults).
 	Tuning scaler.Tuning
+	// IdleTimeout stops default-mode EEs idle this long (default 10m).
+	IdleTimeout time.Duration
+	// AccountConcurrency is the account's concurrency limit (default 1000).
+	AccountConcurrency int
 }
 
 // Platform is a running Paddock.
@@ -51,6 +56,7 @@ type Platform struct {
 	Control  *control.Service
 	Scaler   *scaler.Loop
 	Provider *fleet.Local
+	OnDemand *ondemand.Pool
 
 	store  *store.Store
 	server *http.Server
@@ -83,7 +89,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctl, err := control.Open(ctx, st, control.Options{Region: opts.Region})
+	ctl, err := control.Open(ctx, st, control.Options{Region: opts.Region, AccountConcurrency: opts.AccountConcurrency})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -103,16 +109,23 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", opts.Listen, err)
 	}
+	pool := ondemand.New(ctl, func(notify func(agent.Event)) *agent.Agent { return agent.New("i-ondemand", cache, notify) })
+	if opts.IdleTimeout > 0 {
+		pool.IdleTimeout = opts.IdleTimeout
+	}
 	api := lambdaapi.New(ctl, rt, verifier)
 	api.HandleStatus(loop)
+	api.UseOnDemand(pool)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p := &Platform{
 		Endpoint: "http://" + ln.Addr().String(), AccessKeyID: opts.AccessKeyID, SecretAccessKey: opts.SecretAccessKey,
 		Region: opts.Region, Control: ctl, Scaler: loop, Provider: provider, store: st, cancel: cancel,
 		server: &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second},
 	}
-	p.wg.Add(2)
+	p.OnDemand = pool
+	p.wg.Add(3)
 	go func() { defer p.wg.Done(); loop.Run(runCtx) }()
+	go func() { defer p.wg.Done(); pool.Run(runCtx) }()
 	go func() {
 		defer p.wg.Done()
 		if err := p.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -19,6 +19,7 @@ const (
 	ErrorTypeTimeout          = "Sandbox.Timedout"
 	ErrorTypeExit             = "Runtime.ExitError"
 	ErrorTypeResponseTooLarge = "Function.ResponseSizeTooLarge"
+	ErrorTypeOutOfMemory      = "Runtime.OutOfMemory"
 )
 
 // MaxResponseBytes is Lambda's synchronous response limit.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/control"
+	"github.com/paddockhq/paddock/internal/eespec"
 	"github.com/paddockhq/paddock/internal/fleet"
 	"github.com/paddockhq/paddock/internal/placement"
 	"github.com/paddockhq/paddock/internal/router"
@@ -497,21 +498,7 @@ func (l *Loop) place(ctx context.Context, w control.Workload, count int) {
 }
 
 func (l *Loop) startEE(w control.Workload, in *instance, need placement.Need) {
-	c := w.Config
-	spec := agent.Spec{
-		ID:             "ee-" + randomHex(8),
-		FunctionName:   w.Function,
-		Version:        strconv.Itoa(w.Version),
-		Runtime:        c.Runtime,
-		Handler:        c.Handler,
-		MemoryMB:       c.MemorySize,
-		MaxConcurrency: c.MaxConcurrency(),
-		Timeout:        time.Duration(c.Timeout) * time.Second,
-		CodeSHA256Hex:  control.CodeHex(c.CodeSHA256),
-		Env:            c.Env,
-		Region:         l.ctl.Region(),
-		LogFormat:      c.LogFormat,
-	}
+	spec := eespec.For(&w.Config, w.Function, strconv.Itoa(w.Version), l.ctl.Region())
 	ee := in.agent.Start(spec)
 	l.ees[ee] = &eeRecord{ee: ee, key: w.Key, inst: in, cpu: need.MilliCPU, mem: need.MemoryMiB, state: agent.Starting}
 	in.usedCPU += need.MilliCPU

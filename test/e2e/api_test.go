@@ -114,7 +114,14 @@ func TestBadInputGetsTheModelsErrors(t *testing.T) {
 		{"zip escaping its directory", func(in *lambda.CreateFunctionInput) {
 			in.Code.ZipFile = zipOf(map[string][]byte{"../../evil": []byte("x")})
 		}, "InvalidParameterValueException"},
-		{"no capacity provider (default mode not yet)", func(in *lambda.CreateFunctionInput) { in.CapacityProviderConfig = nil }, "InvalidParameterValueException"},
+		{"default mode above 10240 MB", func(in *lambda.CreateFunctionInput) {
+			in.CapacityProviderConfig = nil
+			in.MemorySize = aws.Int32(10241)
+		}, "InvalidParameterValueException"},
+		{"default mode below 128 MB", func(in *lambda.CreateFunctionInput) {
+			in.CapacityProviderConfig = nil
+			in.MemorySize = aws.Int32(64)
+		}, "InvalidParameterValueException"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
