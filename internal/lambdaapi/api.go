@@ -14,6 +14,7 @@ import (
 
 	"github.com/paddockhq/paddock/internal/awserr"
 	"github.com/paddockhq/paddock/internal/control"
+	"github.com/paddockhq/paddock/internal/meter"
 	"github.com/paddockhq/paddock/internal/ondemand"
 	"github.com/paddockhq/paddock/internal/router"
 	"github.com/paddockhq/paddock/internal/sigv4"
@@ -32,6 +33,7 @@ type API struct {
 	router   *router.Router
 	verifier *sigv4.Verifier // nil: no authentication
 	onDemand *ondemand.Pool  // Lambda's default mode; nil: not offered
+	meter    *meter.Recorder // nil: invokes are not metered
 	log      *slog.Logger
 	mux      *http.ServeMux
 }
@@ -77,6 +79,9 @@ func New(ctl *control.Service, r *router.Router, verifier *sigv4.Verifier) *API 
 
 // UseOnDemand runs default-mode functions (and burst overflow) on pool.
 func (a *API) UseOnDemand(pool *ondemand.Pool) { a.onDemand = pool }
+
+// UseMeter records every invoke in rec, for the bill.
+func (a *API) UseMeter(rec *meter.Recorder) { a.meter = rec }
 
 // ServeHTTP serves the Lambda API.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }

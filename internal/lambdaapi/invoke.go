@@ -87,6 +87,7 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 	}
 	var target router.Target
 	var initDuration time.Duration
+	overflowed := false
 	switch {
 	case route.OnDemand:
 		res, err := a.invokeOnDemand(r.Context(), route, inv, false)
@@ -102,7 +103,7 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 			if err != nil {
 				return err
 			}
-			target, initDuration = eeTarget(res), res.InitDuration
+			target, initDuration, overflowed = eeTarget(res), res.InitDuration, true
 			break
 		}
 		if errors.Is(err, router.ErrThrottled) {
@@ -114,6 +115,13 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 			}
 			return awserr.Service("invoke failed: %v", err)
 		}
+	}
+	if a.meter != nil {
+		d := time.Since(start)
+		if !inv.Dispatched.IsZero() && !inv.Answered.IsZero() {
+			d = inv.Answered.Sub(inv.Dispatched) // the function's own time, as Lambda bills
+		}
+		a.meter.Invoke(route.FunctionName, d, overflowed)
 	}
 	out := w.Header()
 	out["Content-Type"] = []string{"application/json"}

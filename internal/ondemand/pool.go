@@ -349,7 +349,7 @@ func (p *Pool) provision() {
 // Stats are the pool's counters.
 type Stats struct {
 	ColdStarts   uint64
-	Overflowed   uint64 // LMI invokes served here instead of throttled
+	Overflowed   uint64        // LMI invokes served here instead of throttled
 	InitDuration time.Duration // total
 	EEs          int
 	Idle         int

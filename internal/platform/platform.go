@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/billing"
 	"github.com/paddockhq/paddock/internal/control"
 	"github.com/paddockhq/paddock/internal/fleet"
 	"github.com/paddockhq/paddock/internal/lambdaapi"
+	"github.com/paddockhq/paddock/internal/meter"
 	"github.com/paddockhq/paddock/internal/ondemand"
 	"github.com/paddockhq/paddock/internal/router"
 	"github.com/paddockhq/paddock/internal/scaler"
@@ -44,6 +46,8 @@ type Options struct {
 	IdleTimeout time.Duration
 	// AccountConcurrency is the account's concurrency limit (default 1000).
 	AccountConcurrency int
+	// SavingsPlan is a discount (0..1) on LMI instance cost in bills.
+	SavingsPlan float64
 }
 
 // Platform is a running Paddock.
@@ -113,9 +117,20 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	if opts.IdleTimeout > 0 {
 		pool.IdleTimeout = opts.IdleTimeout
 	}
+	prices := billing.DefaultPrices()
+	prices.SavingsPlanDiscount = opts.SavingsPlan
+	if err := prices.Validate(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	rec := meter.New(time.Now())
+	rec.Shape = func(function string) (billing.FunctionMeter, bool) { return functionShape(ctl, function) }
+	loop.Meter = rec
 	api := lambdaapi.New(ctl, rt, verifier)
 	api.HandleStatus(loop)
 	api.UseOnDemand(pool)
+	api.UseMeter(rec)
+	api.HandleCost(rec, prices)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p := &Platform{
 		Endpoint: "http://" + ln.Addr().String(), AccessKeyID: opts.AccessKeyID, SecretAccessKey: opts.SecretAccessKey,
@@ -144,6 +159,31 @@ func (p *Platform) Close() {
 	p.cancel()
 	p.wg.Wait()
 	p.store.Close()
+}
+
+// functionShape describes a function for its meters.
+func functionShape(ctl *control.Service, function string) (billing.FunctionMeter, bool) {
+	d, err := ctl.GetFunction(function, "")
+	if err != nil {
+		return billing.FunctionMeter{}, false
+	}
+	c := d.Config
+	m := billing.FunctionMeter{Function: function, Arch: c.Architecture, MemoryMB: c.MemorySize, Mode: billing.ModeDefault, MaxConcurrency: 1}
+	if c.LMI != nil {
+		m.Mode, m.VCPUPerEE, m.MaxConcurrency = billing.ModeLMI, float64(c.VCPUMilli())/1000, c.MaxConcurrency()
+		if cp := capacityProviderName(c.LMI.CapacityProviderARN); cp != "" {
+			m.CapacityProvider = cp
+		}
+	}
+	return m, true
+}
+
+func capacityProviderName(arn string) string {
+	name, err := control.ParseCapacityProviderName(arn)
+	if err != nil {
+		return ""
+	}
+	return name
 }
 
 // GenerateKeys makes an access key pair in AWS's format.

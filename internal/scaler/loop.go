@@ -14,6 +14,7 @@ import (
 	"github.com/paddockhq/paddock/internal/control"
 	"github.com/paddockhq/paddock/internal/eespec"
 	"github.com/paddockhq/paddock/internal/fleet"
+	"github.com/paddockhq/paddock/internal/meter"
 	"github.com/paddockhq/paddock/internal/placement"
 	"github.com/paddockhq/paddock/internal/router"
 )
@@ -55,6 +56,9 @@ type Loop struct {
 	EmptyInstanceCooldown time.Duration
 	// Tuning overrides the autoscaler's windows when set before Run.
 	Tuning Tuning
+	// Meter, when set before Run, receives EE-seconds and instance-seconds.
+	Meter     *meter.Recorder
+	lastMeter time.Time
 
 	meters map[string]*versionMeter // by version key
 
@@ -306,6 +310,9 @@ func (l *Loop) reconcile(ctx context.Context, sampleAt time.Time) {
 		}
 	}
 	l.terminateEmpty(time.Now())
+	if !sampleAt.IsZero() {
+		l.meterTime(sampleAt, workloads, byKey)
+	}
 	counts := map[string]int{}
 	insts := make([]InstanceStatus, 0, len(l.instances))
 	for _, in := range l.instances {
@@ -365,6 +372,38 @@ func (l *Loop) replaceLost(now time.Time) {
 			l.provider.Terminate(a)
 		}(in.agent)
 	}
+}
+
+// meterTime records the EE time of each LMI function and the instance
+// time of each capacity provider since the last sample, for the bill.
+func (l *Loop) meterTime(now time.Time, workloads []control.Workload, byKey map[string][]*eeRecord) {
+	if l.Meter == nil {
+		return
+	}
+	defer func() { l.lastMeter = now }()
+	if l.lastMeter.IsZero() {
+		return
+	}
+	dt := now.Sub(l.lastMeter).Seconds()
+	for _, w := range workloads {
+		ready := 0
+		for _, r := range byKey[w.Key] {
+			if r.state == agent.Ready {
+				ready++
+			}
+		}
+		if ready > 0 {
+			l.Meter.AddEESeconds(now, w.Function, float64(ready)*dt)
+		}
+	}
+	arch := map[string]string{}
+	for _, cp := range l.ctl.CapacityProviders() {
+		arch[cp.Name] = cp.Architecture
+	}
+	for _, in := range l.instances {
+		l.Meter.AddInstanceSeconds(now, in.cp, arch[in.cp], in.typ.Name, dt)
+	}
+	l.Meter.Flush(now)
 }
 
 // terminateEmpty ends instances that have run no EE for the cooldown.
