@@ -263,6 +263,9 @@ func (s *Service) publishRoutes() {
 		if !r.lmi {
 			c := f.fn.Latest
 			r.latest = route(Latest, &c)
+			// $LATEST changes in place: key its warm EEs by revision so
+			// new code or configuration never runs on old EEs.
+			r.latest.Key = name + ":" + Latest + "@" + c.RevisionID
 		}
 		for an, a := range f.aliases {
 			ar := aliasRoute{version: s.aliasTarget(f, a.Version)}

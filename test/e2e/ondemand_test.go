@@ -313,3 +313,20 @@ func TestBurstOverflowServesASpikeWithout429s(t *testing.T) {
 		t.Fatalf("overflowed %d invokes, want at least 3", st.Overflowed)
 	}
 }
+
+// TestUpdatedCodeNeverRunsOnOldEEs: after UpdateFunctionCode, $LATEST's
+// warm EEs (with the old code) are not reused.
+func TestUpdatedCodeNeverRunsOnOldEEs(t *testing.T) {
+	e := start(t)
+	e.defaultFunction("morph", "echo", 128, 3)
+	if out, err := e.invoke("morph", "", `{"sleep_ms":1}`); err != nil || string(out.Payload) != `{"sleep_ms":1}` {
+		t.Fatalf("echo: %v", err)
+	}
+	if _, err := e.lambda.UpdateFunctionCode(ctx(t), &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("morph"), ZipFile: exampleZip(t, "sleep")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.invoke("morph", "", `{"sleep_ms":1}`)
+	if err != nil || !strings.Contains(string(out.Payload), "slept_ms") {
+		t.Fatalf("after UpdateFunctionCode the old code answered: %v %s", err, out.Payload)
+	}
+}
