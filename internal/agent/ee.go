@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -15,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/paddockhq/paddock/internal/runtimeapi"
 )
@@ -83,6 +86,7 @@ type EE struct {
 	stopMu   sync.Mutex
 	stopReq  chan struct{} // closed by Agent.Stop
 	stopOnce sync.Once
+	outputs  []io.Reader // the read ends of stdout and stderr
 }
 
 // State is the EE's current state.
@@ -111,7 +115,41 @@ func (e *EE) Completed() uint64 {
 func (e *EE) InitDuration() time.Duration { return time.Duration(e.initDur.Load()) }
 
 // LogsBetween returns the output lines the EE printed between from and to.
-func (e *EE) LogsBetween(from, to time.Time) []string { return e.logs.between(from, to) }
+// It first waits (up to 20 ms) until what the runtime wrote before to has
+// been read from its pipes, so a line printed just before the answer is
+// not missed.
+func (e *EE) LogsBetween(from, to time.Time) []string {
+	deadline := time.Now().Add(20 * time.Millisecond)
+	for time.Now().Before(deadline) && !e.outputDrained() {
+		time.Sleep(200 * time.Microsecond)
+	}
+	return e.logs.between(from, to)
+}
+
+// outputDrained reports whether the EE's output pipes hold no unread bytes.
+func (e *EE) outputDrained() bool {
+	for _, r := range e.outputs {
+		// SyscallConn, not Fd: Fd would switch the pipe to blocking mode.
+		sc, ok := r.(interface {
+			SyscallConn() (syscall.RawConn, error)
+		})
+		if !ok {
+			continue
+		}
+		raw, err := sc.SyscallConn()
+		if err != nil {
+			continue
+		}
+		pending := 0
+		raw.Control(func(fd uintptr) { //nolint:errcheck // a closed pipe has nothing pending
+			pending, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) // FIONREAD
+		})
+		if pending > 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // ShutdownGrace is how long a runtime has between SIGTERM and SIGKILL, as on Lambda.
 const ShutdownGrace = 2 * time.Second
@@ -145,6 +183,7 @@ func (e *EE) spawn(codeDir string) error {
 	if err != nil {
 		return err
 	}
+	e.outputs = []io.Reader{stdout, stderr}
 	if err := cmd.Start(); err != nil {
 		if errors.Is(err, fs.ErrPermission) {
 			return &Failure{"FunctionError.PermissionDenied", err.Error()}

@@ -139,8 +139,8 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 	return nil
 }
 
-// tailLogGrace lets the output reader catch up with lines printed just
-// before the function answered.
+// tailLogGrace is how far past the answer a line still counts as the
+// invoke's (the pipe reader stamps lines when it reads them).
 const tailLogGrace = 20 * time.Millisecond
 
 // tail returns the last 4 KB of the invoke's log, base64, as Lambda's
@@ -154,7 +154,6 @@ func tail(target router.Target, inv *runtimeapi.Invocation, route *control.Route
 		if end.IsZero() {
 			end = time.Now()
 		}
-		time.Sleep(tailLogGrace)
 		for _, line := range t.LogsBetween(inv.Dispatched, end.Add(tailLogGrace)) {
 			b.WriteString(line)
 			b.WriteByte('\n')
