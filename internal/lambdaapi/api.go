@@ -29,13 +29,14 @@ const (
 
 // API is the HTTP face of Paddock.
 type API struct {
-	ctl      *control.Service
-	router   *router.Router
-	verifier *sigv4.Verifier // nil: no authentication
-	onDemand *ondemand.Pool  // Lambda's default mode; nil: not offered
-	meter    *meter.Recorder // nil: invokes are not metered
-	log      *slog.Logger
-	mux      *http.ServeMux
+	ctl       *control.Service
+	router    *router.Router
+	verifier  *sigv4.Verifier // nil: no authentication
+	onDemand  *ondemand.Pool  // Lambda's default mode; nil: not offered
+	meter     *meter.Recorder // nil: invokes are not metered
+	observers []InvokeObserver
+	log       *slog.Logger
+	mux       *http.ServeMux
 }
 
 // New returns the API handler. A nil verifier turns authentication off.

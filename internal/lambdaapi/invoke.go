@@ -85,44 +85,24 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 		ClientContext: clientContext,
 		TraceID:       h.Get("X-Amzn-Trace-Id"),
 	}
-	var target router.Target
-	var initDuration time.Duration
-	overflowed := false
-	switch {
-	case route.OnDemand:
-		res, err := a.invokeOnDemand(r.Context(), route, inv, false)
-		if err != nil {
-			return err
-		}
-		target, initDuration = eeTarget(res), res.InitDuration
-	default:
-		target, err = a.router.Invoke(r.Context(), route.Key, inv)
-		if errors.Is(err, router.ErrThrottled) && route.Overflow && a.onDemand != nil {
-			// Burst overflow: what the fleet refuses runs on demand.
-			res, err := a.invokeOnDemand(r.Context(), route, inv, true)
-			if err != nil {
-				return err
-			}
-			target, initDuration, overflowed = eeTarget(res), res.InitDuration, true
-			break
-		}
-		if errors.Is(err, router.ErrThrottled) {
-			return awserr.TooManyRequests("ConcurrentInvocationLimitExceeded", "Rate Exceeded.")
-		}
-		if err != nil {
-			if r.Context().Err() != nil {
-				return nil // the caller hung up: nobody to answer
-			}
-			return awserr.Service("invoke failed: %v", err)
+	rec := InvokeRecord{Route: route, Invocation: inv, Start: start}
+	err = a.dispatch(r.Context(), &rec)
+	rec.Duration = time.Since(start)
+	if !inv.Dispatched.IsZero() && !inv.Answered.IsZero() {
+		rec.Duration = inv.Answered.Sub(inv.Dispatched) // the function's own time, as Lambda bills
+	}
+	if err == nil && a.meter != nil {
+		a.meter.Invoke(route.FunctionName, rec.Duration, rec.Overflow)
+	}
+	if err == nil || rec.Throttled != "" {
+		for _, o := range a.observers {
+			o.ObserveInvoke(rec)
 		}
 	}
-	if a.meter != nil {
-		d := time.Since(start)
-		if !inv.Dispatched.IsZero() && !inv.Answered.IsZero() {
-			d = inv.Answered.Sub(inv.Dispatched) // the function's own time, as Lambda bills
-		}
-		a.meter.Invoke(route.FunctionName, d, overflowed)
+	if err != nil {
+		return err
 	}
+	target, initDuration := rec.EE, rec.InitDuration
 	out := w.Header()
 	out["Content-Type"] = []string{"application/json"}
 	out["X-Amz-Executed-Version"] = []string{route.Version}
@@ -172,6 +152,68 @@ func tail(target router.Target, inv *runtimeapi.Invocation, route *control.Route
 		s = s[len(s)-4096:]
 	}
 	return base64.StdEncoding.EncodeToString([]byte(s))
+}
+
+// InvokeRecord is one invoke as observers (metrics, logs) see it, after
+// it finished or was throttled.
+type InvokeRecord struct {
+	Route        *control.Route
+	Invocation   *runtimeapi.Invocation // its result fields are set unless Throttled
+	Start        time.Time              // when the API received it
+	Duration     time.Duration          // the function's time (or the whole, if it never ran)
+	EE           router.Target          // the EE that ran it, if any
+	InitDuration time.Duration          // set when it was a cold start
+	Overflow     bool                   // an LMI invoke served by an on-demand EE
+	Throttled    string                 // the throttle Reason when it was refused
+}
+
+// InvokeObserver is told about every invoke; it must return quickly (the
+// invoke's answer waits for it): count, or hand off to a goroutine.
+type InvokeObserver interface {
+	ObserveInvoke(InvokeRecord)
+}
+
+// Observe adds an observer of every invoke.
+func (a *API) Observe(o InvokeObserver) { a.observers = append(a.observers, o) }
+
+// dispatch runs rec's invoke on the route's EEs, its on-demand pool, or
+// (burst overflow) both in turn, and fills rec with how it went.
+func (a *API) dispatch(ctx context.Context, rec *InvokeRecord) error {
+	route, inv := rec.Route, rec.Invocation
+	if route.OnDemand {
+		res, err := a.invokeOnDemand(ctx, route, inv, false)
+		rec.EE, rec.InitDuration = eeTarget(res), res.InitDuration
+		rec.Throttled = throttleReason(err)
+		return err
+	}
+	t, err := a.router.Invoke(ctx, route.Key, inv)
+	rec.EE = t
+	if errors.Is(err, router.ErrThrottled) && route.Overflow && a.onDemand != nil {
+		// Burst overflow: what the fleet refuses runs on demand.
+		res, err := a.invokeOnDemand(ctx, route, inv, true)
+		rec.EE, rec.InitDuration, rec.Overflow = eeTarget(res), res.InitDuration, err == nil
+		rec.Throttled = throttleReason(err)
+		return err
+	}
+	switch {
+	case errors.Is(err, router.ErrThrottled):
+		rec.Throttled = "ConcurrentInvocationLimitExceeded"
+		return awserr.TooManyRequests(rec.Throttled, "Rate Exceeded.")
+	case err != nil && ctx.Err() != nil:
+		return errCallerGone
+	case err != nil:
+		return awserr.Service("invoke failed: %v", err)
+	}
+	return nil
+}
+
+// throttleReason is the Reason of a throttle error, or "".
+func throttleReason(err error) string {
+	var e *awserr.Error
+	if errors.As(err, &e) && e.Code == "TooManyRequestsException" {
+		return e.Reason
+	}
+	return ""
 }
 
 // invokeOnDemand runs inv in the default mode's pool and maps its throttles.
