@@ -21,8 +21,17 @@ var logger = slog.Default().With("role", "agent")
 // DefaultInitTimeout bounds the init phase, as Lambda's 10 s.
 const DefaultInitTimeout = 10 * time.Second
 
+// OutputSink receives every line an EE prints (stdout or stderr). It must
+// not block for long: it runs on the EE's output reader.
+type OutputSink interface {
+	Line(ee *EE, stream string, at time.Time, text string)
+}
+
 // Agent runs the EEs of one instance.
 type Agent struct {
+	// Output, when set before the first Start, receives the EEs' output.
+	Output OutputSink
+
 	instance string
 	cache    *CodeCache
 	notify   func(Event)
@@ -95,7 +104,7 @@ func (a *Agent) Start(spec Spec) *EE {
 	if spec.MaxConcurrency < 1 {
 		spec.MaxConcurrency = 1
 	}
-	e := &EE{Spec: spec, Instance: a.instance, logs: newLogRing(), exited: make(chan struct{}), stopReq: make(chan struct{})}
+	e := &EE{Spec: spec, Instance: a.instance, logs: newLogRing(), exited: make(chan struct{}), stopReq: make(chan struct{}), output: a.Output}
 	a.mu.Lock()
 	a.ees[spec.ID] = e
 	a.mu.Unlock()

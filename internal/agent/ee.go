@@ -87,6 +87,7 @@ type EE struct {
 	stopReq  chan struct{} // closed by Agent.Stop
 	stopOnce sync.Once
 	outputs  []io.Reader // the read ends of stdout and stderr
+	output   OutputSink  // the agent's, if any
 }
 
 // State is the EE's current state.
@@ -194,8 +195,8 @@ func (e *EE) spawn(codeDir string) error {
 	e.started = time.Now()
 	var outputs sync.WaitGroup
 	outputs.Add(2)
-	go func() { defer outputs.Done(); e.logs.capture(stdout, logger, "stdout") }()
-	go func() { defer outputs.Done(); e.logs.capture(stderr, logger, "stderr") }()
+	go func() { defer outputs.Done(); e.logs.capture(stdout, logger, "stdout", e, e.output) }()
+	go func() { defer outputs.Done(); e.logs.capture(stderr, logger, "stderr", e, e.output) }()
 	go func() {
 		outputs.Wait() // Wait closes the pipes: read them to the end first
 		cmd.Wait()     //nolint:errcheck // the exit is reported through State

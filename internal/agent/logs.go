@@ -26,12 +26,14 @@ const logRingLines = 512
 
 func newLogRing() *logRing { return &logRing{} }
 
-// Add appends one line.
-func (r *logRing) Add(line string) {
+// Add appends one line and returns the time it was stamped with.
+func (r *logRing) Add(line string) time.Time {
+	at := time.Now()
 	r.mu.Lock()
-	r.lines[r.next%logRingLines] = logLine{time.Now(), line}
+	r.lines[r.next%logRingLines] = logLine{at, line}
 	r.next++
 	r.mu.Unlock()
+	return at
 }
 
 // between returns the kept lines read in [from, to].
@@ -67,12 +69,15 @@ func (r *logRing) last(n int) []string {
 }
 
 // capture reads lines from an EE's stdout or stderr until it closes.
-func (r *logRing) capture(src io.Reader, log *slog.Logger, stream string) {
+func (r *logRing) capture(src io.Reader, log *slog.Logger, stream string, e *EE, sink OutputSink) {
 	sc := bufio.NewScanner(src)
 	sc.Buffer(make([]byte, 0, 64<<10), 256<<10)
 	for sc.Scan() {
 		line := sc.Text()
-		r.Add(line)
+		at := r.Add(line)
+		if sink != nil {
+			sink.Line(e, stream, at, line)
+		}
 		log.Debug("function output", "stream", stream, "line", line)
 	}
 	io.Copy(io.Discard, src) //nolint:errcheck // a line past 256 KiB: keep the pipe from blocking the runtime

@@ -30,7 +30,8 @@ type Provider interface {
 // instance type as a budget. It offers the host's architecture only.
 type Local struct {
 	Cache       *agent.CodeCache
-	LaunchDelay time.Duration // emulates EC2's boot time
+	LaunchDelay time.Duration    // emulates EC2's boot time
+	Output      agent.OutputSink // receives the EEs' output lines, if set
 
 	mu     sync.Mutex
 	agents map[string]*agent.Agent
@@ -54,6 +55,7 @@ func (l *Local) Launch(ctx context.Context, id string, t InstanceType, notify fu
 		}
 	}
 	a := agent.New(id, l.Cache, notify)
+	a.Output = l.Output
 	l.mu.Lock()
 	if l.agents == nil {
 		l.agents = map[string]*agent.Agent{}

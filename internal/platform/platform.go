@@ -48,6 +48,14 @@ type Options struct {
 	AccountConcurrency int
 	// SavingsPlan is a discount (0..1) on LMI instance cost in bills.
 	SavingsPlan float64
+	// LogRetention and LogMaxBytes bound the function log stream (zero:
+	// the logs role's defaults).
+	LogRetention time.Duration
+	LogMaxBytes  int64
+	// MetricsListen serves /metrics on its own address ("" : on the API's).
+	MetricsListen string
+	// ConsoleToken is a login token for the web console ("": one is made).
+	ConsoleToken string
 }
 
 // Platform is a running Paddock.
@@ -62,10 +70,11 @@ type Platform struct {
 	Provider *fleet.Local
 	OnDemand *ondemand.Pool
 
-	store  *store.Store
-	server *http.Server
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	store   *store.Store
+	server  *http.Server
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closers []func() // run in reverse at Close, after the loops stopped
 }
 
 // Start brings every role up and returns once the API listens.
@@ -100,7 +109,8 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	}
 	cache := agent.NewCodeCache(filepath.Join(opts.DataDir, "code"), st.GetCode)
 	rt := router.New()
-	provider := &fleet.Local{Cache: cache, LaunchDelay: opts.LaunchDelay}
+	outputs := &fanout{}
+	provider := &fleet.Local{Cache: cache, LaunchDelay: opts.LaunchDelay, Output: outputs}
 	loop := scaler.NewLoop(ctl, rt, provider)
 	loop.EmptyInstanceCooldown = opts.EmptyInstanceCooldown
 	loop.Tuning = opts.Tuning
@@ -113,7 +123,11 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", opts.Listen, err)
 	}
-	pool := ondemand.New(ctl, func(notify func(agent.Event)) *agent.Agent { return agent.New("i-ondemand", cache, notify) })
+	pool := ondemand.New(ctl, func(notify func(agent.Event)) *agent.Agent {
+		a := agent.New("i-ondemand", cache, notify)
+		a.Output = outputs
+		return a
+	})
 	if opts.IdleTimeout > 0 {
 		pool.IdleTimeout = opts.IdleTimeout
 	}
@@ -138,6 +152,16 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		server: &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second},
 	}
 	p.OnDemand = pool
+	w := &wiring{ctx: runCtx, opts: opts, store: st, ctl: ctl, loop: loop, pool: pool, meter: rec, api: api, outputs: outputs, p: p}
+	for _, wire := range []func(*wiring) error{wireLogs, wireMetrics, wireConsole} {
+		if err := wire(w); err != nil {
+			cancel()
+			p.wg.Wait()
+			ln.Close()
+			st.Close()
+			return nil, err
+		}
+	}
 	p.wg.Add(3)
 	go func() { defer p.wg.Done(); loop.Run(runCtx) }()
 	go func() { defer p.wg.Done(); pool.Run(runCtx) }()
@@ -158,6 +182,9 @@ func (p *Platform) Close() {
 	p.server.Close()               //nolint:errcheck
 	p.cancel()
 	p.wg.Wait()
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
 	p.store.Close()
 }
 
