@@ -58,6 +58,11 @@ func readRequest(br *bufio.Reader, req *request) error {
 	if sp2 < 0 {
 		return errBadRequest
 	}
+	for _, c := range line[:sp1+1+sp2] {
+		if c < 0x20 || c == 0x7f {
+			return errBadRequest // control bytes have no place in a method or path
+		}
+	}
 	// The line's bytes live in br's buffer only until the next read: copy.
 	req.method = append([]byte(nil), line[:sp1]...)
 	req.path = append([]byte(nil), rest[:sp2]...)
@@ -124,6 +129,10 @@ func readBody(br *bufio.Reader, bw *bufio.Writer, req *request, limit int64) (bo
 	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, false, err
+	}
+	if !req.chunked && n < min(req.contentLength, limit+1) {
+		// The peer closed before sending the body it announced.
+		return nil, false, io.ErrUnexpectedEOF
 	}
 	if n > limit {
 		tooLarge = true
