@@ -49,10 +49,16 @@ func CodeHex(codeSHA256 string) string {
 	return hex.EncodeToString(b)
 }
 
+// MaxZipBytes is Lambda's limit on a directly uploaded deployment package.
+const MaxZipBytes = 50 << 20
+
 // storeCode checks a zip and stores it; it returns CodeSha256 and size.
 func (s *Service) storeCode(ctx context.Context, zip []byte) (string, int64, error) {
 	if len(zip) == 0 {
 		return "", 0, awserr.InvalidParameter("Code.ZipFile is required: Paddock takes code as a zip upload (S3 locations and images are not supported).")
+	}
+	if len(zip) > MaxZipBytes {
+		return "", 0, awserr.RequestTooLarge("Request must be smaller than %d bytes for the CreateFunction operation: the zip is %d bytes", MaxZipBytes, len(zip))
 	}
 	if _, err := codezip.Inspect(zip, codezip.Limits{}); err != nil {
 		switch {
