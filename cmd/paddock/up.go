@@ -15,7 +15,7 @@ import (
 
 func upCommand() *cobra.Command {
 	var opts platform.Options
-	var verbose bool
+	var verbose, writeProfile bool
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the whole platform in this process",
@@ -60,6 +60,9 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 			fmt.Fprintf(out, "  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s\n",
 				p.AccessKeyID, p.SecretAccessKey, p.Region)
 			fmt.Fprintf(out, "  aws --endpoint-url %s lambda list-functions\n\nCtrl-C stops Paddock and every function process.\n", p.Endpoint)
+			if writeProfile {
+				writePaddockProfile(out, cmd.ErrOrStderr(), p)
+			}
 			<-ctx.Done()
 			fmt.Fprintln(out, "\nStopping: draining execution environments...")
 			p.Close()
@@ -77,6 +80,7 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 	f.DurationVar(&opts.IdleTimeout, "idle-timeout", 10*time.Minute, "stop a default-mode execution environment idle this long")
 	f.IntVar(&opts.AccountConcurrency, "account-concurrency", 1000, "the account's concurrency limit (default-mode invokes at once)")
 	f.Float64Var(&opts.SavingsPlan, "savings-plan", 0, "savings-plan discount on LMI instance cost in bills, a fraction 0..1 (0.3 = 30%); the 15% management fee stays on the on-demand price")
+	f.BoolVar(&writeProfile, "write-aws-profile", false, "add a 'paddock' profile (endpoint_url, region, keys) to ~/.aws/config and ~/.aws/credentials, for aws --profile paddock")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail, including function output")
 	return cmd
 }
