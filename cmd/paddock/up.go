@@ -72,6 +72,7 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Listen, "listen", "127.0.0.1:9400", "address of the Lambda API")
+	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics on this address instead of on --listen (unauthenticated either way: it holds no secrets)")
 	f.StringVar(&opts.DataDir, "data-dir", ".paddock", "where the engine keeps state and code")
 	f.StringVar(&opts.AccessKeyID, "access-key-id", "", "access key id that signs API requests (env PADDOCK_ACCESS_KEY_ID)")
 	f.StringVar(&opts.SecretAccessKey, "secret-access-key", "", "secret access key (env PADDOCK_SECRET_ACCESS_KEY)")
