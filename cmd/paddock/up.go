@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"os"
@@ -46,6 +47,9 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 			if opts.SecretAccessKey == "" {
 				opts.SecretAccessKey = os.Getenv("PADDOCK_SECRET_ACCESS_KEY")
 			}
+			if opts.ConsoleToken == "" {
+				opts.ConsoleToken = rand.Text()
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			started := time.Now()
@@ -59,7 +63,8 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 			fmt.Fprintf(out, "Use it with the AWS CLI or SDKs:\n")
 			fmt.Fprintf(out, "  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s\n",
 				p.AccessKeyID, p.SecretAccessKey, p.Region)
-			fmt.Fprintf(out, "  aws --endpoint-url %s lambda list-functions\n\nCtrl-C stops Paddock and every function process.\n", p.Endpoint)
+			fmt.Fprintf(out, "  aws --endpoint-url %s lambda list-functions\n\n", p.Endpoint)
+			fmt.Fprintf(out, "Console: %s/console (log in with the key pair or the token %s)\n\nCtrl-C stops Paddock and every function process.\n", p.Endpoint, opts.ConsoleToken)
 			if writeProfile {
 				writePaddockProfile(out, cmd.ErrOrStderr(), p)
 			}
@@ -81,6 +86,7 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 	f.DurationVar(&opts.IdleTimeout, "idle-timeout", 10*time.Minute, "stop a default-mode execution environment idle this long")
 	f.IntVar(&opts.AccountConcurrency, "account-concurrency", 1000, "the account's concurrency limit (default-mode invokes at once)")
 	f.Float64Var(&opts.SavingsPlan, "savings-plan", 0, "savings-plan discount on LMI instance cost in bills, a fraction 0..1 (0.3 = 30%); the 15% management fee stays on the on-demand price")
+	f.StringVar(&opts.ConsoleToken, "console-token", "", "token that logs in to the web console at /console besides the key pair (generated and printed when empty)")
 	f.BoolVar(&writeProfile, "write-aws-profile", false, "add a 'paddock' profile (endpoint_url, region, keys) to ~/.aws/config and ~/.aws/credentials, for aws --profile paddock")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail, including function output")
 	return cmd
