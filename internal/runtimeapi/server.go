@@ -320,6 +320,10 @@ func (s *Server) answer(br *bufio.Reader, bw *bufio.Writer, req *request, id str
 			case isError:
 				inv.FunctionError = "Unhandled"
 				inv.ErrorType = req.errorType
+				if inv.ErrorType == "" {
+					// aws-lambda-go names the type only in the body.
+					inv.ErrorType = errorTypeOf(body)
+				}
 				inv.Response = errorDocument(body, inv.ErrorType)
 			case req.trailerType != "":
 				// A failing response stream reports its error in trailers.
@@ -335,6 +339,17 @@ func (s *Server) answer(br *bufio.Reader, bw *bufio.Writer, req *request, id str
 	}
 	bw.Write(respAccepted) //nolint:errcheck
 	return bw.Flush()
+}
+
+// errorTypeOf reads errorType from a runtime's error document.
+func errorTypeOf(body []byte) string {
+	var doc struct {
+		ErrorType string `json:"errorType"`
+	}
+	if json.Unmarshal(body, &doc) != nil {
+		return ""
+	}
+	return doc.ErrorType
 }
 
 // errorDocument returns the runtime's error body if it is a JSON object, or
