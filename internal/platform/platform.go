@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -56,6 +57,10 @@ type Options struct {
 	MetricsListen string
 	// ConsoleToken is a login token for the web console ("": one is made).
 	ConsoleToken string
+	// CredentialsFile holds more users' keys (AWS shared-credentials format).
+	CredentialsFile string
+	// NoAuth turns request signing checks off (local experiments only).
+	NoAuth bool
 }
 
 // Platform is a running Paddock.
@@ -114,9 +119,27 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	loop := scaler.NewLoop(ctl, rt, provider)
 	loop.EmptyInstanceCooldown = opts.EmptyInstanceCooldown
 	loop.Tuning = opts.Tuning
-	verifier := &sigv4.Verifier{
-		Credentials: sigv4.StaticCredentials{opts.AccessKeyID: opts.SecretAccessKey},
-		Service:     "lambda",
+	creds := sigv4.StaticCredentials{opts.AccessKeyID: opts.SecretAccessKey}
+	if opts.CredentialsFile != "" {
+		f, err := os.Open(opts.CredentialsFile)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("credentials file: %w", err)
+		}
+		more, err := sigv4.ReadCredentialsFile(f)
+		f.Close()
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("credentials file %s: %w", opts.CredentialsFile, err)
+		}
+		for id, secret := range more {
+			creds[id] = secret
+		}
+	}
+	verifier := &sigv4.Verifier{Credentials: creds, Service: "lambda"}
+	if opts.NoAuth {
+		slog.Warn("authentication is OFF (--no-auth): anyone who reaches the API can deploy and run code")
+		verifier = nil
 	}
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
