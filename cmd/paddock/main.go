@@ -25,6 +25,7 @@ Start it with 'paddock up', then point the AWS CLI at it:
 	root.AddCommand(statusCommand())
 	root.AddCommand(costCommand())
 	root.AddCommand(deployCommand(), invokeCommand())
+	root.AddCommand(logsCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "paddock:", err)
 		os.Exit(1)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/paddockhq/paddock/internal/logs"
 	"github.com/paddockhq/paddock/internal/platform"
 )
 
@@ -87,6 +88,8 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 	f.IntVar(&opts.AccountConcurrency, "account-concurrency", 1000, "the account's concurrency limit (default-mode invokes at once)")
 	f.Float64Var(&opts.SavingsPlan, "savings-plan", 0, "savings-plan discount on LMI instance cost in bills, a fraction 0..1 (0.3 = 30%); the 15% management fee stays on the on-demand price")
 	f.StringVar(&opts.ConsoleToken, "console-token", "", "token that logs in to the web console at /console besides the key pair (generated and printed when empty)")
+	f.DurationVar(&opts.LogRetention, "log-retention", logs.DefaultRetention, "how long function logs are kept (paddock logs)")
+	f.Int64Var(&opts.LogMaxBytes, "log-max-bytes", logs.DefaultMaxBytes, "most bytes of function logs kept; the oldest go first")
 	f.BoolVar(&writeProfile, "write-aws-profile", false, "add a 'paddock' profile (endpoint_url, region, keys) to ~/.aws/config and ~/.aws/credentials, for aws --profile paddock")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail, including function output")
 	return cmd

@@ -242,3 +242,7 @@ func (s *Store) GetCode(ctx context.Context, hexSHA string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// JetStream is the engine's JetStream handle, for roles that keep their
+// own streams (function logs) beside the buckets this package types.
+func (s *Store) JetStream() jetstream.JetStream { return s.js }

@@ -1,0 +1,205 @@
+package logs
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Log formats, as in a function's LoggingConfig.LogFormat.
+const (
+	FormatText = "Text"
+	FormatJSON = "JSON"
+)
+
+// Streams a record can come from.
+const (
+	StreamStdout   = "stdout"
+	StreamStderr   = "stderr"
+	StreamPlatform = "platform"
+)
+
+// Error types the platform itself reports (runtimeapi's): Lambda marks the
+// REPORT of such an invoke with a status, unlike an error the handler
+// returned.
+const (
+	errorTypeTimeout = "Sandbox.Timedout"
+)
+
+var platformErrorTypes = map[string]bool{
+	errorTypeTimeout:                true,
+	"Runtime.ExitError":             true,
+	"Runtime.OutOfMemory":           true,
+	"Function.ResponseSizeTooLarge": true,
+}
+
+// maxMessageBytes caps one stored line. Lambda's own cap is 256 KB per
+// CloudWatch event; a smaller one keeps a batch of even the worst lines
+// (every byte escaped in JSON) under the engine's 1 MB message limit.
+const maxMessageBytes = 64 << 10
+
+// lambdaTime is how Lambda writes times in its logs: UTC, milliseconds.
+const lambdaTime = "2006-01-02T15:04:05.000Z"
+
+// Report is what the platform's closing lines say about one invoke.
+type Report struct {
+	RequestID     string
+	Version       string
+	Duration      time.Duration
+	InitDuration  time.Duration // zero unless the invoke was a cold start
+	MemoryMB      int
+	MaxMemoryUsed int64 // bytes; zero when unknown
+	Timeout       time.Duration
+	ErrorType     string // "" on success
+	Failed        bool   // the invoke ended with a function error
+}
+
+// status is the platform.report status: "timeout", "error" or "success".
+func (r Report) status() string {
+	switch {
+	case r.ErrorType == errorTypeTimeout:
+		return "timeout"
+	case r.Failed:
+		return "error"
+	}
+	return "success"
+}
+
+// ms is a duration in milliseconds with Lambda's two decimals.
+func ms(d time.Duration) float64 { return math.Round(float64(d)/1e4) / 100 }
+
+// billedMs rounds a duration up to the millisecond, as Lambda bills.
+func billedMs(d time.Duration) int64 {
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// usedMB is resident memory in whole MB, rounded up as Lambda reports it.
+func usedMB(bytes int64) int64 { return (bytes + 1<<20 - 1) >> 20 }
+
+// startLine is the platform line that opens an invoke.
+func startLine(format string, at time.Time, requestID, version string) string {
+	if format != FormatJSON {
+		return "START RequestId: " + requestID + " Version: " + version
+	}
+	return platformEvent(at, "platform.start", struct {
+		RequestID string `json:"requestId"`
+		Version   string `json:"version"`
+	}{requestID, version})
+}
+
+// endLines are the platform lines that close an invoke: in Text mode the
+// timeout notice (if it timed out), END and REPORT; in JSON mode the
+// platform.report event, which stands for both END and REPORT.
+func endLines(format string, at time.Time, r Report) []string {
+	if format == FormatJSON {
+		type metrics struct {
+			DurationMs       float64  `json:"durationMs"`
+			BilledDurationMs int64    `json:"billedDurationMs"`
+			MemorySizeMB     int      `json:"memorySizeMB"`
+			MaxMemoryUsedMB  int64    `json:"maxMemoryUsedMB"`
+			InitDurationMs   *float64 `json:"initDurationMs,omitempty"`
+		}
+		m := metrics{ms(r.Duration), billedMs(r.Duration), r.MemoryMB, usedMB(r.MaxMemoryUsed), nil}
+		if r.InitDuration > 0 {
+			init := ms(r.InitDuration)
+			m.InitDurationMs = &init
+		}
+		rec := struct {
+			RequestID string  `json:"requestId"`
+			Metrics   metrics `json:"metrics"`
+			Status    string  `json:"status"`
+			ErrorType string  `json:"errorType,omitempty"`
+		}{r.RequestID, m, r.status(), ""}
+		if rec.Status != "success" {
+			rec.ErrorType = r.ErrorType
+		}
+		return []string{platformEvent(at, "platform.report", rec)}
+	}
+	var out []string
+	if r.ErrorType == errorTypeTimeout {
+		out = append(out, fmt.Sprintf("%s %s Task timed out after %.2f seconds", at.UTC().Format(lambdaTime), r.RequestID, r.Timeout.Seconds()))
+	}
+	out = append(out, "END RequestId: "+r.RequestID)
+	var b strings.Builder
+	fmt.Fprintf(&b, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB",
+		r.RequestID, ms(r.Duration), billedMs(r.Duration), r.MemoryMB, usedMB(r.MaxMemoryUsed))
+	if r.InitDuration > 0 {
+		fmt.Fprintf(&b, "\tInit Duration: %.2f ms", ms(r.InitDuration))
+	}
+	// Lambda adds a status only when the platform ended the invoke, not
+	// when the handler returned an error.
+	if platformErrorTypes[r.ErrorType] {
+		fmt.Fprintf(&b, "\tStatus: %s", r.status())
+		if r.status() == "error" {
+			fmt.Fprintf(&b, "\tError Type: %s", r.ErrorType)
+		}
+	}
+	return append(out, b.String())
+}
+
+func platformEvent(at time.Time, typ string, record any) string {
+	data, _ := json.Marshal(struct {
+		Time   string `json:"time"`
+		Type   string `json:"type"`
+		Record any    `json:"record"`
+	}{at.UTC().Format(lambdaTime), typ, record}) // the record types cannot fail to encode
+	return string(data)
+}
+
+// ownRequestID reads the requestId of a line the function printed as a
+// JSON object itself. ok reports whether the line is a JSON object, which
+// JSON mode stores as it is.
+func ownRequestID(text string) (id string, ok bool) {
+	t := strings.TrimSpace(text)
+	if len(t) < 2 || t[0] != '{' || t[len(t)-1] != '}' {
+		return "", false
+	}
+	var v struct {
+		RequestID any `json:"requestId"`
+	}
+	if json.Unmarshal([]byte(t), &v) != nil {
+		return "", false
+	}
+	id, _ = v.RequestID.(string)
+	return id, true
+}
+
+// functionMessage is how a function's line is stored. Text mode keeps it
+// as printed. JSON mode keeps a JSON object as printed and wraps any other
+// line as Lambda wraps plain application logs, with the request id when
+// the line could be attributed to one.
+func functionMessage(format string, at time.Time, text, requestID string) string {
+	text = truncate(text)
+	if format != FormatJSON {
+		return text
+	}
+	if _, isJSON := ownRequestID(text); isJSON {
+		return text
+	}
+	wrapped := struct {
+		Timestamp string `json:"timestamp"`
+		Level     string `json:"level"`
+		Message   string `json:"message"`
+		RequestID string `json:"requestId,omitempty"`
+	}{at.UTC().Format(lambdaTime), "INFO", text, requestID}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep <, > and & readable in the stored line
+	enc.Encode(wrapped)      //nolint:errcheck // strings always encode
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// truncate cuts a line to maxMessageBytes, on a rune boundary, and says so.
+func truncate(s string) string {
+	if len(s) <= maxMessageBytes {
+		return s
+	}
+	cut := maxMessageBytes
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf(" [truncated %d bytes]", len(s)-cut)
+}
