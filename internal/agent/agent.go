@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/paddockhq/paddock/internal/runtimeapi"
+	"github.com/paddockhq/paddock/internal/sandbox"
 )
 
 var logger = slog.Default().With("role", "agent")
@@ -31,6 +34,10 @@ type OutputSink interface {
 type Agent struct {
 	// Output, when set before the first Start, receives the EEs' output.
 	Output OutputSink
+	// Sandbox confines each EE started after it is set (see package
+	// sandbox). New sets it to what the host allows; nil runs EEs
+	// unconfined, as Paddock's own user.
+	Sandbox *sandbox.Caps
 
 	instance string
 	cache    *CodeCache
@@ -54,11 +61,33 @@ const HeartbeatInterval = 500 * time.Millisecond
 // goroutines, never concurrently for one EE) on every EE state change.
 func New(instance string, cache *CodeCache, notify func(Event)) *Agent {
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &Agent{instance: instance, cache: cache, notify: notify, ctx: ctx, cancel: cancel, ees: make(map[string]*EE)}
+	a := &Agent{instance: instance, cache: cache, notify: notify, ctx: ctx, cancel: cancel, ees: make(map[string]*EE),
+		Sandbox: hostSandbox(cache)}
 	a.heartbeat.Store(time.Now().UnixNano())
 	a.wg.Add(1)
 	go a.beat()
 	return a
+}
+
+// hostSandbox is the sandbox this host allows (probed once per process,
+// and what it lacks logged once), with EE directories next to the code
+// cache, under the data dir.
+func hostSandbox(cache *CodeCache) *sandbox.Caps {
+	caps, _ := sandbox.Require(false) // never fails when not strict
+	if cache != nil {
+		data := filepath.Dir(cache.dir)
+		caps.Dir = filepath.Join(data, "sandbox")
+		if caps.Users && !caps.MountNamespace {
+			// Without a mount namespace the EEs' users reach their directories
+			// through the data dir: let them search it (not list it), since
+			// everything in it is closed to them (the engine's files, the code
+			// cache, each other EE's directory).
+			if st, err := os.Stat(data); err == nil && st.Mode().Perm()&0o011 != 0o011 {
+				os.Chmod(data, st.Mode().Perm()|0o011) //nolint:errcheck // Prepare says if they cannot reach it
+			}
+		}
+	}
+	return &caps
 }
 
 // beat records a heartbeat every interval until the agent closes. (Across
@@ -171,7 +200,10 @@ func (a *Agent) run(e *EE) {
 		return
 	}
 	e.srv = srv
-	if err := e.spawn(codeDir); err != nil {
+	// Whatever way run ends, the sandbox goes (stop releases it too, once
+	// the process is reaped; this catches any path that did not stop).
+	defer e.releaseSandbox()
+	if err := e.spawn(codeDir, a.Sandbox); err != nil {
 		f, ok := err.(*Failure)
 		if !ok {
 			f = &Failure{"InternalError", err.Error()}
@@ -191,7 +223,11 @@ func (a *Agent) run(e *EE) {
 		fail(&Failure{"FunctionError.RuntimeInitError", initErrorMessage(ie)})
 		return
 	case <-e.exited:
-		fail(&Failure{"FunctionError.RuntimeInitError", e.exitDescription() + lastLines(e)})
+		reason := e.exitDescription()
+		if e.oomKilled() {
+			reason = fmt.Sprintf("%s: the function used more than its %d MB of memory during init", runtimeapi.ErrorTypeOutOfMemory, e.Spec.MemoryMB)
+		}
+		fail(&Failure{"FunctionError.RuntimeInitError", reason + lastLines(e)})
 		return
 	case <-initTimer.C:
 		fail(&Failure{"FunctionError.InitTimeout",
@@ -206,23 +242,29 @@ func (a *Agent) run(e *EE) {
 	}
 
 	// Serving: until the process exits, the EE is stopped, or it uses more
-	// memory than the function has (a watchdog until cgroups enforce it).
-	watch := time.NewTicker(memoryWatchInterval)
-	defer watch.Stop()
+	// memory than the function has. With a memory cgroup the kernel
+	// enforces the limit; without one, a watchdog does.
+	var watchC <-chan time.Time
+	if sb := e.sb.Load(); sb == nil || !sb.MemoryEnforced() {
+		watch := time.NewTicker(memoryWatchInterval)
+		defer watch.Stop()
+		watchC = watch.C
+	}
 	for {
 		select {
 		case <-e.exited:
-			srv.Close(runtimeapi.ErrorTypeExit)
-			e.stop() // reap any children left in the group
-			a.set(e, Failed, &Failure{"Runtime.ExitError", e.exitDescription() + lastLines(e)})
+			if e.oomKilled() { // read before stop removes the cgroup that counted the kill
+				a.died(e, runtimeapi.ErrorTypeOutOfMemory, fmt.Sprintf(
+					"Runtime exited: the function used more than its %d MB of memory and was killed", e.Spec.MemoryMB))
+				return
+			}
+			a.died(e, runtimeapi.ErrorTypeExit, e.exitDescription()+lastLines(e))
 			return
-		case <-watch.C:
+		case <-watchC:
 			if over := e.overMemory(); over != "" {
 				e.signal(syscall.SIGKILL)
 				<-e.exited
-				srv.Close(runtimeapi.ErrorTypeOutOfMemory)
-				e.stop()
-				a.set(e, Failed, &Failure{runtimeapi.ErrorTypeOutOfMemory, over})
+				a.died(e, runtimeapi.ErrorTypeOutOfMemory, over)
 				return
 			}
 		case <-e.stopReq:
@@ -236,12 +278,28 @@ func (a *Agent) run(e *EE) {
 	}
 }
 
+// died fails a serving EE whose runtime is gone, and its in-flight invokes
+// with errorType. The order matters: no new invoke is admitted, the EE is
+// cleaned up and reported Failed, and only then do the in-flight invokes
+// get their answer, so their caller (the on-demand pool) never takes the
+// dead EE back as idle.
+func (a *Agent) died(e *EE, errorType, reason string) {
+	e.srv.Slots().Drain()
+	e.stop() // reap any children left, and release the sandbox
+	a.set(e, Failed, &Failure{errorType, reason})
+	e.srv.Close(errorType)
+}
+
 // memoryWatchInterval is how often an EE's memory is checked against its limit.
 const memoryWatchInterval = 100 * time.Millisecond
 
-// overMemory describes the EE's memory overuse, or returns "".
+// overMemory describes the EE's memory overuse, or returns "". It is the
+// fallback for EEs without a memory cgroup (where the kernel enforces it).
 func (e *EE) overMemory() string {
 	if e.Spec.MemoryMB <= 0 {
+		return ""
+	}
+	if sb := e.sb.Load(); sb != nil && sb.MemoryEnforced() {
 		return ""
 	}
 	if e.cmd == nil || e.cmd.Process == nil {

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/paddockhq/paddock/internal/runtimeapi"
+	"github.com/paddockhq/paddock/internal/sandbox"
 )
 
 // Spec is everything needed to start one execution environment.
@@ -37,6 +38,44 @@ type Spec struct {
 	Region         string
 	LogFormat      string // "JSON" on Managed Instances
 	InitTimeout    time.Duration
+	// MilliCPU is the EE's CPU in thousandths of a vCPU, its quota when
+	// sandboxed; 0 derives it from MemoryMB as Lambda does (see milliCPU).
+	MilliCPU int
+}
+
+// Sandbox defaults for every EE.
+const (
+	// DefaultPidsLimit bounds the processes and threads of one EE.
+	DefaultPidsLimit = 1024
+	// DefaultTmpBytes is the size of an EE's /tmp, Lambda's default
+	// ephemeral storage. It is a tmpfs: what the function keeps there
+	// counts against its memory, as on any Linux with /tmp in memory.
+	DefaultTmpBytes = 512 << 20
+)
+
+// milliCPU is the CPU the EE gets: Spec.MilliCPU, or what Lambda gives its
+// memory: on Managed Instances 1 vCPU per 2 GiB (the default ratio), in
+// the default mode 1 vCPU per 1,769 MB, as the Lambda documentation states.
+// (Spec has no mode field: more than one slot is how environ tells LMI.)
+func (s Spec) milliCPU() int {
+	switch {
+	case s.MilliCPU > 0:
+		return s.MilliCPU
+	case s.MaxConcurrency > 1:
+		return s.MemoryMB * 1000 / 2048
+	default:
+		return s.MemoryMB * 1000 / 1769
+	}
+}
+
+// sandboxLimits are the limits of the EE's sandbox.
+func (s Spec) sandboxLimits() sandbox.Limits {
+	return sandbox.Limits{
+		MemoryBytes: int64(s.MemoryMB) << 20,
+		MilliCPU:    s.milliCPU(),
+		Pids:        DefaultPidsLimit,
+		TmpBytes:    DefaultTmpBytes,
+	}
 }
 
 // State is where an EE is in its lifecycle.
@@ -88,6 +127,8 @@ type EE struct {
 	stopOnce sync.Once
 	outputs  []io.Reader // the read ends of stdout and stderr
 	output   OutputSink  // the agent's, if any
+
+	sb atomic.Pointer[sandbox.Sandbox] // nil when the EE runs unconfined
 }
 
 // State is the EE's current state.
@@ -155,8 +196,9 @@ func (e *EE) outputDrained() bool {
 // ShutdownGrace is how long a runtime has between SIGTERM and SIGKILL, as on Lambda.
 const ShutdownGrace = 2 * time.Second
 
-// spawn starts the runtime process of e from codeDir.
-func (e *EE) spawn(codeDir string) error {
+// spawn starts the runtime process of e from codeDir, confined by caps
+// when not nil.
+func (e *EE) spawn(codeDir string, caps *sandbox.Caps) error {
 	bootstrap := filepath.Join(codeDir, "bootstrap")
 	info, err := os.Stat(bootstrap)
 	if err != nil {
@@ -167,30 +209,53 @@ func (e *EE) spawn(codeDir string) error {
 		return &Failure{"FunctionError.PermissionDenied",
 			"bootstrap is not executable: " + bootstrap}
 	}
-	cmd := exec.Command(bootstrap)
-	cmd.Dir = codeDir
-	cmd.Env = e.environ(codeDir)
+	var sb *sandbox.Sandbox
+	if caps != nil {
+		if sb, err = e.prepareSandbox(caps, codeDir); err != nil {
+			if sandbox.Strict() {
+				return &Failure{"InternalError", "sandbox: " + err.Error()}
+			}
+			logger.Warn("sandbox: running an execution environment unconfined", "ee", e.Spec.ID, "err", err)
+			sb = nil
+		}
+	}
+	taskDir := codeDir
+	if sb != nil {
+		taskDir = sb.TaskDir()
+	}
+	cmd := exec.Command(filepath.Join(taskDir, "bootstrap"))
+	cmd.Dir = taskDir
+	cmd.Env = e.environ(taskDir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Own process group: stopping the EE stops everything it forked.
 		Setpgid: true,
 		// If Paddock dies (even kill -9), the runtime dies with it.
 		Pdeathsig: syscall.SIGKILL,
 	}
+	start := cmd.Start
+	if sb != nil {
+		// Last, so the sandbox's TMPDIR wins over a function's own (os/exec
+		// keeps the last of duplicate variables).
+		cmd.Env = append(cmd.Env, sb.Env()...)
+		start = func() error { return sb.Start(cmd) }
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return err
+		return errors.Join(err, closeSandbox(sb))
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return err
+		return errors.Join(err, closeSandbox(sb))
 	}
 	e.outputs = []io.Reader{stdout, stderr}
-	if err := cmd.Start(); err != nil {
+	if err := start(); err != nil {
+		closeSandbox(sb) //nolint:errcheck // the start failure is the news
 		if errors.Is(err, fs.ErrPermission) {
 			return &Failure{"FunctionError.PermissionDenied", err.Error()}
 		}
 		return &Failure{"FunctionError.InvalidEntryPoint", err.Error()}
 	}
+	e.sb.Store(sb)
 	e.cmd = cmd
 	e.started = time.Now()
 	var outputs sync.WaitGroup
@@ -203,6 +268,62 @@ func (e *EE) spawn(codeDir string) error {
 		close(e.exited)
 	}()
 	return nil
+}
+
+// prepareSandbox makes the EE's sandbox. The code cache holds every
+// function's code: it is closed to other users, and the EE reaches its own
+// code only through its sandbox (under its own path in its mount
+// namespace, or a private copy without one). The code directory itself
+// must be open to the EE's user, as Lambda's /var/task is (the cache
+// extracts into a 0700 temporary directory).
+func (e *EE) prepareSandbox(caps *sandbox.Caps, codeDir string) (*sandbox.Sandbox, error) {
+	if err := os.Chmod(filepath.Dir(codeDir), 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(codeDir, 0o755); err != nil {
+		return nil, err
+	}
+	return caps.Prepare(e.Spec.ID, e.Spec.sandboxLimits(), codeDir)
+}
+
+// closeSandbox closes sb, if any.
+func closeSandbox(sb *sandbox.Sandbox) error {
+	if sb == nil {
+		return nil
+	}
+	return sb.Close()
+}
+
+// releaseSandbox kills whatever the EE left in its sandbox and removes the
+// sandbox (cgroup, directories, uid), once its process has been reaped.
+func (e *EE) releaseSandbox() {
+	if err := closeSandbox(e.sb.Load()); err != nil {
+		logger.Warn("sandbox: cleaning up after an execution environment", "ee", e.Spec.ID, "err", err)
+	}
+}
+
+// oomKilled reports whether the kernel killed the EE for going past its
+// memory (only known with a memory cgroup).
+func (e *EE) oomKilled() bool {
+	sb := e.sb.Load()
+	return sb != nil && sb.OOMKilled()
+}
+
+// sandboxUsage is the EE's usage read from its cgroup, which counts every
+// process the runtime started, not only the runtime itself; false without
+// a cgroup. Usage should prefer it (usage.go is not changed yet).
+func (e *EE) sandboxUsage() (Usage, bool) {
+	sb := e.sb.Load()
+	if sb == nil || !sb.HasCgroup() {
+		return Usage{}, false
+	}
+	select {
+	case <-e.exited:
+		return Usage{}, true
+	default:
+	}
+	cpu, mem := sb.Usage()
+	return Usage{CPUSeconds: cpu, RSSBytes: mem}, true
 }
 
 func (f *Failure) Error() string { return f.Code + ": " + f.Message }
@@ -258,7 +379,8 @@ func (e *EE) signal(sig syscall.Signal) {
 	}
 }
 
-// stop ends the process group: SIGTERM, then SIGKILL after the grace period.
+// stop ends the process group: SIGTERM, then SIGKILL after the grace
+// period; then it releases the EE's sandbox.
 func (e *EE) stop() {
 	e.stopMu.Lock()
 	defer e.stopMu.Unlock()
@@ -266,6 +388,9 @@ func (e *EE) stop() {
 		return
 	}
 	pgid := e.cmd.Process.Pid
+	// Last: whatever the runtime left (in its cgroup, even outside its
+	// process group) is killed, and its sandbox removed.
+	defer e.releaseSandbox()
 	select {
 	case <-e.exited:
 		syscall.Kill(-pgid, syscall.SIGKILL) //nolint:errcheck // stray children

@@ -1,0 +1,221 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/containerd/cgroups/v3"
+	"golang.org/x/sys/unix"
+)
+
+var (
+	probeOnce sync.Once
+	probed    Caps
+
+	warnOnce   sync.Once
+	strictMode atomic.Bool
+)
+
+// Probe finds what this host lets Paddock confine EEs with. It tries each
+// mechanism once per process (on a thread it then discards, so nothing it
+// changes stays) and returns the same answer after.
+func Probe() Caps {
+	probeOnce.Do(func() { probed = probe() })
+	c := probed
+	c.Missing = slices.Clone(c.Missing)
+	return c
+}
+
+// Require applies Paddock's sandbox policy at start. strict (paddock up
+// --sandbox=strict) refuses to run with any mechanism missing, and makes a
+// failure to confine one EE fail that EE. Otherwise (best-effort) Paddock
+// says once, in the log, what it runs without, and runs with the rest.
+func Require(strict bool) (Caps, error) {
+	c := Probe()
+	if strict {
+		if len(c.Missing) > 0 {
+			return c, fmt.Errorf("--sandbox=strict: this host cannot confine functions fully: %s", strings.Join(c.Missing, "; "))
+		}
+		strictMode.Store(true)
+		return c, nil
+	}
+	warnOnce.Do(func() {
+		for _, m := range c.Missing {
+			slog.Warn("sandbox: running without " + m)
+		}
+	})
+	return c, nil
+}
+
+// Strict reports whether Require(true) succeeded in this process.
+func Strict() bool { return strictMode.Load() }
+
+// Names of the mechanisms, as Missing reports them.
+const (
+	mechCgroups = "cgroups (memory, CPU and process limits per function)"
+	mechCPU     = "CPU quotas (cgroup cpu controller)"
+	mechPids    = "process limits (cgroup pids controller)"
+	mechUsers   = "a user per function (runtimes run as Paddock's own user)"
+	mechPID     = "PID namespaces (functions see and signal each other's processes)"
+	mechMount   = "mount namespaces (no read-only host, no private size-limited /tmp, other functions' code reachable by path)"
+	mechNNP     = "no_new_privs"
+)
+
+func probe() Caps {
+	var c Caps
+	miss := func(mech string, err error) { c.Missing = append(c.Missing, mech+": "+err.Error()) }
+
+	if err := canSwitchUsers(); err != nil {
+		miss(mechUsers, err)
+	} else {
+		c.Users = true
+	}
+	if err := onThrowawayThread(tryPIDNamespace); err != nil {
+		miss(mechPID, err)
+	} else {
+		c.PIDNamespace = true
+	}
+	if err := onThrowawayThread(tryMountNamespace); err != nil {
+		miss(mechMount, err)
+	} else {
+		c.MountNamespace = true
+	}
+	if err := onThrowawayThread(func() error { return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }); err != nil {
+		miss(mechNNP, err)
+	} else {
+		c.NoNewPrivs = true
+	}
+	c.cloneIntoCgroup = kernelAtLeast(5, 7)
+	c.procPerMount = kernelAtLeast(5, 8)
+
+	h, err := findCgroups()
+	if err != nil {
+		miss(mechCgroups, err)
+		return c
+	}
+	c.cgroups, c.Cgroups = h, h.version
+	if !h.has("cpu") {
+		miss(mechCPU, errors.New("not available"))
+	}
+	if !h.has("pids") {
+		miss(mechPids, errors.New("not available"))
+	}
+	return c
+}
+
+// findCgroups finds the cgroup hierarchies and checks that this process
+// may create cgroups in them.
+func findCgroups() (*hierarchies, error) {
+	var h *hierarchies
+	var err error
+	switch cgroups.Mode() {
+	case cgroups.Unified:
+		h, err = findV2("/sys/fs/cgroup")
+	case cgroups.Legacy, cgroups.Hybrid:
+		// Hybrid hosts mount v2 too, but with the controllers bound to v1.
+		h, err = findV1()
+	default:
+		return nil, errors.New("no cgroup file system at /sys/fs/cgroup")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !h.has("memory") {
+		return nil, fmt.Errorf("no cgroup %s memory controller", h.version)
+	}
+	h.cleanStale()
+	// Creating the parents may have been no-ops: try a child.
+	probe, err := newCgroup(h, "probe", Limits{})
+	if err != nil {
+		return nil, err
+	}
+	if err := probe.remove(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// canSwitchUsers checks that this process may set a child's uid and gid.
+func canSwitchUsers() error {
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if hexCaps, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			eff, err := strconv.ParseUint(strings.TrimSpace(hexCaps), 16, 64)
+			if err != nil {
+				return err
+			}
+			if need := uint64(1)<<unix.CAP_SETUID | 1<<unix.CAP_SETGID; eff&need == need {
+				return nil
+			}
+		}
+	}
+	return errors.New("needs root (or CAP_SETUID and CAP_SETGID)")
+}
+
+// onThrowawayThread runs f on an OS thread that ends afterwards, so what f
+// changes in the thread (namespaces, no_new_privs) dies with it.
+func onThrowawayThread(f func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		done <- f()
+	}()
+	return <-done
+}
+
+func tryPIDNamespace() error {
+	// For the calling thread this only sets the namespace of its future
+	// children; none follows.
+	return unix.Unshare(unix.CLONE_NEWPID | unix.CLONE_NEWIPC)
+}
+
+// tryMountNamespace does what enterView needs: a private namespace, a
+// read-only host and a tmpfs.
+func tryMountNamespace() error {
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return err
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return err
+	}
+	if err := readOnlyRoot(); err != nil {
+		return err
+	}
+	return unix.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64k")
+}
+
+// kernelAtLeast compares the running kernel's version.
+func kernelAtLeast(major, minor int) bool {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false
+	}
+	rel := unix.ByteSliceToString(u.Release[:])
+	parts := strings.SplitN(rel, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	digits := func(s string) int {
+		if end := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }); end >= 0 {
+			s = s[:end]
+		}
+		n, _ := strconv.Atoi(s)
+		return n
+	}
+	maj, mnr := digits(parts[0]), digits(parts[1])
+	return maj > major || maj == major && mnr >= minor
+}
