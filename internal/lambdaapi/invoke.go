@@ -88,8 +88,8 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 	rec := InvokeRecord{Route: route, Invocation: inv, Start: start}
 	err = a.dispatch(r.Context(), &rec)
 	rec.Duration = time.Since(start)
-	if !inv.Dispatched.IsZero() && !inv.Answered.IsZero() {
-		rec.Duration = inv.Answered.Sub(inv.Dispatched) // the function's own time, as Lambda bills
+	if !inv.Dispatched().IsZero() && !inv.Answered.IsZero() {
+		rec.Duration = inv.Answered.Sub(inv.Dispatched()) // the function's own time, as Lambda bills
 	}
 	if err == nil && a.meter != nil {
 		a.meter.Invoke(route.FunctionName, rec.Duration, rec.Overflow)
@@ -129,12 +129,12 @@ const tailLogGrace = 20 * time.Millisecond
 func tail(target router.Target, inv *runtimeapi.Invocation, route *control.Route, start time.Time, initDuration time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "START RequestId: %s Version: %s\n", inv.ID, route.Version)
-	if t, ok := target.(tailer); ok && !inv.Dispatched.IsZero() {
+	if t, ok := target.(tailer); ok && !inv.Dispatched().IsZero() {
 		end := inv.Answered
 		if end.IsZero() {
 			end = time.Now()
 		}
-		for _, line := range t.LogsBetween(inv.Dispatched, end.Add(tailLogGrace)) {
+		for _, line := range t.LogsBetween(inv.Dispatched(), end.Add(tailLogGrace)) {
 			b.WriteString(line)
 			b.WriteByte('\n')
 		}

@@ -48,7 +48,7 @@ func (o invokeLogs) ObserveInvoke(rec lambdaapi.InvokeRecord) {
 	inv := rec.Invocation
 	o.svc.Invoke(logs.Invoke{
 		EE: ee, Function: rec.Route.FunctionName, Version: rec.Route.Version, RequestID: inv.ID,
-		Start: rec.Start, Dispatched: inv.Dispatched, Answered: inv.Answered,
+		Start: rec.Start, Dispatched: inv.Dispatched(), Answered: inv.Answered,
 		Duration: rec.Duration, InitDuration: rec.InitDuration, Timeout: rec.Route.Timeout,
 		MemoryMB: rec.Route.Config.MemorySize, FunctionErr: inv.FunctionError, ErrorType: inv.ErrorType,
 	})

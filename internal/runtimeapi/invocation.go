@@ -44,9 +44,21 @@ type Invocation struct {
 	FunctionError string
 	// ErrorType is the errorType of a failed invoke.
 	ErrorType string
-	// Dispatched and Answered time the invoke inside the EE.
-	Dispatched, Answered time.Time
+	// Answered is when the runtime answered (zero if it did not in time).
+	Answered time.Time
+
+	// dispatched (unix ns) is written by the worker's /next while the
+	// caller may already have given up and be reading it: hence atomic.
+	dispatched atomic.Int64
 
 	state atomic.Int32
 	done  chan struct{}
+}
+
+// Dispatched is when a worker took the invoke (zero if none did).
+func (inv *Invocation) Dispatched() time.Time {
+	if n := inv.dispatched.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }

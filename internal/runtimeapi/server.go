@@ -268,7 +268,7 @@ func (s *Server) next(bw *bufio.Writer) error {
 			s.slots.Release() // abandoned before any worker saw it
 			continue
 		}
-		inv.Dispatched = time.Now()
+		inv.dispatched.Store(time.Now().UnixNano())
 		s.mu.Lock()
 		s.pending[inv.ID] = inv
 		s.mu.Unlock()
