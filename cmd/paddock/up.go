@@ -91,6 +91,9 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 	f.DurationVar(&opts.LogRetention, "log-retention", logs.DefaultRetention, "how long function logs are kept (paddock logs)")
 	f.Int64Var(&opts.LogMaxBytes, "log-max-bytes", logs.DefaultMaxBytes, "most bytes of function logs kept; the oldest go first")
 	f.BoolVar(&writeProfile, "write-aws-profile", false, "add a 'paddock' profile (endpoint_url, region, keys) to ~/.aws/config and ~/.aws/credentials, for aws --profile paddock")
+	f.StringVar(&opts.Sandbox, "sandbox", "best-effort", "confinement of function processes: best-effort (what the host allows; what is missing is logged once) or strict (refuse to start unless cgroups, a user per function, PID and mount namespaces and no_new_privs are all available)")
+	f.StringVar(&opts.CredentialsFile, "credentials-file", "", "more users' access keys, in the AWS shared-credentials format (one [section] per user)")
+	f.BoolVar(&opts.NoAuth, "no-auth", false, "accept unsigned requests (local experiments only: anyone who reaches the API can run code)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail, including function output")
 	return cmd
 }

@@ -18,6 +18,9 @@ const clockTicks = 100
 // Usage reads the EE's resource use from /proc. It returns zeros before
 // the process starts or after it ends.
 func (e *EE) Usage() Usage {
+	if u, ok := e.sandboxUsage(); ok {
+		return u // the cgroup's numbers count every process of the EE
+	}
 	if e.cmd == nil || e.cmd.Process == nil {
 		return Usage{}
 	}

@@ -14,7 +14,7 @@ import (
 
 // For returns the spec of a new EE of function at version, with a fresh ID.
 func For(c *control.Config, function, version, region string) agent.Spec {
-	return agent.Spec{
+	s := agent.Spec{
 		ID:             "ee-" + randomHex(8),
 		FunctionName:   function,
 		Version:        version,
@@ -28,6 +28,10 @@ func For(c *control.Config, function, version, region string) agent.Spec {
 		Region:         region,
 		LogFormat:      c.LogFormat,
 	}
+	if c.LMI != nil {
+		s.MilliCPU = c.VCPUMilli() // the EE's CPU quota
+	}
+	return s
 }
 
 func randomHex(n int) string {

@@ -25,6 +25,7 @@ import (
 	"github.com/paddockhq/paddock/internal/meter"
 	"github.com/paddockhq/paddock/internal/ondemand"
 	"github.com/paddockhq/paddock/internal/router"
+	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/scaler"
 	"github.com/paddockhq/paddock/internal/sigv4"
 	"github.com/paddockhq/paddock/internal/store"
@@ -61,6 +62,9 @@ type Options struct {
 	CredentialsFile string
 	// NoAuth turns request signing checks off (local experiments only).
 	NoAuth bool
+	// Sandbox is "strict" or "best-effort" ("" is best-effort): how
+	// function processes are confined (package sandbox).
+	Sandbox string
 }
 
 // Platform is a running Paddock.
@@ -95,6 +99,16 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	}
 	if opts.AccessKeyID == "" {
 		opts.AccessKeyID, opts.SecretAccessKey = GenerateKeys()
+	}
+	switch opts.Sandbox {
+	case "", "best-effort":
+		sandbox.Require(false) //nolint:errcheck // never fails when not strict: logs what is missing, once
+	case "strict":
+		if _, err := sandbox.Require(true); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("sandbox must be strict or best-effort, not %q", opts.Sandbox)
 	}
 	// EEs run with their code directory as working directory, so every
 	// path handed to them must not depend on Paddock's own.
