@@ -71,7 +71,9 @@ func startPaddock(ctx context.Context, t *testing.T, bootstrap string) (*target,
 		Handler:      aws.String("bootstrap"),
 		Role:         aws.String("arn:aws:iam::000000000000:role/fn"),
 		Code:         &types.FunctionCode{ZipFile: code},
-		MemorySize:   aws.Int32(2048),
+		// 4096 MB = 2 vCPUs: the EE's cgroup CPU quota then matches this
+		// 2-core machine, as the relay's unconfined process has it all.
+		MemorySize: aws.Int32(4096),
 		CapacityProviderConfig: &types.CapacityProviderConfig{
 			LambdaManagedInstancesCapacityProviderConfig: &types.LambdaManagedInstancesCapacityProviderConfig{
 				CapacityProviderArn:                   cp.CapacityProvider.CapacityProviderArn,

@@ -119,6 +119,8 @@ type EE struct {
 	state    atomic.Int32
 	started  time.Time
 	initDur  atomic.Int64 // ns from spawn to first /next
+	memBytes atomic.Int64 // MemoryUsed's last reading
+	memAt    atomic.Int64 // and when (unix ns)
 
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the process has been reaped

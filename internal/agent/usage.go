@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"time"
 )
 
 // Usage is what an EE's process has consumed.
@@ -66,4 +67,21 @@ func readRSS(pid int) int64 {
 	}
 	pages, _ := strconv.ParseInt(string(f[1]), 10, 64)
 	return pages * int64(os.Getpagesize())
+}
+
+// memoryCacheFor is how long MemoryUsed may answer from its last reading.
+const memoryCacheFor = 250 * time.Millisecond
+
+// MemoryUsed is the EE's memory use, read at most every 250 ms: it feeds
+// per-invoke REPORT lines, where reading the cgroup or /proc on every
+// invoke would cost more than the invoke itself.
+func (e *EE) MemoryUsed() int64 {
+	now := time.Now().UnixNano()
+	if now-e.memAt.Load() < int64(memoryCacheFor) {
+		return e.memBytes.Load()
+	}
+	b := e.Usage().RSSBytes
+	e.memBytes.Store(b)
+	e.memAt.Store(now)
+	return b
 }

@@ -116,7 +116,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Service, 
 	follows, endAll := context.WithCancel(context.Background())
 	return &Service{
 		js: js, stream: st, in: make(chan event, inputBuffer), follows: follows, endAll: endAll, retained: opts,
-		usage: func(ee *agent.EE) int64 { return ee.Usage().RSSBytes },
+		usage: func(ee *agent.EE) int64 { return ee.MemoryUsed() },
 	}, nil
 }
 
