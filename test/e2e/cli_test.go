@@ -91,7 +91,7 @@ func compactJSON(t *testing.T, s string) string {
 func TestCLIDeployAndInvoke(t *testing.T) {
 	e := start(t)
 	e.capacityProvider("cp")
-	bin := statusBinary(t)
+	bin := paddockBinary(t)
 	env := cliEnv(t, "AWS_ACCESS_KEY_ID="+e.p.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+e.p.SecretAccessKey)
 	endpoint := "--endpoint=" + e.p.Endpoint
 
@@ -146,7 +146,7 @@ func TestCLIDeployAndInvoke(t *testing.T) {
 // TestCLIWriteAWSProfile: paddock up --write-aws-profile writes a profile
 // the AWS CLI and paddock's own verbs use with no endpoint or keys given.
 func TestCLIWriteAWSProfile(t *testing.T) {
-	bin := statusBinary(t)
+	bin := paddockBinary(t)
 	dir := t.TempDir()
 	configPath, credsPath := filepath.Join(dir, "aws", "config"), filepath.Join(dir, "aws", "credentials")
 	// Another profile already there must survive.

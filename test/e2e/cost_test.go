@@ -1,19 +1,14 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"math"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/paddockhq/paddock/internal/billing"
 )
@@ -62,12 +57,7 @@ func TestCostFollowsTheTraffic(t *testing.T) {
 	}
 
 	// The CLI renders the same bill.
-	bin := filepath.Join(t.TempDir(), "paddock")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/paddock")
-	build.Dir = moduleRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := paddockBinary(t)
 	cmd := exec.Command(bin, "cost", "--since", "1h", "--endpoint", e.p.Endpoint)
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+e.p.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+e.p.SecretAccessKey)
 	out, err := cmd.CombinedOutput()
@@ -84,16 +74,7 @@ func TestCostFollowsTheTraffic(t *testing.T) {
 // cost fetches the bill since a duration ago.
 func (e *env) cost(since string) billing.Bill {
 	e.t.Helper()
-	req, _ := http.NewRequest("GET", e.p.Endpoint+"/paddock/v1/cost?since="+since, nil)
-	creds := aws.Credentials{AccessKeyID: e.p.AccessKeyID, SecretAccessKey: e.p.SecretAccessKey}
-	const emptySHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, emptySHA, "lambda", "us-east-1", time.Now()); err != nil {
-		e.t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	resp := e.signedDo(http.MethodGet, "/paddock/v1/cost?since="+since, "")
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
 		e.t.Fatalf("GET /paddock/v1/cost: %d %s", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))

@@ -261,6 +261,16 @@ func apiError(t *testing.T, err error, code string) {
 // status and X-Amzn-ErrorType.
 func (e *env) signedCall(method, path, body string) (int, string) {
 	e.t.Helper()
+	resp := e.signedDo(method, path, body)
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body) //nolint:errcheck
+	return resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType")
+}
+
+// signedDo sends a request signed with the test keys; the caller closes
+// the response body.
+func (e *env) signedDo(method, path, body string) *http.Response {
+	e.t.Helper()
 	req, err := http.NewRequest(method, e.p.Endpoint+path, strings.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
@@ -274,9 +284,45 @@ func (e *env) signedCall(method, path, body string) (int, string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body) //nolint:errcheck
-	return resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType")
+	return resp
+}
+
+// The paddock command, built once for the tests that run it.
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// paddockBinary returns the paddock command built from this tree.
+func paddockBinary(t testing.TB) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "paddock-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "paddock")
+		build := exec.Command("go", "build", "-o", binPath, "./cmd/paddock")
+		build.Dir = moduleRoot(t)
+		if out, err := build.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("build paddock: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// TestMain removes the built command once every test has run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
 }
 
 func asErr[T error](err error, target *T) bool { return errors.As(err, target) }

@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,9 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go/middleware"
 
@@ -42,7 +37,7 @@ func TestLogsTextLinesAndRestart(t *testing.T) {
 	second, _ := e.tailInvoke("chatter", "", `{"print":"second call"}`)
 	id2 := requestID(t, second.ResultMetadata)
 
-	bin := statusBinary(t)
+	bin := paddockBinary(t)
 	keys := []string{"AWS_ACCESS_KEY_ID=" + e.p.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + e.p.SecretAccessKey}
 	wantAll := []string{
 		"  " + id1 + "  START RequestId: " + id1 + " Version: $LATEST",
@@ -227,7 +222,7 @@ func TestLogsJSONRequestIDsOfConcurrentInvokes(t *testing.T) {
 		t.Errorf("the solo invoke's plain line was not wrapped with its requestId %s", soloID)
 	}
 
-	bin := statusBinary(t)
+	bin := paddockBinary(t)
 	keys := []string{"AWS_ACCESS_KEY_ID=" + e.p.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + e.p.SecretAccessKey}
 	out, stderr, err := runPaddock(t, bin, keys, "logs", "jl", "--request-id", ids[5], "--endpoint", e.p.Endpoint)
 	if err != nil {
@@ -253,7 +248,7 @@ func TestLogsFollow(t *testing.T) {
 	if _, err := e.invoke("tailme", "", `{"print":"before the follow"}`); err != nil {
 		t.Fatal(err)
 	}
-	bin := statusBinary(t)
+	bin := paddockBinary(t)
 	cmd := exec.Command(bin, "logs", "tailme", "--follow", "--endpoint", e.p.Endpoint)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AWS_ACCESS_KEY_ID=" + e.p.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + e.p.SecretAccessKey}
 	stdout, err := cmd.StdoutPipe()
@@ -374,19 +369,7 @@ func decodeRecords(t *testing.T, ndjson string) []logs.Record {
 // fetchLogs GETs /paddock/v1/logs/FUNCTION?query, signed.
 func (e *env) fetchLogs(function, query string) []logs.Record {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, e.p.Endpoint+"/paddock/v1/logs/"+function+"?"+query, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	sum := sha256.Sum256(nil)
-	creds := aws.Credentials{AccessKeyID: e.p.AccessKeyID, SecretAccessKey: e.p.SecretAccessKey}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "lambda", "us-east-1", time.Now()); err != nil {
-		e.t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	resp := e.signedDo(http.MethodGet, "/paddock/v1/logs/"+function+"?"+query, "")
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/x-ndjson" {
 		e.t.Fatalf("GET logs of %s: %d %s %s", function, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("X-Amzn-ErrorType"))

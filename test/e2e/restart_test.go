@@ -78,12 +78,7 @@ func TestRestartBringsEverythingBack(t *testing.T) {
 // SIGKILL right after acknowledged writes, and finds them after a restart.
 // It also checks that no function process outlives the platform.
 func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "paddock")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/paddock")
-	build.Dir = moduleRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build paddock: %v\n%s", err, out)
-	}
+	bin := paddockBinary(t)
 	dir := t.TempDir()
 	endpoint, stop := runBinary(t, bin, dir)
 	cl := client(endpoint, "AKIDPADDOCKTEST", "paddock-test-secret")

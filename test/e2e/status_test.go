@@ -3,20 +3,14 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/paddockhq/paddock/internal/lambdaapi"
 )
@@ -77,7 +71,7 @@ func TestStatusAPIAndCommand(t *testing.T) {
 		t.Errorf("POST: %d %s, want 404", code, typ)
 	}
 
-	bin := statusBinary(t)
+	bin := paddockBinary(t)
 	keys := []string{"AWS_ACCESS_KEY_ID=" + e.p.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + e.p.SecretAccessKey}
 
 	out, stderr, err := runPaddock(t, bin, keys, "status", "--endpoint", e.p.Endpoint, "--json")
@@ -128,19 +122,7 @@ func TestStatusAPIAndCommand(t *testing.T) {
 // fetchStatus GETs /paddock/v1/status signed with the platform's keys.
 func (e *env) fetchStatus() lambdaapi.StatusResponse {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, e.p.Endpoint+"/paddock/v1/status", nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	sum := sha256.Sum256(nil)
-	creds := aws.Credentials{AccessKeyID: e.p.AccessKeyID, SecretAccessKey: e.p.SecretAccessKey}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "lambda", "us-east-1", time.Now()); err != nil {
-		e.t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	resp := e.signedDo(http.MethodGet, "/paddock/v1/status", "")
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
 		e.t.Fatalf("GET /paddock/v1/status: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("X-Amzn-ErrorType"))
@@ -150,18 +132,6 @@ func (e *env) fetchStatus() lambdaapi.StatusResponse {
 		e.t.Fatalf("decode status: %v", err)
 	}
 	return st
-}
-
-// statusBinary builds the paddock command into a temporary directory.
-func statusBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "paddock")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/paddock")
-	build.Dir = moduleRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build paddock: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // runPaddock runs the binary with only env, PATH and an empty HOME, so
