@@ -122,11 +122,27 @@ func TestInvokeBenchmark(t *testing.T) {
 		}
 	}
 
+	// Each cell's duration is split into rounds, and the targets take
+	// turns within each round (the first to go rotates), so that the
+	// machine's speed changing during the run cannot favour one of them.
+	rounds := 5
+	if s := os.Getenv("PADDOCK_BENCH_ROUNDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("PADDOCK_BENCH_ROUNDS: want a positive number, got %q", s)
+		}
+		rounds = n
+	}
+	slice := duration / time.Duration(rounds)
+	report(t, "each cell: %s in %d interleaved rounds of %s per target", duration, rounds, slice)
+
 	var rows []Row
 	for _, conc := range concs {
 		// One client per concurrency, shared by the targets, so they are
 		// all loaded by an identically configured client.
 		client := NewClient(conc)
+		var live []target
+		dos := map[string]func() error{}
 		for _, tg := range targets {
 			h, err := tg.header()
 			if err != nil {
@@ -140,10 +156,21 @@ func TestInvokeBenchmark(t *testing.T) {
 				continue
 			}
 			Run(ctx, conc, warmup, do)
-			res := Run(ctx, conc, duration, logFirstError(t, tg.name, conc, do))
+			live = append(live, tg)
+			dos[tg.name] = logFirstError(t, tg.name, conc, do)
+		}
+		samples := make([]Sample, len(live))
+		for r := range rounds {
+			for k := range live {
+				i := (k + r) % len(live)
+				samples[i].Add(Run(ctx, conc, slice, dos[live[i].name]))
+			}
+		}
+		for i, tg := range live {
+			res := samples[i].Result()
 			rows = append(rows, Row{Target: tg.name, Concurrency: conc, Result: res})
-			report(t, "%-7s c=%-2d %8.0f req/s  p50 %-10s p99 %-10s errors %d (429s %d)",
-				tg.name, conc, res.Throughput, round(res.P50), round(res.P99), res.Errors, res.Throttled)
+			report(t, "%-7s c=%-2d %8.0f req/s  p50 %-10s p99 %-10s cpu/req %-8s errors %d (429s %d)",
+				tg.name, conc, res.Throughput, round(res.P50), round(res.P99), round(res.CPUPerReq), res.Errors, res.Throttled)
 		}
 		client.CloseIdleConnections()
 	}

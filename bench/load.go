@@ -20,13 +20,27 @@ import (
 	"time"
 )
 
-// Result is what one closed-loop run measured.
+// Result is what the closed-loop runs of one cell measured.
 type Result struct {
 	Requests   int           // completed requests, errors included
 	Errors     int           // requests whose do returned an error
 	Throttled  int           // of Errors, those that were 429s (ErrThrottled)
 	Throughput float64       // successful requests per second
 	P50, P99   time.Duration // latency of the successful requests
+	// CPUPerReq is the busy CPU time of the whole machine (load generator,
+	// server and function process alike) per completed request: the cost
+	// of one invoke, which unlike throughput does not depend on how the
+	// scheduler happened to share the cores. Zero where /proc/stat cannot
+	// be read.
+	CPUPerReq time.Duration
+	// SelfCPUPerReq is the part of CPUPerReq spent in this process: the
+	// load generator plus the server under test (relay and Paddock run
+	// in-process); the rest is the function process and the kernel.
+	SelfCPUPerReq time.Duration
+	// ConnsPerReq is the TCP connections accepted on the machine per
+	// completed request: the function's runtime client redials whenever
+	// more than two of its connections are idle at once.
+	ConnsPerReq float64
 }
 
 // ErrThrottled marks a 429 answer so that Run can count throttles apart
@@ -34,29 +48,68 @@ type Result struct {
 // anything else is a failure.
 var ErrThrottled = errors.New("throttled (429)")
 
+// Sample is the raw outcome of one or more runs against one target. Runs
+// of several targets are interleaved in short rounds and each target's
+// samples added up, so that a change in the machine's speed during the
+// benchmark (a shared VM's neighbours) hits every target alike instead of
+// whichever ran at the wrong moment.
+type Sample struct {
+	lat        []time.Duration // of the successful requests
+	errs       int
+	throttled  int
+	elapsed    time.Duration
+	busy, self time.Duration // machine and process CPU time
+	opens      int64         // TCP connections accepted
+}
+
+// Add merges o into s.
+func (s *Sample) Add(o Sample) {
+	s.lat = append(s.lat, o.lat...)
+	s.errs += o.errs
+	s.throttled += o.throttled
+	s.elapsed += o.elapsed
+	s.busy += o.busy
+	s.self += o.self
+	s.opens += o.opens
+}
+
+// Result summarizes the sample.
+func (s *Sample) Result() Result {
+	r := Result{Errors: s.errs, Throttled: s.throttled, Requests: len(s.lat) + s.errs}
+	if s.elapsed > 0 {
+		r.Throughput = float64(len(s.lat)) / s.elapsed.Seconds()
+	}
+	if r.Requests > 0 {
+		r.CPUPerReq = s.busy / time.Duration(r.Requests)
+		r.SelfCPUPerReq = s.self / time.Duration(r.Requests)
+		r.ConnsPerReq = float64(s.opens) / float64(r.Requests)
+	}
+	all := slices.Clone(s.lat)
+	slices.Sort(all)
+	r.P50 = percentile(all, 0.50)
+	r.P99 = percentile(all, 0.99)
+	return r
+}
+
 // Run keeps concurrency requests outstanding for duration: each of
 // concurrency workers calls do, waits for it, and calls it again. A closed
 // loop, not a fixed arrival rate, because the question is how much one
 // server can complete, and an open loop against a saturated server only
 // measures its queue.
-func Run(ctx context.Context, concurrency int, duration time.Duration, do func() error) Result {
+func Run(ctx context.Context, concurrency int, duration time.Duration, do func() error) Sample {
 	ctx, cancel := context.WithTimeout(ctx, duration)
 	defer cancel()
 
-	type sample struct {
-		lat       []time.Duration
-		errs      int
-		throttled int
-	}
-	samples := make([]sample, concurrency)
+	samples := make([]Sample, concurrency)
 	var wg sync.WaitGroup
+	busy0, self0, opens0 := machineBusy(), processCPU(), passiveOpens()
 	start := time.Now()
 	for i := range concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Each worker appends to its own slice so recording a
-			// sample costs no lock and the workers do not contend.
+			// Each worker appends to its own sample so recording costs no
+			// lock and the workers do not contend.
 			s := &samples[i]
 			for ctx.Err() == nil {
 				t0 := time.Now()
@@ -77,21 +130,16 @@ func Run(ctx context.Context, concurrency int, duration time.Duration, do func()
 	wg.Wait()
 	// The elapsed time, not duration: the last requests finish after the
 	// deadline, and they are counted.
-	elapsed := time.Since(start)
-
-	var r Result
-	var all []time.Duration
-	for _, s := range samples {
-		all = append(all, s.lat...)
-		r.Errors += s.errs
-		r.Throttled += s.throttled
+	total := Sample{elapsed: time.Since(start)}
+	if busy0 > 0 {
+		total.busy = machineBusy() - busy0
 	}
-	r.Requests = len(all) + r.Errors
-	r.Throughput = float64(len(all)) / elapsed.Seconds()
-	slices.Sort(all)
-	r.P50 = percentile(all, 0.50)
-	r.P99 = percentile(all, 0.99)
-	return r
+	total.self = processCPU() - self0
+	total.opens = passiveOpens() - opens0
+	for _, s := range samples {
+		total.Add(s)
+	}
+	return total
 }
 
 // percentile of sorted, nearest-rank.
@@ -168,8 +216,8 @@ func WriteTable(w io.Writer, rows []Row) {
 			relay[r.Concurrency] = r.Result
 		}
 	}
-	fmt.Fprintf(w, "%-8s %5s %10s %10s %10s %7s %9s %11s %9s\n",
-		"target", "conc", "req/s", "p50", "p99", "errors", "429s", "req/s/relay", "p50/relay")
+	fmt.Fprintf(w, "%-8s %5s %10s %10s %10s %7s %9s %11s %9s %9s %9s %9s\n",
+		"target", "conc", "req/s", "p50", "p99", "errors", "429s", "req/s/relay", "p50/relay", "cpu/req", "self/req", "conns/req")
 	for _, r := range rows {
 		tput, p50 := "-", "-"
 		if b, ok := relay[r.Concurrency]; ok {
@@ -180,9 +228,9 @@ func WriteTable(w io.Writer, rows []Row) {
 				p50 = fmt.Sprintf("%.2fx", float64(r.P50)/float64(b.P50))
 			}
 		}
-		fmt.Fprintf(w, "%-8s %5d %10.0f %10s %10s %7d %9d %11s %9s\n",
+		fmt.Fprintf(w, "%-8s %5d %10.0f %10s %10s %7d %9d %11s %9s %9s %9s %9.2f\n",
 			r.Target, r.Concurrency, r.Throughput, round(r.P50), round(r.P99),
-			r.Errors, r.Throttled, tput, p50)
+			r.Errors, r.Throttled, tput, p50, round(r.CPUPerReq), round(r.SelfCPUPerReq), r.ConnsPerReq)
 	}
 }
 
