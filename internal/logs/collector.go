@@ -1,8 +1,7 @@
 package logs
 
 import (
-	"encoding/json"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -52,7 +51,7 @@ const (
 	settle         = 250 * time.Millisecond
 	lateGrace      = 20 * time.Millisecond
 	flushEvery     = 100 * time.Millisecond
-	maxBatchLines  = 256
+	maxBatchLines  = 4096
 	maxBatchBytes  = 512 << 10
 	maxQueuedLines = 4096     // per EE, waiting for an attribution
 	maxWaiting     = 32 << 20 // bytes of batches waiting for a slow publisher
@@ -91,19 +90,20 @@ type window struct {
 // queued is a line waiting to be stored, or a platform record queued
 // behind the lines of its EE so that the stream keeps their order.
 type queued struct {
-	line      lineIn
-	platform  *Record // set for a platform record, which is always decided
-	function  string  // of the platform record
-	requestID string
-	decided   bool
-	deadline  time.Time
+	line       lineIn
+	isPlatform bool   // platform is set: a platform record, always decided
+	platform   Record
+	function   string // of the platform record
+	requestID  string
+	decided    bool
+	deadline   time.Time
 }
 
 type eeLog struct {
 	info    eeInfo
-	windows []window  // recently finished invokes, oldest first
-	queue   []*queued // lines in read order; the head waits for its request
-	maxRSS  int64     // high-water mark: Lambda reports the most the EE used
+	windows []window // recently finished invokes, oldest first
+	queue   []queued // lines in read order; the head waits for its request
+	maxRSS  int64    // high-water mark: Lambda reports the most the EE used
 	seen    time.Time
 }
 
@@ -118,16 +118,19 @@ type openInvoke struct {
 	report           Report
 }
 
+// entry is one record of a batch: its time, and where its NDJSON line is
+// in the batch's buffer.
 type entry struct {
-	at   time.Time
-	data []byte // one encoded Record and its newline
+	at         time.Time
+	start, end int
 }
 
-// batch is the records of one function going out as one message.
+// batch is the records of one function going out as one message, encoded
+// as they come into one buffer.
 type batch struct {
 	function string
+	buf      []byte
 	entries  []entry
-	bytes    int
 	first    time.Time
 }
 
@@ -146,6 +149,7 @@ type collector struct {
 	waiting int                    // bytes in full
 	dropped uint64                 // lines dropped because the publisher fell behind
 	now     time.Time              // of the event being handled
+	scratch []byte                 // the record being encoded
 }
 
 func newCollector() *collector {
@@ -166,7 +170,7 @@ func (c *collector) eeOf(info eeInfo, now time.Time) *eeLog {
 // line takes one output line.
 func (c *collector) line(l lineIn, now time.Time) {
 	e := c.eeOf(l.ee, now)
-	q := &queued{line: l}
+	q := queued{line: l}
 	if l.ee.Format == FormatJSON {
 		if id, isJSON := ownRequestID(l.text); isJSON && id != "" {
 			q.requestID, q.decided = id, true // the function said which request it is
@@ -181,7 +185,7 @@ func (c *collector) line(l lineIn, now time.Time) {
 	}
 	e.queue = append(e.queue, q)
 	if len(e.queue) > maxQueuedLines {
-		head := e.queue[0]
+		head := &e.queue[0]
 		if !head.decided {
 			head.requestID, _ = attribute(head.line.at, e.windows)
 			head.decided = true
@@ -251,12 +255,13 @@ func attribute(at time.Time, windows []window) (requestID string, strict bool) {
 // lines keep their order.
 func (c *collector) release(e *eeLog) {
 	n := 0
-	for _, q := range e.queue {
+	for i := range e.queue {
+		q := &e.queue[i]
 		if !q.decided {
 			break
 		}
-		if q.platform != nil {
-			c.emit(q.function, *q.platform)
+		if q.isPlatform {
+			c.emit(q.function, &q.platform)
 		} else {
 			c.emitLine(q.line, q.requestID)
 		}
@@ -272,7 +277,7 @@ func (c *collector) emitLine(l lineIn, requestID string) {
 	if o := c.open[requestID]; o != nil && l.at.After(o.last) {
 		o.last = l.at
 	}
-	c.emit(l.ee.Function, Record{
+	c.emit(l.ee.Function, &Record{
 		Time: l.at, RequestID: requestID, EE: l.ee.ID, Stream: l.stream, Version: l.ee.Version,
 		Message: functionMessage(l.ee.Format, l.at, l.text, requestID),
 	})
@@ -291,12 +296,13 @@ func (c *collector) invoke(in invokeIn, now time.Time) {
 	if len(e.windows) > keepWindows {
 		e.windows = e.windows[len(e.windows)-keepWindows:]
 	}
-	e.queue = append(e.queue, &queued{function: in.function, decided: true, platform: &Record{
+	e.queue = append(e.queue, queued{function: in.function, decided: true, isPlatform: true, platform: Record{
 		Time: in.from, RequestID: w.id, EE: in.ee.ID, Stream: StreamPlatform, Version: in.report.Version,
 		Message: startLine(in.ee.Format, in.from, w.id, in.report.Version),
 	}})
-	for _, q := range e.queue {
-		if !q.decided && q.platform == nil && !q.line.at.Before(w.from) && !q.line.at.After(w.to) {
+	for i := range e.queue {
+		q := &e.queue[i]
+		if !q.decided && !q.isPlatform && !q.line.at.Before(w.from) && !q.line.at.After(w.to) {
 			q.requestID, q.decided = w.id, true
 		}
 	}
@@ -314,7 +320,8 @@ func (c *collector) invoke(in invokeIn, now time.Time) {
 func (c *collector) tick(now time.Time) {
 	c.now = now
 	for id, e := range c.ees {
-		for _, q := range e.queue {
+		for i := range e.queue {
+			q := &e.queue[i]
 			if !q.decided && !now.Before(q.deadline) {
 				q.requestID, _ = attribute(q.line.at, e.windows)
 				q.decided = true
@@ -340,7 +347,7 @@ func (c *collector) mayClaim(o *openInvoke) bool {
 		return false
 	}
 	for _, q := range e.queue {
-		if !q.decided && q.platform == nil && !q.line.at.Before(o.from) && !q.line.at.After(o.answered.Add(lateGrace)) {
+		if !q.decided && !q.isPlatform && !q.line.at.Before(o.from) && !q.line.at.After(o.answered.Add(lateGrace)) {
 			return true
 		}
 	}
@@ -357,18 +364,18 @@ func (c *collector) close(id string, o *openInvoke) {
 	last := o.last
 	if e != nil {
 		for _, q := range e.queue {
-			if q.platform == nil && q.requestID == id && q.line.at.After(last) {
+			if !q.isPlatform && q.requestID == id && q.line.at.After(last) {
 				last = q.line.at
 			}
 		}
 	}
 	for _, text := range endLines(o.format, o.answered, o.report) {
-		r := &Record{Time: last, RequestID: id, EE: o.ee, Stream: StreamPlatform, Version: o.report.Version, Message: text}
+		r := Record{Time: last, RequestID: id, EE: o.ee, Stream: StreamPlatform, Version: o.report.Version, Message: text}
 		if e == nil {
-			c.emit(o.function, *r)
+			c.emit(o.function, &r)
 			continue
 		}
-		e.queue = append(e.queue, &queued{function: o.function, decided: true, platform: r})
+		e.queue = append(e.queue, queued{function: o.function, decided: true, isPlatform: true, platform: r})
 	}
 	if e != nil {
 		c.release(e)
@@ -376,11 +383,10 @@ func (c *collector) close(id string, o *openInvoke) {
 }
 
 // emit adds a record to its function's batch.
-func (c *collector) emit(function string, r Record) {
-	data, _ := json.Marshal(r) // a Record always encodes
-	data = append(data, '\n')
+func (c *collector) emit(function string, r *Record) {
+	c.scratch = appendRecord(c.scratch[:0], r)
 	b := c.current[function]
-	if b != nil && (len(b.entries) >= maxBatchLines || b.bytes+len(data) > maxBatchBytes) {
+	if b != nil && (len(b.entries) >= maxBatchLines || len(b.buf)+len(c.scratch) > maxBatchBytes) {
 		c.retire(b)
 		b = nil
 	}
@@ -388,8 +394,9 @@ func (c *collector) emit(function string, r Record) {
 		b = &batch{function: function, first: c.now}
 		c.current[function] = b
 	}
-	b.entries = append(b.entries, entry{r.Time, data})
-	b.bytes += len(data)
+	start := len(b.buf)
+	b.buf = append(b.buf, c.scratch...)
+	b.entries = append(b.entries, entry{r.Time, start, len(b.buf)})
 }
 
 // retire moves a full batch to the publisher's queue, dropping the oldest
@@ -398,10 +405,10 @@ func (c *collector) emit(function string, r Record) {
 func (c *collector) retire(b *batch) {
 	delete(c.current, b.function)
 	c.full = append(c.full, b)
-	c.waiting += b.bytes
+	c.waiting += len(b.buf)
 	for c.waiting > maxWaiting && len(c.full) > 1 {
 		c.dropped += uint64(len(c.full[0].entries))
-		c.waiting -= c.full[0].bytes
+		c.waiting -= len(c.full[0].buf)
 		c.full[0] = nil
 		c.full = c.full[1:]
 	}
@@ -428,7 +435,8 @@ func (c *collector) due(now time.Time, all bool) []outBatch {
 func (c *collector) finish(now time.Time) []outBatch {
 	c.now = now
 	for _, e := range c.ees {
-		for _, q := range e.queue {
+		for i := range e.queue {
+			q := &e.queue[i]
 			if !q.decided {
 				q.requestID, _ = attribute(q.line.at, e.windows)
 				q.decided = true
@@ -445,10 +453,14 @@ func (c *collector) finish(now time.Time) []outBatch {
 // encode orders a batch by time (lines were emitted as they were settled,
 // a START after the lines that waited for it to be known) and joins it.
 func (b *batch) encode() outBatch {
-	sort.SliceStable(b.entries, func(i, j int) bool { return b.entries[i].at.Before(b.entries[j].at) })
-	body := make([]byte, 0, b.bytes)
+	byTime := func(x, y entry) int { return x.at.Compare(y.at) }
+	if slices.IsSortedFunc(b.entries, byTime) {
+		return outBatch{function: b.function, body: b.buf, lines: len(b.entries)}
+	}
+	slices.SortStableFunc(b.entries, byTime)
+	body := make([]byte, 0, len(b.buf))
 	for _, e := range b.entries {
-		body = append(body, e.data...)
+		body = append(body, b.buf[e.start:e.end]...)
 	}
 	return outBatch{function: b.function, body: body, lines: len(b.entries)}
 }

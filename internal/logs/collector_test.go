@@ -220,11 +220,12 @@ func TestLogReportUsesTheEEHighWaterMark(t *testing.T) {
 
 func TestLogBatching(t *testing.T) {
 	c := newCollector()
-	for i := range 300 {
-		c.line(line(textEE, i, 0, fmt.Sprintf("line %d", i)), msAt(0))
+	n := maxBatchLines + 44
+	for i := range n {
+		c.line(line(textEE, i*300/n, 0, fmt.Sprintf("line %d", i)), msAt(0))
 	}
-	// Lines between invokes settle first; then 256 lines fill a batch, due
-	// at once, and the other 44 wait for flushEvery.
+	// Lines between invokes settle first; then maxBatchLines lines fill a
+	// batch, due at once, and the other 44 wait for flushEvery.
 	c.tick(msAt(1000))
 	b := c.due(msAt(1050), false)
 	if len(b) != 1 || b[0].lines != maxBatchLines || b[0].function != "fn" {
@@ -238,7 +239,7 @@ func TestLogBatching(t *testing.T) {
 		t.Fatalf("due at 1100 ms: %d batches, want the 44 lines left", len(b))
 	}
 	recs := decodeBatch(b[0].body, Query{})
-	if recs[0].Message != "line 256" || recs[43].Message != "line 299" || recs[0].EE != "ee-1" || recs[0].Version != "$LATEST" {
+	if recs[0].Message != fmt.Sprintf("line %d", maxBatchLines) || recs[43].Message != fmt.Sprintf("line %d", maxBatchLines+43) || recs[0].EE != "ee-1" || recs[0].Version != "$LATEST" {
 		t.Fatalf("second batch starts %+v, ends %+v", recs[0], recs[43])
 	}
 

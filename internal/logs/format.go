@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -123,21 +124,35 @@ func endLines(format string, at time.Time, r Report) []string {
 		out = append(out, fmt.Sprintf("%s %s Task timed out after %.2f seconds", at.UTC().Format(lambdaTime), r.RequestID, r.Timeout.Seconds()))
 	}
 	out = append(out, "END RequestId: "+r.RequestID)
-	var b strings.Builder
-	fmt.Fprintf(&b, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB",
-		r.RequestID, ms(r.Duration), billedMs(r.Duration), r.MemoryMB, usedMB(r.MaxMemoryUsed))
+	// Built with appends rather than fmt: this runs for every invoke.
+	b := make([]byte, 0, 160)
+	b = append(b, "REPORT RequestId: "...)
+	b = append(b, r.RequestID...)
+	b = append(b, "\tDuration: "...)
+	b = strconv.AppendFloat(b, ms(r.Duration), 'f', 2, 64)
+	b = append(b, " ms\tBilled Duration: "...)
+	b = strconv.AppendInt(b, billedMs(r.Duration), 10)
+	b = append(b, " ms\tMemory Size: "...)
+	b = strconv.AppendInt(b, int64(r.MemoryMB), 10)
+	b = append(b, " MB\tMax Memory Used: "...)
+	b = strconv.AppendInt(b, usedMB(r.MaxMemoryUsed), 10)
+	b = append(b, " MB"...)
 	if r.InitDuration > 0 {
-		fmt.Fprintf(&b, "\tInit Duration: %.2f ms", ms(r.InitDuration))
+		b = append(b, "\tInit Duration: "...)
+		b = strconv.AppendFloat(b, ms(r.InitDuration), 'f', 2, 64)
+		b = append(b, " ms"...)
 	}
 	// Lambda adds a status only when the platform ended the invoke, not
 	// when the handler returned an error.
 	if platformErrorTypes[r.ErrorType] {
-		fmt.Fprintf(&b, "\tStatus: %s", r.status())
+		b = append(b, "\tStatus: "...)
+		b = append(b, r.status()...)
 		if r.status() == "error" {
-			fmt.Fprintf(&b, "\tError Type: %s", r.ErrorType)
+			b = append(b, "\tError Type: "...)
+			b = append(b, r.ErrorType...)
 		}
 	}
-	return append(out, b.String())
+	return append(out, string(b))
 }
 
 func platformEvent(at time.Time, typ string, record any) string {

@@ -76,7 +76,7 @@ type Invoke struct {
 type Service struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
-	in     chan event
+	in     inbox
 
 	dropped  atomic.Uint64 // lines refused because the writer fell behind
 	follows  context.Context
@@ -92,13 +92,46 @@ type event struct {
 	at       time.Time
 	text     string
 	inFlight int
-	inv      *Invoke
+	isInvoke bool
+	inv      Invoke
 }
 
 // inputBuffer is how many lines and invokes may wait for the writer. The
 // sinks never block the EE's pipe reader or the invoke's answer: past
 // this, lines are dropped and counted.
 const inputBuffer = 16384
+
+// inbox is where the sinks leave events for the writer, which takes them
+// all at each of its ticks. Appending under a mutex costs an invoke far
+// less than a channel send that wakes the writer for every invoke, and
+// the writer has nothing to do with an event before its tick anyway.
+type inbox struct {
+	mu     sync.Mutex
+	events []event
+}
+
+// put queues ev unless the inbox is full.
+func (b *inbox) put(ev event) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.events) >= inputBuffer {
+		return false
+	}
+	b.events = append(b.events, ev)
+	return true
+}
+
+// take returns the queued events and leaves spare, emptied, in their place
+// (the writer hands back the slice of its previous take, so the two
+// slices are reused instead of growing a new one each tick).
+func (b *inbox) take(spare []event) []event {
+	clear(spare)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	evs := b.events
+	b.events = spare[:0]
+	return evs
+}
 
 // Open creates or updates the log stream with opts and returns the role,
 // ready for Run.
@@ -115,7 +148,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Service, 
 	}
 	follows, endAll := context.WithCancel(context.Background())
 	return &Service{
-		js: js, stream: st, in: make(chan event, inputBuffer), follows: follows, endAll: endAll, retained: opts,
+		js: js, stream: st, follows: follows, endAll: endAll, retained: opts,
 		usage: func(ee *agent.EE) int64 { return ee.MemoryUsed() },
 	}, nil
 }
@@ -131,13 +164,11 @@ func (s *Service) Invoke(inv Invoke) {
 	if inv.EE == nil {
 		return // it never ran: Lambda logs nothing for it
 	}
-	s.send(event{ee: inv.EE, inv: &inv})
+	s.send(event{ee: inv.EE, isInvoke: true, inv: inv})
 }
 
 func (s *Service) send(ev event) {
-	select {
-	case s.in <- ev:
-	default:
+	if !s.in.put(ev) {
 		s.dropped.Add(1)
 	}
 }
@@ -168,11 +199,17 @@ func (s *Service) Run(ctx context.Context) {
 	tick := time.NewTicker(lateGrace)
 	defer tick.Stop()
 	var reported uint64
+	var evs []event
+	handleAll := func(now time.Time) {
+		evs = s.in.take(evs)
+		for i := range evs {
+			s.handle(c, &evs[i], now)
+		}
+	}
 	for {
 		select {
-		case ev := <-s.in:
-			s.handle(c, ev, time.Now())
 		case now := <-tick.C:
+			handleAll(now)
 			c.tick(now)
 			// Only when the publisher is free: a slow engine makes batches
 			// bigger rather than more numerous.
@@ -187,15 +224,7 @@ func (s *Service) Run(ctx context.Context) {
 			}
 		case <-ctx.Done():
 			// What the EEs printed before the stop is still worth keeping.
-			for {
-				select {
-				case ev := <-s.in:
-					s.handle(c, ev, time.Now())
-					continue
-				default:
-				}
-				break
-			}
+			handleAll(time.Now())
 			if b := c.finish(time.Now()); len(b) > 0 {
 				out <- b
 			}
@@ -205,17 +234,17 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-func (s *Service) handle(c *collector, ev event, now time.Time) {
+func (s *Service) handle(c *collector, ev *event, now time.Time) {
 	spec := ev.ee.Spec
 	info := eeInfo{ID: spec.ID, Function: spec.FunctionName, Version: spec.Version, Format: spec.LogFormat}
 	if info.Format != FormatJSON {
 		info.Format = FormatText
 	}
-	if ev.inv == nil {
+	if !ev.isInvoke {
 		c.line(lineIn{ee: info, stream: ev.stream, at: ev.at, text: ev.text, inFlight: ev.inFlight}, now)
 		return
 	}
-	inv := ev.inv
+	inv := &ev.inv
 	from, to := inv.Dispatched, inv.Answered
 	if from.IsZero() {
 		from = inv.Start
