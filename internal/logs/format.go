@@ -85,10 +85,12 @@ func startLine(format string, at time.Time, requestID, version string) string {
 	if format != FormatJSON {
 		return "START RequestId: " + requestID + " Version: " + version
 	}
-	return platformEvent(at, "platform.start", struct {
-		RequestID string `json:"requestId"`
-		Version   string `json:"version"`
-	}{requestID, version})
+	b := appendEventHead(make([]byte, 0, 160), at, "platform.start")
+	b = append(b, `{"requestId":`...)
+	b = appendJSONString(b, requestID)
+	b = append(b, `,"version":`...)
+	b = appendJSONString(b, version)
+	return string(append(b, "}}"...))
 }
 
 // endLines are the platform lines that close an invoke: in Text mode the
@@ -96,28 +98,31 @@ func startLine(format string, at time.Time, requestID, version string) string {
 // platform.report event, which stands for both END and REPORT.
 func endLines(format string, at time.Time, r Report) []string {
 	if format == FormatJSON {
-		type metrics struct {
-			DurationMs       float64  `json:"durationMs"`
-			BilledDurationMs int64    `json:"billedDurationMs"`
-			MemorySizeMB     int      `json:"memorySizeMB"`
-			MaxMemoryUsedMB  int64    `json:"maxMemoryUsedMB"`
-			InitDurationMs   *float64 `json:"initDurationMs,omitempty"`
-		}
-		m := metrics{ms(r.Duration), billedMs(r.Duration), r.MemoryMB, usedMB(r.MaxMemoryUsed), nil}
+		// Built with appends rather than encoding/json: this runs for
+		// every invoke. encoding/json writes these floats the same way
+		// (strconv's shortest 'f' form).
+		b := appendEventHead(make([]byte, 0, 256), at, "platform.report")
+		b = append(b, `{"requestId":`...)
+		b = appendJSONString(b, r.RequestID)
+		b = append(b, `,"metrics":{"durationMs":`...)
+		b = strconv.AppendFloat(b, ms(r.Duration), 'f', -1, 64)
+		b = append(b, `,"billedDurationMs":`...)
+		b = strconv.AppendInt(b, billedMs(r.Duration), 10)
+		b = append(b, `,"memorySizeMB":`...)
+		b = strconv.AppendInt(b, int64(r.MemoryMB), 10)
+		b = append(b, `,"maxMemoryUsedMB":`...)
+		b = strconv.AppendInt(b, usedMB(r.MaxMemoryUsed), 10)
 		if r.InitDuration > 0 {
-			init := ms(r.InitDuration)
-			m.InitDurationMs = &init
+			b = append(b, `,"initDurationMs":`...)
+			b = strconv.AppendFloat(b, ms(r.InitDuration), 'f', -1, 64)
 		}
-		rec := struct {
-			RequestID string  `json:"requestId"`
-			Metrics   metrics `json:"metrics"`
-			Status    string  `json:"status"`
-			ErrorType string  `json:"errorType,omitempty"`
-		}{r.RequestID, m, r.status(), ""}
-		if rec.Status != "success" {
-			rec.ErrorType = r.ErrorType
+		b = append(b, `},"status":`...)
+		b = appendJSONString(b, r.status())
+		if r.status() != "success" {
+			b = append(b, `,"errorType":`...)
+			b = appendJSONString(b, r.ErrorType)
 		}
-		return []string{platformEvent(at, "platform.report", rec)}
+		return []string{string(append(b, "}}"...))}
 	}
 	var out []string
 	if r.ErrorType == errorTypeTimeout {
@@ -155,13 +160,13 @@ func endLines(format string, at time.Time, r Report) []string {
 	return append(out, string(b))
 }
 
-func platformEvent(at time.Time, typ string, record any) string {
-	data, _ := json.Marshal(struct {
-		Time   string `json:"time"`
-		Type   string `json:"type"`
-		Record any    `json:"record"`
-	}{at.UTC().Format(lambdaTime), typ, record}) // the record types cannot fail to encode
-	return string(data)
+// appendEventHead starts a platform event in JSON mode, up to its record.
+func appendEventHead(b []byte, at time.Time, typ string) []byte {
+	b = append(b, `{"time":"`...)
+	b = at.UTC().AppendFormat(b, lambdaTime)
+	b = append(b, `","type":"`...)
+	b = append(b, typ...)
+	return append(b, `","record":`...)
 }
 
 // ownRequestID reads the requestId of a line the function printed as a
