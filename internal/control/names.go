@@ -13,8 +13,6 @@ var (
 	functionNameRE = regexp.MustCompile(`^(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?$`)
 	plainNameRE    = regexp.MustCompile(`^[a-zA-Z0-9-_]+$`)
 	aliasRE        = regexp.MustCompile(`^[a-zA-Z0-9-_]+$`)
-	versionRE      = regexp.MustCompile(`^[0-9]+$`)
-	qualifierRE    = regexp.MustCompile(`^(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+)$`)
 	cpNameRE       = regexp.MustCompile(`^(arn:aws[a-zA-Z-]*:lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:capacity-provider:([a-zA-Z0-9-_]+))$|^([a-zA-Z0-9-_]+)$`)
 	cpARNRE        = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:capacity-provider:([a-zA-Z0-9-_]+)$`)
 	roleARNRE      = regexp.MustCompile(`^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
@@ -34,6 +32,14 @@ func ParseFunctionName(s string) (name, qualifier string, err error) {
 	if len(s) < 1 || len(s) > 256 {
 		return "", "", awserr.InvalidParameter("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 140", s)
 	}
+	if isNameToken(s) {
+		// A plain name, the usual case on the invoke path: the pattern's
+		// other parts all need a colon, so it can only match as the name.
+		if len(s) > 64 {
+			return "", "", awserr.InvalidParameter("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64", s)
+		}
+		return s, "", nil
+	}
 	m := functionNameRE.FindStringSubmatch(s)
 	if m == nil || strings.Contains(m[10], ".") {
 		return "", "", awserr.InvalidParameter("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?", s)
@@ -48,7 +54,7 @@ func ParseFunctionName(s string) (name, qualifier string, err error) {
 // ResolveQualifier merges the qualifier from the name with the Qualifier
 // parameter; Lambda refuses the two when they disagree.
 func ResolveQualifier(fromName, param string) (string, error) {
-	if param != "" && !qualifierRE.MatchString(param) || len(param) > 128 {
+	if param != "" && !isQualifier(param) || len(param) > 128 {
 		return "", awserr.InvalidParameter("1 validation error detected: Value '%s' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)", param)
 	}
 	switch {
@@ -74,6 +80,37 @@ func ParseCapacityProviderName(s string) (string, error) {
 }
 
 // isVersion reports whether q is a published version number.
-func isVersion(q string) bool { return versionRE.MatchString(q) }
+func isVersion(q string) bool {
+	if q == "" {
+		return false
+	}
+	for i := 0; i < len(q); i++ {
+		if q[i] < '0' || q[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isNameToken reports whether s is non-empty and made of [a-zA-Z0-9-_]
+// only: a function name, alias or version as Lambda spells them.
+func isNameToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// isQualifier matches (\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+), the model's
+// pattern for a qualifier, without a regexp: it is checked on every invoke.
+func isQualifier(q string) bool {
+	return q == Latest || q == LatestPublished || isNameToken(q)
+}
 
 func versionString(n int) string { return strconv.Itoa(n) }

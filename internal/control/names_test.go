@@ -2,6 +2,7 @@ package control
 
 import (
 	"errors"
+	"regexp"
 	"testing"
 
 	"github.com/paddockhq/paddock/internal/awserr"
@@ -158,6 +159,32 @@ func TestEESizing(t *testing.T) {
 		if c.VCPUMilli() != tt.vcpu || c.MaxConcurrency() != tt.maxConc {
 			t.Errorf("%d MB at %v GiB/vCPU (max %d): %d mvCPU, %d concurrency; want %d, %d",
 				tt.memory, tt.ratio, tt.max, c.VCPUMilli(), c.MaxConcurrency(), tt.vcpu, tt.maxConc)
+		}
+	}
+}
+
+// The invoke path checks names and qualifiers by hand; the model states
+// them as patterns. The two must agree on every input.
+func TestNameChecksAgreeWithThePatterns(t *testing.T) {
+	qualifier := regexp.MustCompile(`^(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+)$`)
+	version := regexp.MustCompile(`^[0-9]+$`)
+	for _, s := range []string{
+		"", "1", "42", "007", "prod", "my-fn_2", "$LATEST", "$LATEST.PUBLISHED", "$LATEST.", "$latest",
+		"LATEST", "a.b", "a:b", "a b", "é", "1a", "-", "_", "$", "fn\n", "\x00",
+	} {
+		if got, want := isQualifier(s), qualifier.MatchString(s); got != want {
+			t.Errorf("isQualifier(%q) = %v, the pattern says %v", s, got, want)
+		}
+		if got, want := isVersion(s), version.MatchString(s); got != want {
+			t.Errorf("isVersion(%q) = %v, the pattern says %v", s, got, want)
+		}
+		// A plain token takes the fast path of ParseFunctionName; the
+		// full pattern must give the same name and no qualifier.
+		if isNameToken(s) {
+			m := functionNameRE.FindStringSubmatch(s)
+			if m == nil || m[10] != s || m[11] != "" {
+				t.Errorf("isNameToken(%q) but the pattern gives %q", s, m)
+			}
 		}
 	}
 }

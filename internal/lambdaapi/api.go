@@ -10,7 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/paddockhq/paddock/internal/awserr"
 	"github.com/paddockhq/paddock/internal/control"
@@ -226,6 +228,26 @@ func functionName(r *http.Request) (name, qualifier string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	qualifier, err = control.ResolveQualifier(q, r.URL.Query().Get("Qualifier"))
+	qualifier, err = control.ResolveQualifier(q, queryValue(r.URL.RawQuery, "Qualifier"))
 	return name, qualifier, err
+}
+
+// queryValue is url.ParseQuery(raw).Get(key) without building the whole
+// map: every invoke asks for its Qualifier.
+func queryValue(raw, key string) string {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if strings.Contains(pair, ";") {
+			continue // ParseQuery refuses these pairs
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		if k, err := url.QueryUnescape(k); err != nil || k != key {
+			continue
+		}
+		if v, err := url.QueryUnescape(v); err == nil {
+			return v
+		}
+	}
+	return ""
 }

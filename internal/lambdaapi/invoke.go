@@ -104,7 +104,7 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 	}
 	target, initDuration := rec.EE, rec.InitDuration
 	out := w.Header()
-	out["Content-Type"] = []string{"application/json"}
+	out["Content-Type"] = jsonContentType
 	out["X-Amz-Executed-Version"] = []string{route.Version}
 	out["X-Amzn-Requestid"] = []string{inv.ID}
 	if inv.FunctionError != "" {
@@ -118,6 +118,10 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 	w.Write(inv.Response) //nolint:errcheck // the caller may have left
 	return nil
 }
+
+// jsonContentType is shared by every invoke's answer rather than allocated
+// for each; net/http only reads it.
+var jsonContentType = []string{"application/json"}
 
 // tailLogGrace is how far past the answer a line still counts as the
 // invoke's (the pipe reader stamps lines when it reads them).

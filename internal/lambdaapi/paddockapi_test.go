@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -122,6 +123,22 @@ func TestStatusRouteIsSigned(t *testing.T) {
 		resp := call(secret)
 		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-Amzn-ErrorType") != code {
 			t.Errorf("secret %q: %d %s, want 403 %s", secret, resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), code)
+		}
+	}
+}
+
+func TestQueryValueIsParseQueryGet(t *testing.T) {
+	for _, raw := range []string{
+		"", "Qualifier=1", "Qualifier=prod&x=y", "x=y&Qualifier=%24LATEST", "Qualifier=a&Qualifier=b",
+		"Qualifier", "Qualifier=", "Qualifier=a;b", "Qual%69fier=2", "Qualifier=%zz&Qualifier=3",
+		"Qualifier=a+b", "&&Qualifier=4&", "qualifier=5",
+	} {
+		want := ""
+		if v, err := url.ParseQuery(raw); err == nil || v != nil {
+			want = v.Get("Qualifier")
+		}
+		if got := queryValue(raw, "Qualifier"); got != want {
+			t.Errorf("queryValue(%q) = %q, ParseQuery gives %q", raw, got, want)
 		}
 	}
 }

@@ -129,8 +129,14 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation) error {
 	// each holds a slot until a worker takes it off the queue.
 	s.queue <- inv
 
-	timer := time.NewTimer(time.Until(inv.Deadline))
-	defer timer.Stop()
+	timer := timerPool.Get().(*time.Timer)
+	timer.Reset(time.Until(inv.Deadline))
+	defer func() {
+		// Since Go 1.23 a stopped timer's channel never delivers a stale
+		// tick, so it can serve the next invoke.
+		timer.Stop()
+		timerPool.Put(timer)
+	}()
 	select {
 	case <-inv.done:
 		return nil
@@ -153,6 +159,14 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation) error {
 	<-inv.done
 	return nil
 }
+
+// timerPool holds stopped timers for Invoke's deadlines: one per invoke
+// would be an allocation per invoke.
+var timerPool = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
 
 // abandon gives up on inv. The slot stays taken until the runtime is done
 // with the invoke (a late answer, or the worker skipping it on /next), so
