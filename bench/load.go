@@ -37,6 +37,10 @@ type Result struct {
 	// load generator plus the server under test (relay and Paddock run
 	// in-process); the rest is the function process and the kernel.
 	SelfCPUPerReq time.Duration
+	// FunctionCPUPerReq is the part spent in the function processes
+	// (every process named bootstrap); what is left of CPUPerReq is the
+	// kernel's work outside them and other processes.
+	FunctionCPUPerReq time.Duration
 	// ConnsPerReq is the TCP connections accepted on the machine per
 	// completed request: the function's runtime client redials whenever
 	// more than two of its connections are idle at once.
@@ -54,12 +58,12 @@ var ErrThrottled = errors.New("throttled (429)")
 // benchmark (a shared VM's neighbours) hits every target alike instead of
 // whichever ran at the wrong moment.
 type Sample struct {
-	lat        []time.Duration // of the successful requests
-	errs       int
-	throttled  int
-	elapsed    time.Duration
-	busy, self time.Duration // machine and process CPU time
-	opens      int64         // TCP connections accepted
+	lat            []time.Duration // of the successful requests
+	errs           int
+	throttled      int
+	elapsed        time.Duration
+	busy, self, fn time.Duration // machine, process and function CPU time
+	opens          int64         // TCP connections accepted
 }
 
 // Add merges o into s.
@@ -70,6 +74,7 @@ func (s *Sample) Add(o Sample) {
 	s.elapsed += o.elapsed
 	s.busy += o.busy
 	s.self += o.self
+	s.fn += o.fn
 	s.opens += o.opens
 }
 
@@ -82,6 +87,7 @@ func (s *Sample) Result() Result {
 	if r.Requests > 0 {
 		r.CPUPerReq = s.busy / time.Duration(r.Requests)
 		r.SelfCPUPerReq = s.self / time.Duration(r.Requests)
+		r.FunctionCPUPerReq = s.fn / time.Duration(r.Requests)
 		r.ConnsPerReq = float64(s.opens) / float64(r.Requests)
 	}
 	all := slices.Clone(s.lat)
@@ -102,7 +108,7 @@ func Run(ctx context.Context, concurrency int, duration time.Duration, do func()
 
 	samples := make([]Sample, concurrency)
 	var wg sync.WaitGroup
-	busy0, self0, opens0 := machineBusy(), processCPU(), passiveOpens()
+	busy0, self0, fn0, opens0 := machineBusy(), processCPU(), functionCPU(), passiveOpens()
 	start := time.Now()
 	for i := range concurrency {
 		wg.Add(1)
@@ -135,6 +141,7 @@ func Run(ctx context.Context, concurrency int, duration time.Duration, do func()
 		total.busy = machineBusy() - busy0
 	}
 	total.self = processCPU() - self0
+	total.fn = functionCPU() - fn0
 	total.opens = passiveOpens() - opens0
 	for _, s := range samples {
 		total.Add(s)
@@ -216,8 +223,8 @@ func WriteTable(w io.Writer, rows []Row) {
 			relay[r.Concurrency] = r.Result
 		}
 	}
-	fmt.Fprintf(w, "%-8s %5s %10s %10s %10s %7s %9s %11s %9s %9s %9s %9s\n",
-		"target", "conc", "req/s", "p50", "p99", "errors", "429s", "req/s/relay", "p50/relay", "cpu/req", "self/req", "conns/req")
+	fmt.Fprintf(w, "%-8s %5s %10s %10s %10s %7s %9s %11s %9s %9s %9s %9s %9s\n",
+		"target", "conc", "req/s", "p50", "p99", "errors", "429s", "req/s/relay", "p50/relay", "cpu/req", "self/req", "fn/req", "conns/req")
 	for _, r := range rows {
 		tput, p50 := "-", "-"
 		if b, ok := relay[r.Concurrency]; ok {
@@ -228,9 +235,9 @@ func WriteTable(w io.Writer, rows []Row) {
 				p50 = fmt.Sprintf("%.2fx", float64(r.P50)/float64(b.P50))
 			}
 		}
-		fmt.Fprintf(w, "%-8s %5d %10.0f %10s %10s %7d %9d %11s %9s %9s %9s %9.2f\n",
+		fmt.Fprintf(w, "%-8s %5d %10.0f %10s %10s %7d %9d %11s %9s %9s %9s %9s %9.2f\n",
 			r.Target, r.Concurrency, r.Throughput, round(r.P50), round(r.P99),
-			r.Errors, r.Throttled, tput, p50, round(r.CPUPerReq), round(r.SelfCPUPerReq), r.ConnsPerReq)
+			r.Errors, r.Throttled, tput, p50, round(r.CPUPerReq), round(r.SelfCPUPerReq), round(r.FunctionCPUPerReq), r.ConnsPerReq)
 	}
 }
 
