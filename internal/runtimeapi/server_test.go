@@ -190,3 +190,51 @@ func TestCloseFailsInvokesInFlight(t *testing.T) {
 		t.Fatalf("invoke after Close: %v", err)
 	}
 }
+
+// An invoke goes to the /next call that parked last; invokes that find no
+// parked call wait in arrival order.
+func TestDispatchOrder(t *testing.T) {
+	s, err := NewServer(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ErrorTypeExit)
+	parked := func(n int) {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			s.qmu.Lock()
+			got := len(s.waiting)
+			s.qmu.Unlock()
+			if got == n {
+				return
+			}
+		}
+		t.Fatalf("%d pollers never parked", n)
+	}
+	got := make(chan string, 2)
+	for i, name := range []string{"first", "second"} {
+		p := &poller{}
+		go func() {
+			if inv := s.take(p); inv != nil {
+				got <- name + ":" + inv.ID
+			}
+		}()
+		parked(i + 1)
+	}
+	s.enqueue(&Invocation{ID: "A"})
+	if g := <-got; g != "second:A" {
+		t.Fatalf("the invoke went to %s, want the poller that parked last", g)
+	}
+	s.enqueue(&Invocation{ID: "B"})
+	if g := <-got; g != "first:B" {
+		t.Fatalf("then %s, want the other", g)
+	}
+
+	// Nobody parked: queued in order.
+	s.enqueue(&Invocation{ID: "C"})
+	s.enqueue(&Invocation{ID: "D"})
+	for _, want := range []string{"C", "D"} {
+		if inv := s.take(&poller{}); inv == nil || inv.ID != want {
+			t.Fatalf("took %v, want %s", inv, want)
+		}
+	}
+}
