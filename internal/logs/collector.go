@@ -91,7 +91,7 @@ type window struct {
 // behind the lines of its EE so that the stream keeps their order.
 type queued struct {
 	line       lineIn
-	isPlatform bool   // platform is set: a platform record, always decided
+	isPlatform bool // platform is set: a platform record, always decided
 	platform   Record
 	function   string // of the platform record
 	requestID  string
