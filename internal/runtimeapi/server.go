@@ -38,16 +38,7 @@ type InitError struct {
 // Server is the Runtime API of one execution environment.
 type Server struct {
 	slots *Slots
-
-	// Admitted invokes meet parked /next calls here. An invoke goes to the
-	// poller that parked last: under light load the same few workers (and
-	// their connections) do all the work, which keeps fewer of the
-	// runtime's connections idle at once (aws-lambda-go closes all but two
-	// idle ones, and redials) and its hot goroutines in cache; a channel
-	// would wake the one that waited longest.
-	qmu     sync.Mutex
-	queued  []*Invocation // admitted, undispatched invokes, oldest first
-	waiting []*poller     // parked /next calls, most recent last
+	queue chan *Invocation // cap = max concurrency; holds admitted, undispatched invokes
 
 	mu      sync.Mutex
 	pending map[string]*Invocation // dispatched, waiting for /response or /error
@@ -80,6 +71,7 @@ func NewServer(maxConcurrency int) (*Server, error) {
 	}
 	s := &Server{
 		slots:   NewSlots(maxConcurrency),
+		queue:   make(chan *Invocation, maxConcurrency),
 		pending: make(map[string]*Invocation),
 		ready:   make(chan struct{}),
 		initErr: make(chan InitError, 1),
@@ -133,7 +125,9 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation) error {
 	}
 	inv.done = make(chan struct{})
 	inv.state.Store(stateQueued)
-	s.enqueue(inv)
+	// Never blocks: the queue holds at most max concurrency invokes, and
+	// each holds a slot until a worker takes it off the queue.
+	s.queue <- inv
 
 	timer := timerPool.Get().(*time.Timer)
 	timer.Reset(time.Until(inv.Deadline))
@@ -236,7 +230,6 @@ func (s *Server) serveConn(c net.Conn) {
 		writerPool.Put(bw)
 	}()
 	var req request
-	var p poller // this connection's /next calls, one at a time
 	for {
 		if err := readRequest(br, &req); err != nil {
 			if err == errBadRequest {
@@ -245,18 +238,18 @@ func (s *Server) serveConn(c net.Conn) {
 			}
 			return
 		}
-		if err := s.route(br, bw, &req, &p); err != nil || req.close {
+		if err := s.route(br, bw, &req); err != nil || req.close {
 			return
 		}
 	}
 }
 
 // route runs one request. An error ends the connection.
-func (s *Server) route(br *bufio.Reader, bw *bufio.Writer, req *request, pl *poller) error {
+func (s *Server) route(br *bufio.Reader, bw *bufio.Writer, req *request) error {
 	p := string(req.path) // no allocation: used for comparisons only
 	switch {
 	case p == nextPath && string(req.method) == "GET":
-		return s.next(bw, pl)
+		return s.next(bw)
 	case strings.HasPrefix(p, invPrefix) && string(req.method) == "POST":
 		rest := p[len(invPrefix):]
 		if id, ok := strings.CutSuffix(rest, "/response"); ok && id != "" {
@@ -275,59 +268,14 @@ func (s *Server) route(br *bufio.Reader, bw *bufio.Writer, req *request, pl *pol
 	return bw.Flush()
 }
 
-// poller is a parked /next call. Its channel holds the one invoke it is
-// handed.
-type poller struct{ ch chan *Invocation }
-
-// enqueue hands inv to the poller that parked last, or queues it for the
-// next /next.
-func (s *Server) enqueue(inv *Invocation) {
-	s.qmu.Lock()
-	if n := len(s.waiting); n > 0 {
-		p := s.waiting[n-1]
-		s.waiting[n-1] = nil
-		s.waiting = s.waiting[:n-1]
-		s.qmu.Unlock()
-		p.ch <- inv // never blocks: a poller leaves the stack before it is handed one
-		return
-	}
-	s.queued = append(s.queued, inv)
-	s.qmu.Unlock()
-}
-
-// take returns the oldest queued invoke, or parks p until one is handed to
-// it; nil once the EE is closed.
-func (s *Server) take(p *poller) *Invocation {
-	if p.ch == nil {
-		p.ch = make(chan *Invocation, 1) // only connections that poll need one
-	}
-	s.qmu.Lock()
-	if len(s.queued) > 0 {
-		inv := s.queued[0]
-		n := copy(s.queued, s.queued[1:]) // at most max concurrency, usually none
-		s.queued[n] = nil
-		s.queued = s.queued[:n]
-		s.qmu.Unlock()
-		return inv
-	}
-	s.waiting = append(s.waiting, p)
-	s.qmu.Unlock()
-	select {
-	case inv := <-p.ch:
-		return inv
-	case <-s.closed:
-		// An invoke handed to p meanwhile is failed by its own Invoke,
-		// which sees the EE closed too.
-		return nil
-	}
-}
-
 // next hands the next admitted invoke to a worker, waiting as long as it takes.
-func (s *Server) next(bw *bufio.Writer, p *poller) error {
+func (s *Server) next(bw *bufio.Writer) error {
 	s.readyOnce.Do(func() { close(s.ready) })
 	for {
-		inv := s.take(p)
-		if inv == nil {
+		var inv *Invocation
+		select {
+		case inv = <-s.queue:
+		case <-s.closed:
 			return errClosedConn
 		}
 		if !inv.state.CompareAndSwap(stateQueued, stateDispatched) {
@@ -355,7 +303,7 @@ func (s *Server) requeue(inv *Invocation) {
 	delete(s.pending, inv.ID)
 	s.mu.Unlock()
 	if inv.state.CompareAndSwap(stateDispatched, stateQueued) {
-		s.enqueue(inv)
+		s.queue <- inv // its slot is still held, so there is room
 	} else {
 		s.slots.Release() // abandoned meanwhile: nobody waits for it
 	}
