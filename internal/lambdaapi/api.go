@@ -251,3 +251,12 @@ func queryValue(raw, key string) string {
 	}
 	return ""
 }
+
+// IsInvoke reports whether a request is a synchronous Invoke call by its
+// method and path: the requests worth serving on a fast path.
+func IsInvoke(method, path string) bool {
+	const prefix, suffix = "/2015-03-31/functions/", "/invocations"
+	return method == http.MethodPost && len(path) > len(prefix)+len(suffix) &&
+		strings.HasPrefix(path, prefix) && strings.HasSuffix(path, suffix) &&
+		!strings.Contains(path[len(prefix):len(path)-len(suffix)], "/")
+}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/paddockhq/paddock/internal/billing"
 	"github.com/paddockhq/paddock/internal/control"
 	"github.com/paddockhq/paddock/internal/fleet"
+	"github.com/paddockhq/paddock/internal/frontdoor"
 	"github.com/paddockhq/paddock/internal/lambdaapi"
 	"github.com/paddockhq/paddock/internal/meter"
 	"github.com/paddockhq/paddock/internal/ondemand"
@@ -80,7 +80,7 @@ type Platform struct {
 	OnDemand *ondemand.Pool
 
 	store   *store.Store
-	server  *http.Server
+	server  *frontdoor.Server
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	closers []func() // run in reverse at Close, after the loops stopped
@@ -186,7 +186,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	p := &Platform{
 		Endpoint: "http://" + ln.Addr().String(), AccessKeyID: opts.AccessKeyID, SecretAccessKey: opts.SecretAccessKey,
 		Region: opts.Region, Control: ctl, Scaler: loop, Provider: provider, store: st, cancel: cancel,
-		server: &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second},
+		server: &frontdoor.Server{Handler: api, Match: lambdaapi.IsInvoke, ReadHeaderTimeout: 10 * time.Second},
 	}
 	p.OnDemand = pool
 	w := &wiring{ctx: runCtx, opts: opts, store: st, ctl: ctl, loop: loop, pool: pool, meter: rec, api: api, outputs: outputs, p: p}
@@ -204,7 +204,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	go func() { defer p.wg.Done(); pool.Run(runCtx) }()
 	go func() {
 		defer p.wg.Done()
-		if err := p.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := p.server.Serve(ln); err != nil && !errors.Is(err, frontdoor.ErrServerClosed) {
 			slog.Error("API server stopped", "err", err)
 		}
 	}()

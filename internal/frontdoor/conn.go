@@ -1,0 +1,298 @@
+package frontdoor
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+const (
+	// bufSize is the reader's buffer: a request head must fit in it to be
+	// served by the fast loop (net/http takes larger ones).
+	bufSize = 16 << 10
+	// maxDrain is how much of a body the handler left unread is discarded
+	// to keep the connection; past it the connection is closed, as
+	// net/http does.
+	maxDrain = 256 << 10
+)
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufSize) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+)
+
+// conn is one connection served by the fast loop.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	remote string
+
+	mu     sync.Mutex // guards active and closed against Shutdown
+	active bool       // a request is being served
+	closed bool
+
+	// Reused by each request in turn: a handler must not keep them past
+	// its return, which net/http asks too.
+	body bodyReader
+	resp response
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{srv: s, nc: nc, remote: nc.RemoteAddr().String()}
+	c.resp.c = c
+	c.body.c = c
+	return c
+}
+
+// serve runs the request loop until the connection closes or is handed to
+// net/http.
+func (c *conn) serve() {
+	c.br = readerPool.Get().(*bufio.Reader)
+	c.br.Reset(c.nc)
+	c.bw = writerPool.Get().(*bufio.Writer)
+	c.bw.Reset(c.nc)
+	handedOff := false
+	defer func() {
+		if v := recover(); v != nil && v != http.ErrAbortHandler {
+			c.srv.logPanic(v)
+		}
+		c.srv.track(c, false)
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+		if !handedOff {
+			c.nc.Close()
+			c.br.Reset(nil)
+			readerPool.Put(c.br)
+		}
+	}()
+
+	// A new connection gets the header timeout from its first byte on, as
+	// with net/http; between requests of a kept connection, no timeout.
+	timeout := c.srv.ReadHeaderTimeout
+	if timeout > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(timeout)) //nolint:errcheck
+	}
+	for first := true; ; first = false {
+		n, err := c.readHead(first)
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+		var h head
+		ok := err == nil
+		if ok {
+			buf, _ := c.br.Peek(n)
+			h, ok = parseHead(buf)
+		}
+		if !ok || !c.srv.Match(h.method, h.url.Path) {
+			c.nc.SetReadDeadline(time.Time{}) //nolint:errcheck // net/http sets its own
+			handedOff = true
+			c.srv.handOff(c.nc, c.br)
+			return
+		}
+		if !c.setActive(true) {
+			return
+		}
+		c.br.Discard(n) //nolint:errcheck // n bytes are buffered
+		keep := c.serveRequest(&h)
+		if !keep || !c.setActive(false) {
+			return
+		}
+	}
+}
+
+// readHead waits for a whole request head and returns its length. It
+// returns bufio.ErrBufferFull for a head larger than the buffer.
+func (c *conn) readHead(first bool) (int, error) {
+	if _, err := c.br.Peek(1); err != nil {
+		return 0, err
+	}
+	deadline := first && c.srv.ReadHeaderTimeout > 0
+	for {
+		buf, _ := c.br.Peek(c.br.Buffered())
+		if n := headEnd(buf); n >= 0 {
+			if deadline {
+				c.nc.SetReadDeadline(time.Time{}) //nolint:errcheck
+			}
+			return n, nil
+		}
+		if len(buf) == c.br.Size() {
+			return 0, bufio.ErrBufferFull
+		}
+		if !deadline && c.srv.ReadHeaderTimeout > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(c.srv.ReadHeaderTimeout)) //nolint:errcheck
+			deadline = true
+		}
+		if _, err := c.br.Peek(len(buf) + 1); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// setActive marks the connection busy or idle for Shutdown; it reports
+// false when the connection must end instead (the server is closing and
+// the connection is, or was, idle).
+func (c *conn) setActive(active bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	if !active && c.srv.closing.Load() {
+		return false
+	}
+	c.active = active
+	return true
+}
+
+// closeIfIdle closes the connection if it is waiting for a request. (The
+// server's mutex is held: the lock order is server, then connection.)
+func (c *conn) closeIfIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.active {
+		c.closed = true
+		c.nc.Close()
+	}
+}
+
+// serveRequest runs the handler for one request and writes its answer. It
+// reports whether the connection can serve another request.
+func (c *conn) serveRequest(h *head) (keep bool) {
+	req := &http.Request{
+		Method:        h.method,
+		URL:           h.url,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h.header,
+		ContentLength: h.contentLength,
+		Close:         h.close,
+		Host:          h.host,
+		RemoteAddr:    c.remote,
+		RequestURI:    h.target,
+	}
+	c.body.reset(h.contentLength, h.expect100)
+	if h.contentLength > 0 {
+		req.Body = &c.body
+	} else {
+		req.Body = http.NoBody
+	}
+	req = req.WithContext(c.srv.ctx)
+	c.resp.reset()
+	c.srv.Handler.ServeHTTP(&c.resp, req)
+
+	keep = !h.close
+	if c.body.remaining > 0 {
+		// The handler left part of the body. A client that waits for
+		// 100 Continue never sends it; a large one costs more to drain
+		// than a new connection.
+		if c.body.expect || c.body.remaining > maxDrain {
+			keep = false
+		} else if _, err := io.Copy(io.Discard, &c.body); err != nil {
+			keep = false
+		}
+	}
+	if c.body.err != nil {
+		keep = false
+	}
+	return c.resp.finish(keep) && keep
+}
+
+// bodyReader reads a Content-Length request body from the connection.
+type bodyReader struct {
+	c         *conn
+	remaining int64
+	expect    bool // 100 Continue not yet sent
+	err       error
+}
+
+func (b *bodyReader) reset(n int64, expect bool) {
+	b.remaining, b.expect, b.err = n, expect && n > 0, nil
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.remaining <= 0 {
+		return 0, io.EOF
+	}
+	if b.expect {
+		b.expect = false
+		b.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n") //nolint:errcheck // Flush reports it
+		if err := b.c.bw.Flush(); err != nil {
+			b.err = err
+			return 0, err
+		}
+	}
+	if int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
+	}
+	n, err := b.c.br.Read(p)
+	b.remaining -= int64(n)
+	switch {
+	case err == io.EOF:
+		err = io.ErrUnexpectedEOF // the peer closed before its announced body ended
+	case err == nil && b.remaining == 0:
+		err = io.EOF
+	}
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *bodyReader) Close() error { return nil }
+
+// handoffListener is the net.Listener that net/http serves: it yields the
+// connections the fast loop hands over.
+type handoffListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newHandoffListener(addr net.Addr) *handoffListener {
+	return &handoffListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// give passes c to net/http; false once the listener is closed.
+func (l *handoffListener) give(c net.Conn) bool {
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+// bufferedConn is a connection whose first bytes wait in a reader.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
