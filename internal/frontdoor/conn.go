@@ -18,6 +18,9 @@ const (
 	// to keep the connection; past it the connection is closed, as
 	// net/http does.
 	maxDrain = 256 << 10
+	// lingerTime is how long lingerClose waits for the client to finish
+	// sending (net/http's rstAvoidanceDelay).
+	lingerTime = 500 * time.Millisecond
 )
 
 var (
@@ -100,6 +103,9 @@ func (c *conn) serve() {
 		}
 		c.br.Discard(n) //nolint:errcheck // n bytes are buffered
 		keep := c.serveRequest(&h)
+		if !keep && c.body.remaining > 0 {
+			c.lingerClose()
+		}
 		if !keep || !c.setActive(false) {
 			return
 		}
@@ -202,6 +208,19 @@ func (c *conn) serveRequest(h *head) (keep bool) {
 		keep = false
 	}
 	return c.resp.finish(keep) && keep
+}
+
+// lingerClose prepares to close a connection whose client may still be
+// sending a body the handler left unread. Closing with unread bytes resets
+// the connection, and a reset can destroy the answer in the client's
+// buffers before it reads it; so half-close, and discard what still comes
+// for a moment, as net/http does.
+func (c *conn) lingerClose() {
+	if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite() //nolint:errcheck // the close follows anyway
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTime)) //nolint:errcheck
+	io.Copy(io.Discard, c.nc)                        //nolint:errcheck // ends at EOF or the deadline
 }
 
 // bodyReader reads a Content-Length request body from the connection.
