@@ -23,9 +23,9 @@ type head struct {
 // parseHead parses a request head, from the request line through the blank
 // line that ends it. ok is false when the request is anything but plain:
 // not HTTP/1.1, a chunked or otherwise encoded body, an Expect other than
-// 100-continue, a missing or repeated Host, a malformed line. Such requests
-// go to net/http, which knows every rule and every error answer; the fast
-// loop only needs to be right about the common case.
+// 100-continue, a missing or repeated Host or Content-Length, a malformed
+// line. Such requests go to net/http, which knows every rule and every
+// error answer; the fast loop only needs to be right about the common case.
 //
 // All strings share one copy of b, so a head costs a few allocations
 // whatever its number of headers.
@@ -69,7 +69,7 @@ func parseHead(b []byte) (h head, ok bool) {
 			h.host = value
 		case "Content-Length":
 			cl, err := strconv.ParseInt(value, 10, 64)
-			if err != nil || cl < 0 || value[0] == '+' || (h.contentLength >= 0 && cl != h.contentLength) {
+			if err != nil || cl < 0 || value[0] == '+' || h.contentLength >= 0 {
 				return head{}, false
 			}
 			h.contentLength = cl
