@@ -92,7 +92,7 @@ func (c *conn) serve() {
 			buf, _ := c.br.Peek(n)
 			h, ok = parseHead(buf)
 		}
-		if !ok || !c.srv.Match(h.method, h.url.Path) {
+		if !ok || c.srv.Match == nil || !c.srv.Match(h.method, h.url.Path) {
 			c.nc.SetReadDeadline(time.Time{}) //nolint:errcheck // net/http sets its own
 			handedOff = true
 			c.srv.handOff(c.nc, c.br)

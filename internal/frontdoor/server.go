@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,7 +37,8 @@ type Server struct {
 	// Handler serves every request, on either path. It must not need
 	// http.Flusher or http.Hijacker for the requests Match picks.
 	Handler http.Handler
-	// Match picks the requests the fast loop serves, by method and path.
+	// Match picks the requests the fast loop serves, by method and path;
+	// nil picks none.
 	Match func(method, path string) bool
 	// ReadHeaderTimeout bounds the time to read a request head on both
 	// paths; zero means none.
@@ -212,5 +214,5 @@ func (s *Server) handOff(nc net.Conn, br *bufio.Reader) {
 }
 
 func (s *Server) logPanic(v any) {
-	slog.Error("panic serving an API request", "panic", v)
+	slog.Error("panic serving an API request", "panic", v, "stack", string(debug.Stack()))
 }
