@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,11 +37,19 @@ type InitError struct {
 }
 
 // Server is the Runtime API of one execution environment.
+//
+// Admitted invokes meet workers under one mutex: an invoke that finds a
+// worker parked on /next is written to that worker's connection by the
+// invoking goroutine itself, while the connection's own goroutine is
+// already back to reading its next request; an invoke that finds none is
+// queued, and the next /next takes it. Handing over without waking a
+// parked goroutine saves a goroutine switch and a read per invoke.
 type Server struct {
 	slots *Slots
-	queue chan *Invocation // cap = max concurrency; holds admitted, undispatched invokes
 
 	mu      sync.Mutex
+	queued  []*Invocation          // admitted, waiting for a worker (FIFO; at most max concurrency)
+	parked  []*workerConn          // workers waiting on /next for an invoke
 	pending map[string]*Invocation // dispatched, waiting for /response or /error
 
 	readyOnce sync.Once
@@ -71,7 +80,6 @@ func NewServer(maxConcurrency int) (*Server, error) {
 	}
 	s := &Server{
 		slots:   NewSlots(maxConcurrency),
-		queue:   make(chan *Invocation, maxConcurrency),
 		pending: make(map[string]*Invocation),
 		ready:   make(chan struct{}),
 		initErr: make(chan InitError, 1),
@@ -125,9 +133,7 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation) error {
 	}
 	inv.done = make(chan struct{})
 	inv.state.Store(stateQueued)
-	// Never blocks: the queue holds at most max concurrency invokes, and
-	// each holds a slot until a worker takes it off the queue.
-	s.queue <- inv
+	s.dispatch(inv)
 
 	timer := timerPool.Get().(*time.Timer)
 	timer.Reset(time.Until(inv.Deadline))
@@ -210,6 +216,18 @@ func (s *Server) serve() {
 	}
 }
 
+// workerConn is one connection from the runtime.
+type workerConn struct {
+	net.Conn
+	// writing orders answers on the connection: a /next answer can be
+	// written by an invoking goroutine while the connection's goroutine
+	// has already read the next request.
+	writing sync.Mutex
+	// parked: waiting on /next for an invoke. Changed under Server.mu;
+	// atomic so that every request need not take that mutex to check it.
+	parked atomic.Bool
+}
+
 // serveConn runs the requests of one connection in order (HTTP/1.1
 // keep-alive; runtimes do not pipeline).
 func (s *Server) serveConn(c net.Conn) {
@@ -217,11 +235,13 @@ func (s *Server) serveConn(c net.Conn) {
 		c.Close()
 		return
 	}
+	wc := &workerConn{Conn: c}
 	br := readerPool.Get().(*bufio.Reader)
 	bw := writerPool.Get().(*bufio.Writer)
 	br.Reset(c)
 	bw.Reset(c)
 	defer func() {
+		s.unpark(wc)
 		s.conns.remove(c)
 		c.Close()
 		br.Reset(nil)
@@ -231,25 +251,33 @@ func (s *Server) serveConn(c net.Conn) {
 	}()
 	var req request
 	for {
-		if err := readRequest(br, &req); err != nil {
-			if err == errBadRequest {
-				bw.Write(respBad) //nolint:errcheck
-				bw.Flush()        //nolint:errcheck
-			}
+		err := readRequest(br, &req)
+		if s.unpark(wc) {
+			// A request while this worker still waits for its /next
+			// answer: runtimes do not pipeline, and an answer written
+			// now could land inside the one to this request.
 			return
 		}
-		if err := s.route(br, bw, &req); err != nil || req.close {
+		wc.writing.Lock()
+		if err == nil {
+			err = s.route(wc, br, bw, &req)
+		} else if err == errBadRequest {
+			bw.Write(respBad) //nolint:errcheck
+			bw.Flush()        //nolint:errcheck
+		}
+		wc.writing.Unlock()
+		if err != nil || req.close {
 			return
 		}
 	}
 }
 
 // route runs one request. An error ends the connection.
-func (s *Server) route(br *bufio.Reader, bw *bufio.Writer, req *request) error {
+func (s *Server) route(wc *workerConn, br *bufio.Reader, bw *bufio.Writer, req *request) error {
 	p := string(req.path) // no allocation: used for comparisons only
 	switch {
 	case p == nextPath && string(req.method) == "GET":
-		return s.next(bw)
+		return s.next(wc, bw)
 	case strings.HasPrefix(p, invPrefix) && string(req.method) == "POST":
 		rest := p[len(invPrefix):]
 		if id, ok := strings.CutSuffix(rest, "/response"); ok && id != "" {
@@ -268,44 +296,158 @@ func (s *Server) route(br *bufio.Reader, bw *bufio.Writer, req *request) error {
 	return bw.Flush()
 }
 
-// next hands the next admitted invoke to a worker, waiting as long as it takes.
-func (s *Server) next(bw *bufio.Writer) error {
+// next answers a worker's /next with a queued invoke, or parks the worker
+// until dispatch has one for it. It runs with wc.writing held.
+func (s *Server) next(wc *workerConn, bw *bufio.Writer) error {
 	s.readyOnce.Do(func() { close(s.ready) })
 	for {
-		var inv *Invocation
-		select {
-		case inv = <-s.queue:
-		case <-s.closed:
-			return errClosedConn
+		s.mu.Lock()
+		if len(s.queued) == 0 {
+			select {
+			case <-s.closed:
+				s.mu.Unlock()
+				return errClosedConn
+			default:
+			}
+			wc.parked.Store(true)
+			s.parked = append(s.parked, wc)
+			s.mu.Unlock()
+			return nil
 		}
-		if !inv.state.CompareAndSwap(stateQueued, stateDispatched) {
+		inv := s.queued[0]
+		s.queued[0] = nil
+		s.queued = s.queued[1:]
+		if !s.take(inv) {
+			s.mu.Unlock()
 			s.slots.Release() // abandoned before any worker saw it
 			continue
 		}
-		inv.dispatched.Store(time.Now().UnixNano())
-		s.mu.Lock()
-		s.pending[inv.ID] = inv
 		s.mu.Unlock()
 		if err := writeNext(bw, inv); err != nil {
-			s.requeue(inv)
+			s.redispatch(inv)
 			return err
 		}
 		return nil
 	}
 }
 
+// dispatch hands an admitted invoke to a parked worker, writing the /next
+// answer from this goroutine, or queues it for the next /next.
+func (s *Server) dispatch(inv *Invocation) {
+	for {
+		s.mu.Lock()
+		n := len(s.parked)
+		if n == 0 {
+			s.queued = append(s.queued, inv)
+			s.mu.Unlock()
+			return
+		}
+		if !s.take(inv) {
+			s.mu.Unlock()
+			s.slots.Release() // abandoned while its first worker vanished
+			return
+		}
+		// The worker parked longest, as a channel's receivers would be
+		// served.
+		wc := s.parked[0]
+		s.parked[0] = nil
+		s.parked = s.parked[1:]
+		wc.parked.Store(false)
+		s.mu.Unlock()
+		if len(inv.Payload) > inlinePayload {
+			// A large write could block on a runtime that stopped
+			// reading, and the invoker must stay free to time out.
+			go s.deliver(wc, inv)
+			return
+		}
+		if s.write(wc, inv) {
+			return
+		}
+		if !s.undispatch(inv) {
+			return
+		}
+	}
+}
+
+// inlinePayload is the largest /next answer body that dispatch writes from
+// the invoking goroutine: it fits in an idle loopback socket's buffer, so
+// the write cannot block.
+const inlinePayload = 16 << 10
+
+// deliver writes a large invoke to its worker from a goroutine of its own.
+func (s *Server) deliver(wc *workerConn, inv *Invocation) {
+	if !s.write(wc, inv) {
+		s.redispatch(inv)
+	}
+}
+
+// write sends inv as the /next answer on wc; false means the worker is
+// gone, and its connection is closed.
+func (s *Server) write(wc *workerConn, inv *Invocation) bool {
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(wc)
+	wc.writing.Lock()
+	err := writeNext(bw, inv)
+	wc.writing.Unlock()
+	bw.Reset(nil)
+	writerPool.Put(bw)
+	if err != nil {
+		wc.Close()
+		return false
+	}
+	return true
+}
+
+// take marks a queued invoke as handed to a worker; false if its caller
+// already gave up on it. It runs with s.mu held.
+func (s *Server) take(inv *Invocation) bool {
+	if !inv.state.CompareAndSwap(stateQueued, stateDispatched) {
+		return false
+	}
+	inv.dispatched.Store(time.Now().UnixNano())
+	s.pending[inv.ID] = inv
+	return true
+}
+
+// unpark removes a worker from the parked ones; it reports whether it was
+// parked.
+func (s *Server) unpark(wc *workerConn) bool {
+	if !wc.parked.Load() {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !wc.parked.Load() {
+		return false // dispatched meanwhile
+	}
+	wc.parked.Store(false)
+	if i := slices.Index(s.parked, wc); i >= 0 {
+		s.parked = slices.Delete(s.parked, i, i+1)
+	}
+	return true
+}
+
 var errClosedConn = errors.New("execution environment closed")
 
-// requeue puts back an invoke whose worker vanished before receiving it,
-// so another worker takes it instead of it timing out.
-func (s *Server) requeue(inv *Invocation) {
+// undispatch takes back an invoke whose worker vanished before receiving
+// it; false if its caller gave up meanwhile (then nobody waits for it and
+// its slot is freed).
+func (s *Server) undispatch(inv *Invocation) bool {
 	s.mu.Lock()
 	delete(s.pending, inv.ID)
 	s.mu.Unlock()
 	if inv.state.CompareAndSwap(stateDispatched, stateQueued) {
-		s.queue <- inv // its slot is still held, so there is room
-	} else {
-		s.slots.Release() // abandoned meanwhile: nobody waits for it
+		return true
+	}
+	s.slots.Release()
+	return false
+}
+
+// redispatch gives an invoke whose worker vanished to another worker, so
+// that it does not wait for its deadline.
+func (s *Server) redispatch(inv *Invocation) {
+	if s.undispatch(inv) {
+		s.dispatch(inv)
 	}
 }
 

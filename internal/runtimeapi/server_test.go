@@ -3,7 +3,9 @@ package runtimeapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -188,5 +190,107 @@ func TestCloseFailsInvokesInFlight(t *testing.T) {
 	}
 	if err := s.Invoke(ctx, newInvocation("y", `1`, time.Second)); !errors.Is(err, ErrFull) && !errors.Is(err, ErrClosed) {
 		t.Fatalf("invoke after Close: %v", err)
+	}
+}
+
+// A worker that hangs up while parked on /next is forgotten: the next
+// invoke goes to a live worker instead of waiting for its deadline.
+func TestWorkerGoneWhileParkedIsForgotten(t *testing.T) {
+	s, err := NewServer(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ErrorTypeExit)
+	gone, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(gone, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-s.Ready()
+	waitParked(t, s, 1)
+	gone.Close()
+	waitParked(t, s, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go worker(t, ctx, s.Addr(), func(id string, p []byte) string { return string(p) })
+	waitParked(t, s, 1)
+	for i := range 3 {
+		inv := newInvocation(fmt.Sprint("after-", i), `1`, 2*time.Second)
+		start := time.Now()
+		if err := s.Invoke(ctx, inv); err != nil || string(inv.Response) != `1` {
+			t.Fatalf("invoke %d: %v %s %s", i, err, inv.Response, inv.ErrorType)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("invoke %d took %v: it went to the vanished worker first", i, d)
+		}
+	}
+}
+
+// A runtime that sends another request while its /next is still waiting
+// (pipelining, which runtimes do not do) loses the connection rather than
+// get an answer written into the middle of another.
+func TestRequestWhileParkedEndsTheConnection(t *testing.T) {
+	s, err := NewServer(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ErrorTypeExit)
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const next = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"
+	io.WriteString(c, next+next)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("read %d bytes, want the connection closed", n)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.parked) != 0 {
+		t.Fatalf("%d workers still parked", len(s.parked))
+	}
+}
+
+// Payloads too large to write from the invoking goroutine go through a
+// goroutine of their own and arrive whole.
+func TestLargePayloadRoundTrip(t *testing.T) {
+	s, err := NewServer(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ErrorTypeExit)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for range 2 {
+		go worker(t, ctx, s.Addr(), func(id string, p []byte) string { return string(p) })
+	}
+	<-s.Ready()
+	waitParked(t, s, 2)
+	for _, size := range []int{inlinePayload, inlinePayload + 1, 1 << 20} {
+		payload := `"` + strings.Repeat("x", size-2) + `"`
+		inv := newInvocation(fmt.Sprint("big-", size), payload, 5*time.Second)
+		if err := s.Invoke(ctx, inv); err != nil || string(inv.Response) != payload {
+			t.Fatalf("%d bytes: %v, %d bytes back, error %q", size, err, len(inv.Response), inv.ErrorType)
+		}
+	}
+}
+
+// waitParked waits until n workers are parked on /next.
+func waitParked(t *testing.T, s *Server, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		s.mu.Lock()
+		got := len(s.parked)
+		s.mu.Unlock()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers parked, want %d", got, n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
