@@ -374,7 +374,8 @@ func (s *Server) dispatch(inv *Invocation) {
 // the write cannot block.
 const inlinePayload = 16 << 10
 
-// deliver writes a large invoke to its worker from a goroutine of its own.
+// deliver writes a large invoke to its worker from a goroutine of its own,
+// which ends with the write: Close closes every connection.
 func (s *Server) deliver(wc *workerConn, inv *Invocation) {
 	if !s.write(wc, inv) {
 		s.redispatch(inv)
