@@ -41,16 +41,23 @@ func worker(t *testing.T, ctx context.Context, addr string, answer func(id strin
 	}
 }
 
+// newServer starts a Runtime API server that the test closes at its end.
+func newServer(t *testing.T, maxConcurrency int) *Server {
+	t.Helper()
+	s, err := NewServer(maxConcurrency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(ErrorTypeExit) })
+	return s
+}
+
 func newInvocation(id, payload string, timeout time.Duration) *Invocation {
 	return &Invocation{ID: id, Payload: []byte(payload), Deadline: time.Now().Add(timeout)}
 }
 
 func TestInvokeRoundTripAndAdmission(t *testing.T) {
-	s, err := NewServer(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(ErrorTypeExit)
+	s := newServer(t, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	release := make(chan struct{})
@@ -89,11 +96,7 @@ func TestInvokeRoundTripAndAdmission(t *testing.T) {
 }
 
 func TestTimeoutFailsAloneAndLateAnswerIsDropped(t *testing.T) {
-	s, err := NewServer(4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(ErrorTypeExit)
+	s := newServer(t, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for i := 0; i < 4; i++ {
@@ -139,11 +142,7 @@ func TestTimeoutFailsAloneAndLateAnswerIsDropped(t *testing.T) {
 }
 
 func TestCallerHangUpBeforeDispatchFreesTheSlot(t *testing.T) {
-	s, err := NewServer(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(ErrorTypeExit)
+	s := newServer(t, 1)
 	// No worker polls yet: the invoke waits in the queue.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -166,10 +165,7 @@ func TestCallerHangUpBeforeDispatchFreesTheSlot(t *testing.T) {
 }
 
 func TestCloseFailsInvokesInFlight(t *testing.T) {
-	s, err := NewServer(1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newServer(t, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go worker(t, ctx, s.Addr(), func(id string, p []byte) string { <-ctx.Done(); return "" })
@@ -196,11 +192,7 @@ func TestCloseFailsInvokesInFlight(t *testing.T) {
 // A worker that hangs up while parked on /next is forgotten: the next
 // invoke goes to a live worker instead of waiting for its deadline.
 func TestWorkerGoneWhileParkedIsForgotten(t *testing.T) {
-	s, err := NewServer(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(ErrorTypeExit)
+	s := newServer(t, 2)
 	gone, err := net.Dial("tcp", s.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -230,11 +222,7 @@ func TestWorkerGoneWhileParkedIsForgotten(t *testing.T) {
 // (pipelining, which runtimes do not do) loses the connection rather than
 // get an answer written into the middle of another.
 func TestRequestWhileParkedEndsTheConnection(t *testing.T) {
-	s, err := NewServer(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(ErrorTypeExit)
+	s := newServer(t, 1)
 	c, err := net.Dial("tcp", s.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -256,11 +244,7 @@ func TestRequestWhileParkedEndsTheConnection(t *testing.T) {
 // Payloads too large to write from the invoking goroutine go through a
 // goroutine of their own and arrive whole.
 func TestLargePayloadRoundTrip(t *testing.T) {
-	s, err := NewServer(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(ErrorTypeExit)
+	s := newServer(t, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for range 2 {
