@@ -150,137 +150,254 @@ type authParams struct {
 
 // Verify checks r, whose full body the caller has already read into body (so
 // the payload hash can be checked; r.Body is not read). It returns the access
-// key id on success; on failure the error is an *Error.
+// key id on success; on failure the error is an *Error. It is Begin, Write
+// and Finish in one call.
 func (v *Verifier) Verify(r *http.Request, body []byte) (accessKeyID string, err error) {
-	st := getState()
-	defer putState(st)
+	p, err := v.Begin(r)
+	if err != nil {
+		return "", err
+	}
+	p.Write(body) //nolint:errcheck // never fails
+	return p.Finish()
+}
 
+// Pending is a request whose signature header passed every check that can
+// be made without its body: the Authorization header (or presigned query)
+// parses, the access key is known, the date is within the skew and matches
+// the scope, the scope names this service, the signed headers include the
+// host. When the client declared its payload hash (x-amz-content-sha256)
+// the signature itself is already verified too.
+//
+// Why: the body is what costs memory. A server that reads a body before
+// it knows who sends it lets anyone make it buffer 70 MB per connection;
+// with Begin first, an unsigned or unknown-key request is refused before a
+// byte of its body is read, and the body of a known one is hashed as it
+// streams in (Write), so it is never held twice.
+//
+// The body goes through Write, then Finish gives the verdict. A Pending
+// must end with exactly one Finish or Abort and not be used after; it is
+// pooled.
+type Pending struct {
+	st       state
+	v        *Verifier
+	r        *http.Request
+	a        authParams
+	secret   string
+	stamp    string
+	cacheKey string
+	want     [32]byte
+	cached   bool
+	key      [32]byte
+	// declared is the x-amz-content-sha256 value when it is a hash; the
+	// body's hash must equal it.
+	declared string
+	// signed: the signature already verified without the body's hash
+	// (declared hash or UNSIGNED-PAYLOAD).
+	signed bool
+	// hashing: the body's hash is needed (to check declared, or to sign).
+	hashing bool
+}
+
+var pendingPool = sync.Pool{New: func() any {
+	return &Pending{st: state{h: sha256.New(), buf: make([]byte, 0, 1024), keyBuf: make([]byte, 0, 64)}}
+}}
+
+// Begin checks everything of r's signature that does not need its body
+// (see Pending). On failure the error is an *Error and no Pending is
+// returned; the caller must then not read the body for this request's
+// sake.
+func (v *Verifier) Begin(r *http.Request) (*Pending, error) {
+	p := pendingPool.Get().(*Pending)
+	p.v, p.r = v, r
+	if e := p.begin(); e != nil {
+		p.release()
+		return nil, e
+	}
+	return p, nil
+}
+
+func (p *Pending) begin() *Error {
+	v, r, st, a := p.v, p.r, &p.st, &p.a
 	st.parseQuery(r.URL.RawQuery)
 
-	var a authParams
 	authz := r.Header["Authorization"]
 	hasAuthz := len(authz) > 0 && !(len(authz) == 1 && authz[0] == "")
 	presigned := st.has("X-Amz-Algorithm") || st.has("X-Amz-Credential") || st.has("X-Amz-Signature")
 	switch {
 	case presigned && hasAuthz:
 		// Two signatures could disagree about what is authenticated.
-		return "", incomplete("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified")
+		return incomplete("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified")
 	case presigned:
-		if e := st.presignedParams(&a); e != nil {
-			return "", e
+		if e := st.presignedParams(a); e != nil {
+			return e
 		}
 	case !hasAuthz:
-		return "", newError(CodeMissingAuthenticationToken, msgMissingToken)
+		return newError(CodeMissingAuthenticationToken, msgMissingToken)
 	case len(authz) > 1:
-		return "", incomplete("Authorization header must be specified only once")
+		return incomplete("Authorization header must be specified only once")
 	default:
-		if e := parseAuthorization(authz[0], &a); e != nil {
-			return "", e
+		if e := parseAuthorization(authz[0], a); e != nil {
+			return e
 		}
 	}
-	if e := parseCredential(&a); e != nil {
-		return "", e
+	if e := parseCredential(a); e != nil {
+		return e
 	}
 	if e := checkSignedHeaders(a.signedHeaders, a.presigned); e != nil {
-		return "", e
+		return e
 	}
 	if a.service != v.Service {
 		// AWS answers a wrong service with a signature error, not an
 		// incomplete one: the scope is well formed, it is just not ours.
-		return "", invalid("Credential should be scoped to correct service: '" + v.Service + "'. ")
+		return invalid("Credential should be scoped to correct service: '" + v.Service + "'. ")
 	}
 
-	t, stamp, e := requestTime(r, &a)
+	t, stamp, e := requestTime(r, a)
 	if e != nil {
-		return "", e
+		return e
 	}
 	if a.date != stamp[:8] {
-		return "", invalid(fmt.Sprintf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", a.date, stamp[:8], stamp))
+		return invalid(fmt.Sprintf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", a.date, stamp[:8], stamp))
 	}
+	p.stamp = stamp
 
 	if v.Credentials == nil {
-		return "", newError(CodeUnrecognizedClient, msgUnrecognized)
+		return newError(CodeUnrecognizedClient, msgUnrecognized)
 	}
 	secret, ok := v.Credentials.SecretKey(a.accessKeyID)
 	if !ok {
-		return "", newError(CodeUnrecognizedClient, msgUnrecognized)
+		return newError(CodeUnrecognizedClient, msgUnrecognized)
+	}
+	p.secret = secret
+
+	if e := v.checkTime(t, a); e != nil {
+		return e
 	}
 
-	if e := v.checkTime(t, &a); e != nil {
-		return "", e
-	}
-
-	// Payload hashes to try, in order; "" stands for the body's hash. More
-	// than one only for presigned URLs without the header, see below.
-	var payloads [2]string
-	np := 1
+	// The payload hash to sign with now, if the body is not needed for it.
+	var payload string
 	if hs := r.Header["X-Amz-Content-Sha256"]; len(hs) > 0 {
 		if len(hs) > 1 {
-			return "", invalid("The x-amz-content-sha256 header must be specified only once.")
+			return invalid("The x-amz-content-sha256 header must be specified only once.")
 		}
-		switch p := hs[0]; {
-		case p == unsignedPayload:
-			payloads[0] = p
-		case len(p) == 64:
-			st.hashBody(body)
-			if p != string(st.bodyHex[:]) {
-				return "", invalid(msgPayloadMismatch)
-			}
-			payloads[0] = p
+		switch h := hs[0]; {
+		case h == unsignedPayload:
+			payload = h
+		case len(h) == 64:
+			payload, p.declared, p.hashing = h, h, true
 		default:
 			// Streaming (aws-chunked) payloads are an S3 feature; Lambda
 			// does not take them.
-			return "", invalid("Unsupported x-amz-content-sha256 value: '" + truncate(p) + "'.")
+			return invalid("Unsupported x-amz-content-sha256 value: '" + truncate(h) + "'.")
 		}
 	} else if a.presigned {
 		// A presigned URL is normally signed without its body
 		// (UNSIGNED-PAYLOAD, as S3 does), but the Go SDK's PresignHTTP
 		// takes any payload hash and non-S3 AWS services hash the body,
-		// so accept that too. Neither lets anyone do more than the URL's
-		// holder already can.
-		payloads[0] = unsignedPayload
-		st.hashBody(body)
-		np = 2
-	} else {
-		st.hashBody(body)
+		// so accept that too (Finish tries it). Neither lets anyone do
+		// more than the URL's holder already can.
+		payload = unsignedPayload
 	}
 
-	var want [32]byte
-	if !decodeHex(want[:], a.signature) {
-		return "", invalid(msgSignatureInvalid)
+	if !decodeHex(p.want[:], a.signature) {
+		return invalid(msgSignatureInvalid)
 	}
 
 	// The cache key is the credential scope without its terminator; it is
 	// a substring of what was parsed, so the lookup allocates nothing.
-	cacheKey := a.credential[:len(a.credential)-len("/"+terminator)]
-	key, cached := v.keys.load(cacheKey, secret)
-	if !cached {
-		key = deriveKey(secret, a.date, a.region, a.service)
+	p.cacheKey = a.credential[:len(a.credential)-len("/"+terminator)]
+	p.key, p.cached = v.keys.load(p.cacheKey, secret)
+	if !p.cached {
+		p.key = deriveKey(secret, a.date, a.region, a.service)
 	}
 
+	if payload != "" {
+		p.signed = p.check(payload)
+		if !p.signed && !a.presigned {
+			return invalid(msgSignatureInvalid)
+		}
+	}
+	if !p.signed {
+		p.hashing = true // sign with the body's hash in Finish
+	}
+	if p.hashing {
+		st.h.Reset()
+	}
+	return nil
+}
+
+// check reports whether the signature is right with payload as the
+// payload hash ("" stands for the body's, in st.bodyHex), and caches the
+// signing key when it is.
+func (p *Pending) check(payload string) bool {
+	st, a, r := &p.st, &p.a, p.r
 	// The Go SDK's canonical form first; botocore's only if it differs,
 	// which for Lambda's paths and lowercase hosts it never does.
 	path := escapedPath(r.URL)
 	for f := flavorSDK; f <= flavorBotocore; f++ {
-		p := path
+		cp := path
 		if f == flavorBotocore {
-			p = removeDotSegments(path)
-			if p == path && !hasUpper(host(r)) {
+			cp = removeDotSegments(path)
+			if cp == path && !hasUpper(host(r)) {
 				break
 			}
 		}
-		for _, pl := range payloads[:np] {
-			st.canonicalRequest(r, &a, p, pl, f)
-			got := st.sign(&key, stamp, a.scope)
-			if hmac.Equal(got, want[:]) {
-				if !cached {
-					v.keys.store(cacheKey, secret, key)
-				}
-				return a.accessKeyID, nil
+		st.canonicalRequest(r, a, cp, payload, f)
+		got := st.sign(&p.key, p.stamp, a.scope)
+		if hmac.Equal(got, p.want[:]) {
+			if !p.cached {
+				p.v.keys.store(p.cacheKey, p.secret, p.key)
+				p.cached = true
 			}
+			return true
 		}
 	}
-	return "", invalid(msgSignatureInvalid)
+	return false
+}
+
+// Write hashes the next bytes of the body, when the verdict needs them. It
+// never fails.
+func (p *Pending) Write(b []byte) (int, error) {
+	if p.hashing {
+		p.st.h.Write(b)
+	}
+	return len(b), nil
+}
+
+// Finish checks the body written so far, which must be all of it, against
+// the declared payload hash or the signature, and returns the access key
+// id; on failure the error is an *Error. It releases p.
+func (p *Pending) Finish() (accessKeyID string, err error) {
+	defer p.release()
+	st := &p.st
+	if p.hashing {
+		hex.Encode(st.bodyHex[:], st.h.Sum(st.sum[:0]))
+	}
+	if p.declared != "" && p.declared != string(st.bodyHex[:]) {
+		return "", invalid(msgPayloadMismatch)
+	}
+	if !p.signed && !p.check("") {
+		return "", invalid(msgSignatureInvalid)
+	}
+	return p.a.accessKeyID, nil
+}
+
+// AccessKeyID is the access key the request claims; it is authenticated
+// only once Finish succeeds.
+func (p *Pending) AccessKeyID() string { return p.a.accessKeyID }
+
+// Abort releases p without a verdict, when the body could not be read.
+func (p *Pending) Abort() { p.release() }
+
+func (p *Pending) release() {
+	st := &p.st
+	if cap(st.buf) > maxPooledBuf || cap(st.pairs) > 1024 {
+		return
+	}
+	clear(st.pairs) // do not keep request strings alive in the pool
+	st.pairs = st.pairs[:0]
+	*p = Pending{st: *st}
+	pendingPool.Put(p)
 }
 
 // parseAuthorization parses
@@ -647,13 +764,6 @@ func isCanonical(s string) bool {
 		i += 2
 	}
 	return true
-}
-
-// hashBody puts the lowercase hex SHA-256 of body into st.bodyHex.
-func (st *state) hashBody(body []byte) {
-	st.h.Reset()
-	st.h.Write(body)
-	hex.Encode(st.bodyHex[:], st.h.Sum(st.sum[:0]))
 }
 
 // canonicalRequest writes r's canonical request into st.buf. path is the
