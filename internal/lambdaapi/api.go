@@ -23,11 +23,27 @@ import (
 )
 
 // Request body limits. An invoke payload is at most 6 MB; a CreateFunction
-// carries a zip of up to 50 MB as base64 inside JSON.
+// or UpdateFunctionCode carries a zip of up to 50 MB as base64 inside JSON.
+// No other operation takes more than a few KiB of JSON (environment
+// variables are at most 4 KB, tags 50 pairs), so they get maxAPIBody: a
+// caller that knows an access key id but not its secret cannot make every
+// route buffer 70 MB before the signature is found wrong.
 const (
 	maxInvokeBody = 6 << 20
-	maxAPIBody    = 70 << 20
+	maxCodeBody   = 70 << 20
+	maxAPIBody    = 1 << 20
 )
+
+// bodyLimit is the largest body the operation of a route pattern takes.
+func bodyLimit(pattern string) int64 {
+	switch pattern {
+	case "POST /2015-03-31/functions/{fn}/invocations":
+		return maxInvokeBody
+	case "POST /2015-03-31/functions", "PUT /2015-03-31/functions/{fn}/code":
+		return maxCodeBody
+	}
+	return maxAPIBody
+}
 
 // API is the HTTP face of Paddock.
 type API struct {
@@ -92,27 +108,36 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTT
 // handler is one operation: the request's body is already read and verified.
 type handler func(w http.ResponseWriter, r *http.Request, body []byte) error
 
-// wrap reads the body within its limit, checks the signature, runs h and
-// turns its error into the AWS error shape.
+// wrap authenticates the request, reads its body within its operation's
+// limit, runs h and turns its error into the AWS error shape.
+//
+// The order matters against floods: everything of the signature that does
+// not need the payload (sigv4.Verifier.Begin) is checked before a byte of
+// the body is read, so an unsigned or unknown-key request is answered 403
+// at once, however large a body it announces (the front door then closes
+// the connection rather than drain it). The body of a request that passed
+// is hashed as it is read, and the signature verified at its end.
 func (a *API) wrap(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit := int64(maxAPIBody)
-		if r.Method == http.MethodPost && r.Pattern == "POST /2015-03-31/functions/{fn}/invocations" {
-			limit = maxInvokeBody
+		var pending *sigv4.Pending
+		if a.verifier != nil {
+			var err error
+			if pending, err = a.verifier.Begin(r); err != nil {
+				writeAuthError(w, err)
+				return
+			}
 		}
-		body, err := readBody(r, limit)
+		body, err := readBody(r, bodyLimit(r.Pattern), pending)
 		if err != nil {
+			if pending != nil {
+				pending.Abort()
+			}
 			writeError(w, err)
 			return
 		}
-		if a.verifier != nil {
-			if _, err := a.verifier.Verify(r, body); err != nil {
-				var se *sigv4.Error
-				if errors.As(err, &se) {
-					writeError(w, &awserr.Error{Code: se.Code, Status: se.Status, Message: se.Message, Type: "User"})
-				} else {
-					writeError(w, &awserr.Error{Code: "InvalidSignatureException", Status: http.StatusForbidden, Message: err.Error(), Type: "User"})
-				}
+		if pending != nil {
+			if _, err := pending.Finish(); err != nil {
+				writeAuthError(w, err)
 				return
 			}
 		}
@@ -122,15 +147,34 @@ func (a *API) wrap(h handler) http.Handler {
 	})
 }
 
-func readBody(r *http.Request, limit int64) ([]byte, error) {
+// writeAuthError answers a failed signature check with its AWS code.
+func writeAuthError(w http.ResponseWriter, err error) {
+	var se *sigv4.Error
+	if errors.As(err, &se) {
+		writeError(w, &awserr.Error{Code: se.Code, Status: se.Status, Message: se.Message, Type: "User"})
+	} else {
+		writeError(w, &awserr.Error{Code: "InvalidSignatureException", Status: http.StatusForbidden, Message: err.Error(), Type: "User"})
+	}
+}
+
+// readBody reads r's body, refusing one over limit, and feeds it to
+// pending (when not nil) as it arrives so that the payload hash is
+// computed without a second pass or a second copy.
+//
+// A declared Content-Length within the limit is allocated at once: the
+// request's head has passed authentication by then, and pages of a fresh
+// allocation cost memory only as the body fills them. Nothing is read past
+// the declared length (the server's body reader stops there). A body of
+// unknown length (chunked) grows by doubling up to the limit.
+func readBody(r *http.Request, limit int64, pending *sigv4.Pending) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, tooLarge(r.ContentLength, limit)
 	}
 	n := r.ContentLength
-	if n < 0 || n > 64<<10 {
+	if n < 0 {
 		n = 512
 	}
-	buf := make([]byte, 0, n+1)
+	buf := make([]byte, 0, n+1) // +1: EOF comes with the last bytes, without a regrowth
 	for {
 		if int64(len(buf)) > limit {
 			return nil, tooLarge(int64(len(buf)), limit)
@@ -139,6 +183,9 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 			buf = append(buf, 0)[:len(buf)]
 		}
 		m, err := r.Body.Read(buf[len(buf):cap(buf)])
+		if pending != nil && m > 0 {
+			pending.Write(buf[len(buf) : len(buf)+m]) //nolint:errcheck // never fails
+		}
 		buf = buf[:len(buf)+m]
 		if err == io.EOF {
 			break
