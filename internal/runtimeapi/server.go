@@ -62,22 +62,51 @@ type Server struct {
 
 	ln    net.Listener
 	conns connSet
+	opt   options
+
+	// overdue holds the ids of dispatched invokes whose slot was freed past
+	// their deadline without an answer (under mu; see markOverdue), and
+	// activity counts /next polls and answers (under mu): both feed the
+	// stuck check.
+	overdue   map[string]struct{}
+	activity  uint64
+	stuckOnce sync.Once
+	stuck     chan struct{}
 
 	completed atomic.Uint64 // invokes answered by the runtime (for rates)
 }
 
-// NewServer listens on a loopback port for an EE running up to
-// maxConcurrency invokes at once.
+// NewServer listens on a loopback port of the host for an EE running up
+// to maxConcurrency invokes at once. An EE with a network namespace of its
+// own listens there with Listen and serves with NewServerOn instead.
 func NewServer(maxConcurrency int) (*Server, error) {
-	// No TCP keepalive probes: the peer is a local process, and
-	// aws-lambda-go's client keeps only 2 idle connections, so most calls
-	// arrive on a fresh connection; skipping the keepalive setsockopts
-	// makes each accept cheaper.
-	lc := net.ListenConfig{KeepAlive: -1}
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	ln, err := Listen("127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
+	return NewServerOn(ln, maxConcurrency), nil
+}
+
+// Listen makes a listener for NewServerOn, such as 127.0.0.1:9001 inside
+// an EE's network namespace (call it from a goroutine whose OS thread is
+// in that namespace: the socket stays there). No TCP keepalive probes: the
+// peer is a local process, and aws-lambda-go's client keeps only 2 idle
+// connections, so most calls arrive on a fresh connection; skipping the
+// keepalive setsockopts makes each accept cheaper.
+func Listen(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	return lc.Listen(context.Background(), "tcp", addr)
+}
+
+// NewServerOn serves the Runtime API of an EE running up to
+// maxConcurrency invokes at once on ln, which the caller made (see
+// Listen). The server owns ln from then on: Close closes it. Addr is ln's
+// address.
+func NewServerOn(ln net.Listener, maxConcurrency int) *Server {
+	return newServerOn(ln, maxConcurrency, defaultOptions(maxConcurrency))
+}
+
+func newServerOn(ln net.Listener, maxConcurrency int, opt options) *Server {
 	s := &Server{
 		slots:   NewSlots(maxConcurrency),
 		pending: make(map[string]*Invocation),
@@ -85,9 +114,13 @@ func NewServer(maxConcurrency int) (*Server, error) {
 		initErr: make(chan InitError, 1),
 		closed:  make(chan struct{}),
 		ln:      ln,
+		opt:     opt,
+		overdue: make(map[string]struct{}),
+		stuck:   make(chan struct{}),
 	}
 	go s.serve()
-	return s, nil
+	go s.sweeper()
+	return s
 }
 
 // Addr is the host:port for AWS_LAMBDA_RUNTIME_API.
@@ -101,6 +134,14 @@ func (s *Server) Slots() *Slots { return s.slots }
 
 // Ready is closed when a worker first polls /next: init is complete.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Stuck is closed when every worker of the EE holds an invoke that is past
+// its deadline plus grace and has not been answered, and no worker has
+// polled /next or answered anything for a while (see stuckRule): the EE
+// cannot run anything any more and should be replaced. It is never closed
+// for an EE whose workers answer, however late. The server itself goes on
+// as before: it is the caller's to drain and Close it.
+func (s *Server) Stuck() <-chan struct{} { return s.stuck }
 
 // InitErrors delivers what the runtime posted to /runtime/init/error.
 func (s *Server) InitErrors() <-chan InitError { return s.initErr }
@@ -176,7 +217,9 @@ var timerPool = sync.Pool{New: func() any {
 
 // abandon gives up on inv. The slot stays taken until the runtime is done
 // with the invoke (a late answer, or the worker skipping it on /next), so
-// the EE is never handed more invokes than it has workers.
+// the EE is never handed more invokes than it has workers; but not past
+// the invoke's deadline plus overdueGrace: then the sweeper frees it (see
+// reapOverdue), so that a worker that never answers cannot keep it.
 func (s *Server) abandon(inv *Invocation) bool {
 	return inv.state.CompareAndSwap(stateQueued, stateAbandoned) ||
 		inv.state.CompareAndSwap(stateDispatched, stateAbandoned)
@@ -203,46 +246,18 @@ const (
 	initErrPath = prefix + "init/error"
 )
 
-// serve accepts connections until Close. No read deadlines: they cost a
-// timer update per request, and a runtime that stalls mid-request only
-// hurts its own EE.
-func (s *Server) serve() {
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		go s.serveConn(c)
-	}
-}
-
-// workerConn is one connection from the runtime.
-type workerConn struct {
-	net.Conn
-	// writing orders answers on the connection: a /next answer can be
-	// written by an invoking goroutine while the connection's goroutine
-	// has already read the next request.
-	writing sync.Mutex
-	// parked: waiting on /next for an invoke. Changed under Server.mu;
-	// atomic so that every request need not take that mutex to check it.
-	parked atomic.Bool
-}
-
 // serveConn runs the requests of one connection in order (HTTP/1.1
 // keep-alive; runtimes do not pipeline).
-func (s *Server) serveConn(c net.Conn) {
-	if !s.conns.add(c) {
-		c.Close()
-		return
-	}
-	wc := &workerConn{Conn: c}
+// The accept loop has added wc to the connection set.
+func (s *Server) serveConn(wc *workerConn) {
+	c := wc.Conn
 	br := readerPool.Get().(*bufio.Reader)
 	bw := writerPool.Get().(*bufio.Writer)
-	br.Reset(c)
+	br.Reset(wc) // counts bytes read, for the sweeper
 	bw.Reset(c)
 	defer func() {
 		s.unpark(wc)
-		s.conns.remove(c)
+		s.conns.remove(wc)
 		c.Close()
 		br.Reset(nil)
 		bw.Reset(nil)
@@ -252,6 +267,7 @@ func (s *Server) serveConn(c net.Conn) {
 	var req request
 	for {
 		err := readRequest(br, &req)
+		wc.seq.Add(1) // in a request
 		if s.unpark(wc) {
 			// A request while this worker still waits for its /next
 			// answer: runtimes do not pipeline, and an answer written
@@ -266,6 +282,7 @@ func (s *Server) serveConn(c net.Conn) {
 			bw.Flush()        //nolint:errcheck
 		}
 		wc.writing.Unlock()
+		wc.seq.Add(1) // between requests
 		if err != nil || req.close {
 			return
 		}
@@ -302,6 +319,7 @@ func (s *Server) next(wc *workerConn, bw *bufio.Writer) error {
 	s.readyOnce.Do(func() { close(s.ready) })
 	for {
 		s.mu.Lock()
+		s.activity++
 		if len(s.queued) == 0 {
 			select {
 			case <-s.closed:
@@ -432,9 +450,14 @@ var errClosedConn = errors.New("execution environment closed")
 
 // undispatch takes back an invoke whose worker vanished before receiving
 // it; false if its caller gave up meanwhile (then nobody waits for it and
-// its slot is freed).
+// its slot is freed) or if it is no longer pending (answered anyway, or
+// freed as overdue: whoever removed it from pending freed its slot).
 func (s *Server) undispatch(inv *Invocation) bool {
 	s.mu.Lock()
+	if s.pending[inv.ID] != inv {
+		s.mu.Unlock()
+		return false
+	}
 	delete(s.pending, inv.ID)
 	s.mu.Unlock()
 	if inv.state.CompareAndSwap(stateDispatched, stateQueued) {
@@ -461,10 +484,20 @@ func (s *Server) answer(br *bufio.Reader, bw *bufio.Writer, req *request, id str
 		return err
 	}
 	s.mu.Lock()
+	s.activity++
 	inv := s.pending[id]
-	delete(s.pending, id)
+	late := false
+	if inv != nil {
+		delete(s.pending, id)
+	} else if _, late = s.overdue[id]; late {
+		// Its slot was freed already: the worker is alive after all.
+		delete(s.overdue, id)
+	}
 	s.mu.Unlock()
 
+	if late {
+		s.completed.Add(1)
+	}
 	if inv != nil {
 		// The worker is done with this invoke whatever it answered.
 		s.slots.Release()

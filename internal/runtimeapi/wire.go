@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"net"
 	"net/http/httputil"
 	"strconv"
 	"sync"
@@ -256,39 +255,4 @@ func writeNext(bw *bufio.Writer, inv *Invocation) error {
 	bw.WriteString("\r\n\r\n")                                        //nolint:errcheck
 	bw.Write(inv.Payload)                                             //nolint:errcheck
 	return bw.Flush()
-}
-
-// connSet tracks open connections so Close can end them all.
-type connSet struct {
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	shut  bool
-}
-
-func (cs *connSet) add(c net.Conn) bool {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.shut {
-		return false
-	}
-	if cs.conns == nil {
-		cs.conns = make(map[net.Conn]struct{})
-	}
-	cs.conns[c] = struct{}{}
-	return true
-}
-
-func (cs *connSet) remove(c net.Conn) {
-	cs.mu.Lock()
-	delete(cs.conns, c)
-	cs.mu.Unlock()
-}
-
-func (cs *connSet) closeAll() {
-	cs.mu.Lock()
-	cs.shut = true
-	for c := range cs.conns {
-		c.Close()
-	}
-	cs.mu.Unlock()
 }
