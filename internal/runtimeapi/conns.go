@@ -51,8 +51,10 @@ const (
 
 	// stuckQuiet is how long no worker must have polled /next or answered
 	// before an EE whose every worker holds an overdue invoke is declared
-	// stuck (see stuckRule).
-	stuckQuiet = 2 * time.Second
+	// stuck (see stuckRule). It makes the rule need more than a count: an
+	// EE is replaced only when nothing at all has come from its runtime for
+	// this long, which a runtime with a live worker never does.
+	stuckQuiet = 5 * time.Second
 
 	// sweepInterval is the sweeper's period: slots of overdue invokes come
 	// back between deadline+overdueGrace and one interval later.
