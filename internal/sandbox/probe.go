@@ -67,9 +67,13 @@ const (
 	mechPID     = "PID namespaces (functions see and signal each other's processes)"
 	mechMount   = "mount namespaces (no read-only host, no private size-limited /tmp, other functions' code reachable by path)"
 	mechNNP     = "no_new_privs"
+	mechRoot    = "a minimal root (functions see the host's file system, read-only)"
+	mechNet     = "network namespaces (functions share the host's network: they reach its loopback, Paddock's ports and each other's Runtime APIs)"
+	mechSeccomp = "a seccomp filter (functions may call mount, unshare, bpf, keyctl and the like; the kernel refuses what their user may not do)"
 )
 
 func probe() Caps {
+	warmUpExec()
 	var c Caps
 	miss := func(mech string, err error) { c.Missing = append(c.Missing, mech+": "+err.Error()) }
 
@@ -88,10 +92,27 @@ func probe() Caps {
 	} else {
 		c.MountNamespace = true
 	}
+	if !c.MountNamespace {
+		miss(mechRoot, errors.New("needs mount namespaces"))
+	} else if err := onThrowawayThread(tryMinimalRoot); err != nil {
+		miss(mechRoot, err)
+	} else {
+		c.MinimalRoot = true
+	}
 	if err := onThrowawayThread(func() error { return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }); err != nil {
 		miss(mechNNP, err)
 	} else {
 		c.NoNewPrivs = true
+	}
+	if err := trySeccomp(); err != nil {
+		miss(mechSeccomp, err)
+	} else {
+		c.Seccomp = true
+	}
+	if err := tryNetwork(); err != nil {
+		miss(mechNet, err)
+	} else {
+		c.Network = true
 	}
 	c.cloneIntoCgroup = kernelAtLeast(5, 7)
 	c.procPerMount = kernelAtLeast(5, 8)
@@ -196,6 +217,58 @@ func tryMountNamespace() error {
 		return err
 	}
 	return unix.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64k")
+}
+
+// warmUpExec makes the Go runtime run its one-time checks of process
+// creation now. The first os.StartProcess of a process checks that
+// clone(CLONE_PIDFD) works by cloning a child that exits at once: done
+// from a thread that unshared its PID namespace, that child would be the
+// namespace's init, and its exit would leave the runtime's real fork
+// nothing but ENOMEM.
+func warmUpExec() {
+	// Exec of a directory fails in the child, after the checks ran.
+	if p, err := os.StartProcess("/", []string{"/"}, &os.ProcAttr{}); err == nil {
+		p.Wait() //nolint:errcheck // it cannot have run
+	}
+}
+
+// tryMinimalRoot pivots into an empty tmpfs, as enterRoot does.
+func tryMinimalRoot() error {
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return err
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return err
+	}
+	if err := unix.Mount("tmpfs", rootMount, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64k"); err != nil {
+		return err
+	}
+	return pivot(rootMount)
+}
+
+// trySeccomp loads the filter on a thread that then ends.
+func trySeccomp() error {
+	if err := checkPolicy(); err != nil {
+		return err
+	}
+	return onThrowawayThread(loadSeccomp)
+}
+
+// tryNetwork sets up the host's side and makes one EE namespace, which
+// goes into the pool for the first EE.
+func tryNetwork() error {
+	if os.Geteuid() != 0 {
+		return errors.New("needs root")
+	}
+	if err := hostNetwork(); err != nil {
+		return err
+	}
+	n, err := newEENet()
+	if err != nil {
+		return err
+	}
+	pool.put(n)
+	return nil
 }
 
 // kernelAtLeast compares the running kernel's version.

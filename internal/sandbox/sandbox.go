@@ -32,6 +32,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,6 +51,14 @@ type Caps struct {
 	PIDNamespace   bool   // and in their own PID and IPC namespaces
 	MountNamespace bool   // and in their own mount namespace
 	NoNewPrivs     bool   // and with no_new_privs
+	// MinimalRoot: the mount namespace's root is a fresh one holding only
+	// what a runtime needs (rootfs.go), not the host's, read-only.
+	MinimalRoot bool
+	// Network: each EE has a network namespace of its own, its Runtime
+	// API on its own loopback, and the outside world through NAT (netns.go).
+	Network bool
+	// Seccomp: the runtime runs under the seccomp filter of seccomp.go.
+	Seccomp bool
 	// Missing says, one line per mechanism, what the EEs run without and
 	// why ("cgroups (...): permission denied").
 	Missing []string
@@ -85,6 +94,7 @@ type Sandbox struct {
 	tmpfs   bool   // tmpDir is a tmpfs mounted here
 	cg      *cgroup
 	uid     *uidLease
+	net     *eeNet // its network namespace, with Caps.Network
 
 	// procHidden: /proc in the EE's view shows only its own processes.
 	procHidden bool
@@ -125,7 +135,15 @@ func (c Caps) Prepare(id string, lim Limits, codeDir string) (_ *Sandbox, err er
 			return nil, err
 		}
 	}
-	if !c.MountNamespace {
+	if c.Network {
+		if s.net, err = pool.get(); err != nil {
+			return nil, fmt.Errorf("network namespace: %w", err)
+		}
+	}
+	switch {
+	case c.MountNamespace && c.MinimalRoot:
+		s.taskDir = TaskRoot
+	case !c.MountNamespace:
 		if err := s.makeDirs(); err != nil {
 			return nil, err
 		}
@@ -284,6 +302,16 @@ func (s *Sandbox) Env() []string {
 	return []string{"TMPDIR=" + s.tmpDir}
 }
 
+// Listener is the EE's Runtime API listener, at RuntimeAPIAddr in its own
+// network namespace, or nil when it has none (then the caller listens on
+// the host's loopback).
+func (s *Sandbox) Listener() net.Listener {
+	if s.net == nil {
+		return nil
+	}
+	return s.net.ln
+}
+
 // UID is the user the runtime runs as, and false when it runs as Paddock's.
 func (s *Sandbox) UID() (uint32, bool) {
 	if s.uid == nil {
@@ -301,11 +329,7 @@ func (s *Sandbox) MemoryEnforced() bool { return s.cg != nil && s.cg.mem }
 
 // Apply sets the process attributes of cmd that need no preparation in the
 // parent: the EE's user (with no supplementary groups), its own process
-// group, death with Paddock, and new PID and IPC namespaces. In a new PID
-// namespace the runtime is PID 1: the kernel delivers it only the signals
-// it has a handler for (the Go runtime installs one for SIGTERM and exits),
-// its orphans are reparented to it, and when it exits every process left in
-// the namespace is killed. Start calls Apply.
+// group and death with Paddock. Start calls Apply.
 func (s *Sandbox) Apply(cmd *exec.Cmd) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
@@ -319,9 +343,6 @@ func (s *Sandbox) Apply(cmd *exec.Cmd) {
 	}
 	if s.uid != nil {
 		a.Credential = &syscall.Credential{Uid: s.uid.uid, Gid: s.uid.uid, Groups: []uint32{}}
-	}
-	if s.caps.PIDNamespace {
-		a.Cloneflags |= syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC
 	}
 }
 
@@ -387,8 +408,18 @@ func (s *Sandbox) Start(cmd *exec.Cmd) error {
 	return nil
 }
 
-// startOnThread runs on Start's locked thread. joined reports whether the
+// startOnThread runs on Start's locked thread, and sets it up in the
+// order runc's init does, each step one the next may need: the cgroup
+// (v1), the network namespace, new PID, IPC and UTS namespaces for the
+// children, the mount namespace and its root, no_new_privs and the seccomp
+// filter last, since it forbids the calls the steps before make. Then it
+// forks the runtime, which inherits all of it. joined reports whether the
 // process starts inside its cgroup.
+//
+// In a new PID namespace the runtime is PID 1: the kernel delivers it only
+// the signals it has a handler for (the Go runtime installs one for SIGTERM
+// and exits), its orphans are reparented to it, and when it exits every
+// process left in the namespace is killed.
 func (s *Sandbox) startOnThread(cmd *exec.Cmd, tid int) (restore func() error, joined bool, err error) {
 	if s.cg != nil {
 		switch {
@@ -398,7 +429,9 @@ func (s *Sandbox) startOnThread(cmd *exec.Cmd, tid int) (restore func() error, j
 				slog.Warn("sandbox: the runtime starts outside its cgroup and is attached after", "ee", s.name, "err", err)
 			}
 			joined = err == nil
-		case s.caps.cloneIntoCgroup:
+		case s.caps.cloneIntoCgroup && !s.caps.Seccomp:
+			// The filter answers clone3 with ENOSYS (seccomp.go), so with
+			// it the runtime is attached right after it starts instead.
 			fd, err := s.cg.openDir()
 			if err != nil {
 				return nil, false, fmt.Errorf("open cgroup: %w", err)
@@ -408,12 +441,42 @@ func (s *Sandbox) startOnThread(cmd *exec.Cmd, tid int) (restore func() error, j
 			joined = true
 		}
 	}
-	if s.caps.MountNamespace {
-		if err := s.enterView(); err != nil {
+	if s.net != nil {
+		if err := s.net.enter(); err != nil {
 			return restore, false, err
 		}
 	}
-	if s.caps.NoNewPrivs {
+	if s.caps.PIDNamespace {
+		// For this thread only its future children's namespaces: the one
+		// it forks next is PID 1 of a new one.
+		if err := unix.Unshare(unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS); err != nil {
+			return restore, false, fmt.Errorf("unshare PID, IPC and UTS namespaces: %w", err)
+		}
+		// Lambda's EEs are named by their address; the host's name is none
+		// of the function's business.
+		name := "localhost"
+		if s.net != nil {
+			name = s.net.ee.String()
+		}
+		if err := unix.Sethostname([]byte(name)); err != nil {
+			return restore, false, fmt.Errorf("hostname: %w", err)
+		}
+	}
+	if s.caps.MountNamespace {
+		enter := s.enterView
+		if s.caps.MinimalRoot {
+			enter = s.enterRoot
+		}
+		if err := enter(); err != nil {
+			return restore, false, err
+		}
+	}
+	switch {
+	case s.caps.Seccomp:
+		if err := loadSeccomp(); err != nil {
+			return restore, false, err
+		}
+	case s.caps.NoNewPrivs:
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return restore, false, fmt.Errorf("no_new_privs: %w", err)
 		}
@@ -482,6 +545,7 @@ func (s *Sandbox) Close() error {
 			}
 		}
 		s.uid.release()
+		s.net.close()
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,6 +39,9 @@ type facts struct {
 	Errors        map[string]string // what it tried, and the error ("" if it worked)
 	ProcEntries   int
 	Cgroup        string
+	Seccomp       string
+	Root          []string // the names in /
+	Hostname      string
 }
 
 func helper(action string) int {
@@ -50,6 +55,9 @@ func helper(action string) int {
 				if v, ok := strings.CutPrefix(l, "NoNewPrivs:"); ok {
 					f.NoNewPrivs = strings.TrimSpace(v)
 				}
+				if v, ok := strings.CutPrefix(l, "Seccomp:"); ok {
+					f.Seccomp = strings.TrimSpace(v)
+				}
 			}
 		}
 		cg, _ := os.ReadFile("/proc/self/cgroup")
@@ -60,6 +68,14 @@ func helper(action string) int {
 				f.Errors[what] = err.Error()
 			}
 		}
+		if ents, err := os.ReadDir("/"); err == nil {
+			for _, e := range ents {
+				f.Root = append(f.Root, e.Name())
+			}
+		}
+		f.Hostname, _ = os.Hostname()
+		try("unshare user", onNewThread(func() error { return unix.Unshare(unix.CLONE_NEWUSER) }))
+		try("mount", unix.Mount("tmpfs", os.TempDir(), "tmpfs", 0, ""))
 		try("write tmp", os.WriteFile(filepath.Join(os.TempDir(), "x"), []byte("x"), 0o600))
 		try("write code", os.WriteFile(filepath.Join(f.Cwd, "new"), []byte("x"), 0o600))
 		try("write etc", os.WriteFile("/etc/paddock-sandbox-test", []byte("x"), 0o600))
@@ -115,6 +131,17 @@ func helper(action string) int {
 		return 0
 	}
 	return 2
+}
+
+// onNewThread runs f on a thread of its own (unshare(CLONE_NEWUSER) needs a
+// single-threaded caller only for the process; a thread may try).
+func onNewThread(f func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		done <- f()
+	}()
+	return <-done
 }
 
 // codeDir makes a code directory with the test binary as bootstrap and a
@@ -220,11 +247,23 @@ func TestSandboxedProcessIsConfined(t *testing.T) {
 	if f.NoNewPrivs != "1" {
 		t.Errorf("NoNewPrivs %q", f.NoNewPrivs)
 	}
-	if f.Cwd != code {
-		t.Errorf("cwd %q, want the code dir %q at its own path", f.Cwd, code)
+	if f.Cwd != s.TaskDir() {
+		t.Errorf("cwd %q, want the code dir %q", f.Cwd, s.TaskDir())
+	}
+	if f.Seccomp != "2" {
+		t.Errorf("Seccomp: %q, want 2 (filtered)", f.Seccomp)
+	}
+	if e := f.Errors["unshare user"]; !strings.Contains(e, "operation not permitted") {
+		t.Errorf("unshare(CLONE_NEWUSER): %q, want EPERM", e)
+	}
+	if got, want := strings.Join(f.Root, " "), strings.Join(minimalRoot(), " "); c.MinimalRoot && got != want {
+		t.Errorf("/ holds %q, want %q", got, want)
+	}
+	if f.Hostname == hostname() {
+		t.Errorf("hostname %q is the host's", f.Hostname)
 	}
 	want := map[string]bool{"write tmp": true, "read code": true, "write code": false, "write etc": false,
-		"read " + secret: false, "read /proc/1/environ": false, "signal": false}
+		"read " + secret: false, "read /proc/1/environ": false, "signal": false, "mount": false}
 	for what, ok := range want {
 		e, tried := f.Errors[what]
 		if !tried || (e == "") != ok {
@@ -300,7 +339,7 @@ func TestCodeOutsideTmp(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &f); err != nil {
 				t.Fatalf("helper output %q: %v", out, err)
 			}
-			if f.Cwd != code || f.Errors["read code"] != "" || f.Errors["write code"] == "" {
+			if f.Cwd != s.TaskDir() || f.Errors["read code"] != "" || f.Errors["write code"] == "" {
 				t.Errorf("cwd %s, errors %v: want its code at %s, read-only", f.Cwd, f.Errors, code)
 			}
 			if e := f.Errors["read "+filepath.Join(sibling, "data.txt")]; e == "" {
@@ -546,4 +585,22 @@ func TestUIDsAreDistinct(t *testing.T) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		t.Fatalf("a released uid stays locked: %v", err)
 	}
+}
+
+// minimalRoot is what / of an EE should hold on this host: the system
+// directories it has, and the root's own.
+func minimalRoot() []string {
+	names := []string{"dev", "etc", "opt", "proc", "tmp", "var"}
+	for _, d := range systemDirs {
+		if _, err := os.Lstat("/" + d); err == nil {
+			names = append(names, d)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
 }

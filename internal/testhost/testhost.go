@@ -1,0 +1,134 @@
+// Package testhost gives tests a host of their own on the network: a
+// network namespace linked to this machine by a veth pair, with a TCP
+// server in it. It stands in for "the internet" in tests of what an
+// execution environment can reach: traffic to it leaves the machine's own
+// namespace the way traffic to a real outside address would, and goes
+// nowhere else. It needs root.
+package testhost
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Host is a test host: Addr is its address, Gateway this machine's on the
+// link to it.
+type Host struct {
+	Addr    netip.Addr
+	Gateway netip.Addr
+	// Server is a TCP server at Addr: for each connection it writes the
+	// peer address it sees ("from 198.51.100.1:40000\n") and closes.
+	Server netip.AddrPort
+}
+
+var seq atomic.Uint32
+
+// New makes a test host, removed at the end of the test. It skips the test
+// where the machine does not allow it (not root, no network namespaces).
+func New(t testing.TB) *Host {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("test hosts need root (network namespaces)")
+	}
+	// 198.51.100.0/24 is TEST-NET-2 (RFC 5737): never a real address. One
+	// /30 per host, numbered by pid and sequence so that test binaries
+	// running at once do not collide.
+	n := (uint32(os.Getpid())*7 + seq.Add(1)) % 64
+	gw := netip.AddrFrom4([4]byte{198, 51, 100, byte(n*4 + 1)})
+	addr := gw.Next()
+	name := fmt.Sprintf("pth%d", (os.Getpid()%10000)*100+int(seq.Load()%100))
+	var ns netns.NsHandle = -1
+	var ln net.Listener
+	err := onThread(func() error {
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			return err
+		}
+		var err error
+		if ns, err = netns.Get(); err != nil {
+			return err
+		}
+		lo, err := netlink.LinkByName("lo")
+		if err == nil {
+			err = netlink.LinkSetUp(lo)
+		}
+		return err
+	})
+	if err != nil {
+		t.Skipf("no network namespace for a test host: %v", err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: "eth0", PeerNamespace: netlink.NsFd(ns)}
+	if err := netlink.LinkAdd(veth); err != nil {
+		t.Fatalf("test host veth: %v", err)
+	}
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName(name); err == nil {
+			netlink.LinkDel(l) //nolint:errcheck // gone with the namespace anyway
+		}
+	})
+	host, err := netlink.LinkByName(name)
+	must(t, err)
+	must(t, netlink.AddrAdd(host, &netlink.Addr{IPNet: &net.IPNet{IP: gw.AsSlice(), Mask: net.CIDRMask(30, 32)}}))
+	must(t, netlink.LinkSetUp(host))
+	h, err := netlink.NewHandleAt(ns)
+	must(t, err)
+	defer h.Close()
+	eth, err := h.LinkByName("eth0")
+	must(t, err)
+	must(t, h.AddrAdd(eth, &netlink.Addr{IPNet: &net.IPNet{IP: addr.AsSlice(), Mask: net.CIDRMask(30, 32)}}))
+	must(t, h.LinkSetUp(eth))
+	must(t, h.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw.AsSlice()}))
+	must(t, onThread(func() error {
+		if err := netns.Set(ns); err != nil {
+			return err
+		}
+		var err error
+		ln, err = (&net.ListenConfig{}).Listen(context.Background(), "tcp", netip.AddrPortFrom(addr, 0).String())
+		return err
+	}))
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				w := bufio.NewWriter(c)
+				fmt.Fprintf(w, "from %s\n", c.RemoteAddr())
+				w.Flush()
+			}()
+		}
+	}()
+	return &Host{Addr: addr, Gateway: gw, Server: netip.MustParseAddrPort(ln.Addr().String())}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("test host: %v", err)
+	}
+}
+
+// onThread runs f on an OS thread that ends afterwards, so the namespace
+// it enters dies with it.
+func onThread(f func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		done <- f()
+	}()
+	return <-done
+}
