@@ -194,16 +194,25 @@ func (a *Agent) run(e *EE) {
 		fail(&Failure{"InvalidZipFileException", err.Error()})
 		return
 	}
-	srv, err := runtimeapi.NewServer(e.Spec.MaxConcurrency)
-	if err != nil {
+	// Whatever way run ends, the sandbox goes (stop releases it too, once
+	// the process is reaped; this catches any path that did not stop).
+	defer e.releaseSandbox()
+	sb, f := e.sandbox(codeDir, a.Sandbox)
+	if f != nil {
+		fail(f)
+		return
+	}
+	// The Runtime API listens in the EE's own network namespace when it
+	// has one, else on the host's loopback.
+	var srv *runtimeapi.Server
+	if ln := sb.Listener(); ln != nil {
+		srv = runtimeapi.NewServerOn(ln, e.Spec.MaxConcurrency)
+	} else if srv, err = runtimeapi.NewServer(e.Spec.MaxConcurrency); err != nil {
 		fail(&Failure{"InternalError", "start runtime API: " + err.Error()})
 		return
 	}
 	e.srv = srv
-	// Whatever way run ends, the sandbox goes (stop releases it too, once
-	// the process is reaped; this catches any path that did not stop).
-	defer e.releaseSandbox()
-	if err := e.spawn(codeDir, a.Sandbox); err != nil {
+	if err := e.spawn(codeDir, sb); err != nil {
 		f, ok := err.(*Failure)
 		if !ok {
 			f = &Failure{"InternalError", err.Error()}
@@ -267,6 +276,14 @@ func (a *Agent) run(e *EE) {
 				a.died(e, runtimeapi.ErrorTypeOutOfMemory, over)
 				return
 			}
+		case <-srv.Stuck():
+			// Every worker holds an invoke it will not answer: the EE can
+			// run nothing more, so it is replaced like one that died.
+			e.signal(syscall.SIGKILL)
+			<-e.exited
+			a.died(e, runtimeapi.ErrorTypeExit, fmt.Sprintf(
+				"Runtime stuck: all %d workers held invokes past their deadlines without answering", e.Spec.MaxConcurrency))
+			return
 		case <-e.stopReq:
 			a.drain(e)
 			a.shutdown(e)

@@ -198,29 +198,38 @@ func (e *EE) outputDrained() bool {
 // ShutdownGrace is how long a runtime has between SIGTERM and SIGKILL, as on Lambda.
 const ShutdownGrace = 2 * time.Second
 
-// spawn starts the runtime process of e from codeDir, confined by caps
-// when not nil.
-func (e *EE) spawn(codeDir string, caps *sandbox.Caps) error {
+// sandbox checks the EE's bootstrap and makes its sandbox, when caps is
+// not nil and the host allows it; a nil Sandbox runs the EE unconfined
+// (its methods work on nil).
+func (e *EE) sandbox(codeDir string, caps *sandbox.Caps) (*sandbox.Sandbox, *Failure) {
 	bootstrap := filepath.Join(codeDir, "bootstrap")
 	info, err := os.Stat(bootstrap)
 	if err != nil {
-		return &Failure{"FunctionError.InvalidEntryPoint",
+		return nil, &Failure{"FunctionError.InvalidEntryPoint",
 			"Couldn't find valid bootstrap(s): [" + bootstrap + "]"}
 	}
 	if info.Mode()&0o111 == 0 {
-		return &Failure{"FunctionError.PermissionDenied",
+		return nil, &Failure{"FunctionError.PermissionDenied",
 			"bootstrap is not executable: " + bootstrap}
 	}
-	var sb *sandbox.Sandbox
-	if caps != nil {
-		if sb, err = e.prepareSandbox(caps, codeDir); err != nil {
-			if sandbox.Strict() {
-				return &Failure{"InternalError", "sandbox: " + err.Error()}
-			}
-			logger.Warn("sandbox: running an execution environment unconfined", "ee", e.Spec.ID, "err", err)
-			sb = nil
-		}
+	if caps == nil {
+		return nil, nil
 	}
+	sb, err := e.prepareSandbox(caps, codeDir)
+	if err != nil {
+		if sandbox.Strict() {
+			return nil, &Failure{"InternalError", "sandbox: " + err.Error()}
+		}
+		logger.Warn("sandbox: running an execution environment unconfined", "ee", e.Spec.ID, "err", err)
+		return nil, nil
+	}
+	e.sb.Store(sb)
+	return sb, nil
+}
+
+// spawn starts the runtime process of e from codeDir, confined by sb when
+// not nil.
+func (e *EE) spawn(codeDir string, sb *sandbox.Sandbox) error {
 	taskDir := codeDir
 	if sb != nil {
 		taskDir = sb.TaskDir()
@@ -257,7 +266,6 @@ func (e *EE) spawn(codeDir string, caps *sandbox.Caps) error {
 		}
 		return &Failure{"FunctionError.InvalidEntryPoint", err.Error()}
 	}
-	e.sb.Store(sb)
 	e.cmd = cmd
 	e.started = time.Now()
 	var outputs sync.WaitGroup

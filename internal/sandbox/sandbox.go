@@ -306,7 +306,7 @@ func (s *Sandbox) Env() []string {
 // network namespace, or nil when it has none (then the caller listens on
 // the host's loopback).
 func (s *Sandbox) Listener() net.Listener {
-	if s.net == nil {
+	if s == nil || s.net == nil {
 		return nil
 	}
 	return s.net.ln

@@ -197,12 +197,27 @@ func TestSandboxSeparatesFunctions(t *testing.T) {
 	if engineFile == "" {
 		t.Fatal("no file in the engine's data dir to try")
 	}
-	if a.Cwd == b.Cwd {
-		t.Fatalf("alice and bob share their code dir %s", a.Cwd)
+	// Each sees its own code at LAMBDA_TASK_ROOT (the same path for both in
+	// a minimal root); Alice's code where it lives on the host is out of
+	// Bob's reach.
+	aliceCode := ""
+	filepath.WalkDir(filepath.Join(e.dataDir, "code"), func(p string, d fs.DirEntry, err error) error { //nolint:errcheck
+		if err == nil && d.Name() == "function.txt" {
+			if b, _ := os.ReadFile(p); string(b) == "alice" {
+				aliceCode = filepath.Dir(p)
+			}
+		}
+		return nil
+	})
+	if aliceCode == "" {
+		t.Fatal("alice's code is not in the code cache")
+	}
+	if r, _ := e.ask("alice", fmt.Sprintf(`{"read":%q}`, filepath.Join(a.Cwd, "function.txt"))); r.Data != "alice" {
+		t.Fatalf("alice does not see her own code at %s: %+v", a.Cwd, r)
 	}
 	private := []string{
-		filepath.Join(a.Cwd, "function.txt"),
-		filepath.Join(a.Cwd, "bootstrap"),
+		filepath.Join(aliceCode, "function.txt"),
+		filepath.Join(aliceCode, "bootstrap"),
 		engineFile,
 		fmt.Sprintf("/proc/%d/environ", os.Getpid()),
 	}
