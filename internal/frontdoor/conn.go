@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,9 +37,14 @@ type conn struct {
 	bw     *bufio.Writer
 	remote string
 
-	mu     sync.Mutex // guards active and closed against Shutdown
-	active bool       // a request is being served
+	mu     sync.Mutex // guards state, since and closed against Shutdown and the cap
+	state  connState
+	since  int64 // when state was entered, Unix nanoseconds
 	closed bool
+
+	// rdl is the read deadline set on nc, kept so that a request on a
+	// busy connection does not need to move it (see idle).
+	rdl time.Time
 
 	// Reused by each request in turn: a handler must not keep them past
 	// its return, which net/http asks too.
@@ -47,7 +53,7 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{srv: s, nc: nc, remote: nc.RemoteAddr().String()}
+	c := &conn{srv: s, nc: nc, remote: nc.RemoteAddr().String(), since: time.Now().UnixNano()}
 	c.resp.c = c
 	c.body.c = c
 	return c
@@ -75,11 +81,11 @@ func (c *conn) serve() {
 		}
 	}()
 
-	// A new connection gets the header timeout from its first byte on, as
-	// with net/http; between requests of a kept connection, no timeout.
-	timeout := c.srv.ReadHeaderTimeout
-	if timeout > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(timeout)) //nolint:errcheck
+	// A new connection gets the header timeout from its accept on, as
+	// with net/http; a kept one gets the idle timeout between requests,
+	// then the header timeout from the first byte of its next head.
+	if timeout := c.srv.ReadHeaderTimeout; timeout > 0 {
+		c.setReadDeadline(time.Now().Add(timeout))
 	}
 	for first := true; ; first = false {
 		n, err := c.readHead(first)
@@ -93,12 +99,17 @@ func (c *conn) serve() {
 			h, ok = parseHead(buf)
 		}
 		if !ok || c.srv.Match == nil || !c.srv.Match(h.method, h.url.Path) {
+			// Active, so that the cap does not close it under net/http
+			// before it leaves this loop's count.
+			if !c.setState(stateActive, 0) {
+				return
+			}
 			c.nc.SetReadDeadline(time.Time{}) //nolint:errcheck // net/http sets its own
 			handedOff = true
 			c.srv.handOff(c.nc, c.br)
 			return
 		}
-		if !c.setActive(true) {
+		if !c.setState(stateActive, 0) {
 			return
 		}
 		c.br.Discard(n) //nolint:errcheck // n bytes are buffered
@@ -106,9 +117,40 @@ func (c *conn) serve() {
 		if !keep && c.body.remaining > 0 {
 			c.lingerClose()
 		}
-		if !keep || !c.setActive(false) {
+		if !keep {
 			return
 		}
+		now := time.Now()
+		if !c.setState(stateIdle, now.UnixNano()) {
+			return
+		}
+		c.idle(now)
+	}
+}
+
+// setReadDeadline sets the connection's read deadline and remembers it.
+func (c *conn) setReadDeadline(t time.Time) {
+	c.rdl = t
+	c.nc.SetReadDeadline(t) //nolint:errcheck // fails only on a closed connection, which the next read reports
+}
+
+// idle sets the deadline for the wait for the next request: IdleTimeout
+// from now. A busy connection finds the deadline it set a moment ago still
+// nearly whole, and keeps it: the timeout is then between 7/8 of
+// IdleTimeout and all of it, and a stream of requests moves the deadline
+// (a runtime timer) once per IdleTimeout/8 rather than once per request.
+func (c *conn) idle(now time.Time) {
+	t := c.srv.IdleTimeout
+	if t <= 0 {
+		if !c.rdl.IsZero() {
+			c.setReadDeadline(time.Time{})
+		}
+		return
+	}
+	// A deadline set for something else (the head, a body) is replaced,
+	// whether sooner or later than this one.
+	if left := c.rdl.Sub(now); left < t-t/8 || left > t {
+		c.setReadDeadline(now.Add(t))
 	}
 }
 
@@ -118,20 +160,18 @@ func (c *conn) readHead(first bool) (int, error) {
 	if _, err := c.br.Peek(1); err != nil {
 		return 0, err
 	}
-	deadline := first && c.srv.ReadHeaderTimeout > 0
+	// The first head is under the deadline set at the accept.
+	deadline := first
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
 		if n := headEnd(buf); n >= 0 {
-			if deadline {
-				c.nc.SetReadDeadline(time.Time{}) //nolint:errcheck
-			}
 			return n, nil
 		}
 		if len(buf) == c.br.Size() {
 			return 0, bufio.ErrBufferFull
 		}
 		if !deadline && c.srv.ReadHeaderTimeout > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(c.srv.ReadHeaderTimeout)) //nolint:errcheck
+			c.setReadDeadline(time.Now().Add(c.srv.ReadHeaderTimeout))
 			deadline = true
 		}
 		if _, err := c.br.Peek(len(buf) + 1); err != nil {
@@ -140,19 +180,36 @@ func (c *conn) readHead(first bool) (int, error) {
 	}
 }
 
-// setActive marks the connection busy or idle for Shutdown; it reports
-// false when the connection must end instead (the server is closing and
-// the connection is, or was, idle).
-func (c *conn) setActive(active bool) bool {
+// setState marks the connection busy or idle for Shutdown and the cap;
+// it reports false when the connection must end instead (it was closed
+// while idle, or the server is closing and it goes idle).
+func (c *conn) setState(st connState, since int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return false
 	}
-	if !active && c.srv.closing.Load() {
+	if st != stateActive && c.srv.closing.Load() {
 		return false
 	}
-	c.active = active
+	c.state = st
+	if since != 0 {
+		c.since = since
+	}
+	return true
+}
+
+// closeIf closes the connection if it is still in state st, which is not
+// stateActive, and reports whether it did: the cap's way to make room
+// without racing a request that has just begun.
+func (c *conn) closeIf(st connState) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.state != st || st == stateActive {
+		return false
+	}
+	c.closed = true
+	c.nc.Close()
 	return true
 }
 
@@ -161,7 +218,7 @@ func (c *conn) setActive(active bool) bool {
 func (c *conn) closeIfIdle() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.active {
+	if c.state != stateActive {
 		c.closed = true
 		c.nc.Close()
 	}
@@ -219,8 +276,8 @@ func (c *conn) lingerClose() {
 	if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
 		tc.CloseWrite() //nolint:errcheck // the close follows anyway
 	}
-	c.nc.SetReadDeadline(time.Now().Add(lingerTime)) //nolint:errcheck
-	io.Copy(io.Discard, c.nc)                        //nolint:errcheck // ends at EOF or the deadline
+	c.setReadDeadline(time.Now().Add(lingerTime))
+	io.Copy(io.Discard, c.nc) //nolint:errcheck // ends at EOF or the deadline
 }
 
 // bodyReader reads a Content-Length request body from the connection.
@@ -229,10 +286,34 @@ type bodyReader struct {
 	remaining int64
 	expect    bool // 100 Continue not yet sent
 	err       error
+	// The minimum rate: got counts the bytes since the deadline was last
+	// set for the body (armed).
+	got   int64
+	armed bool
 }
 
 func (b *bodyReader) reset(n int64, expect bool) {
-	b.remaining, b.expect, b.err = n, expect && n > 0, nil
+	b.remaining, b.expect, b.err, b.got, b.armed = n, expect && n > 0, nil, 0, false
+}
+
+// deadline sets the read deadline before a read that has to wait for the
+// network. Reads of bytes already buffered (an invoke's body usually comes
+// with its head) touch no deadline. The first wait starts a window of
+// BodyReadWindow; a window in which BodyReadMin bytes came is followed by
+// a new one; a window that brings less runs out and fails the read. With
+// no minimum rate, the deadline left by the head is cleared.
+func (b *bodyReader) deadline() {
+	c := b.c
+	w := c.srv.BodyReadWindow
+	switch {
+	case w <= 0:
+		if !c.rdl.IsZero() {
+			c.setReadDeadline(time.Time{})
+		}
+	case !b.armed || b.got >= c.srv.BodyReadMin:
+		b.armed, b.got = true, 0
+		c.setReadDeadline(time.Now().Add(w))
+	}
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
@@ -253,8 +334,12 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	if int64(len(p)) > b.remaining {
 		p = p[:b.remaining]
 	}
+	if b.c.br.Buffered() == 0 {
+		b.deadline()
+	}
 	n, err := b.c.br.Read(p)
 	b.remaining -= int64(n)
+	b.got += int64(n)
 	switch {
 	case err == io.EOF:
 		err = io.ErrUnexpectedEOF // the peer closed before its announced body ended
@@ -308,10 +393,14 @@ func (l *handoffListener) Close() error {
 
 func (l *handoffListener) Addr() net.Addr { return l.addr }
 
-// bufferedConn is a connection whose first bytes wait in a reader.
+// bufferedConn is a connection whose first bytes wait in a reader: one the
+// fast loop handed to net/http. Its state follows net/http's ConnState,
+// for the cap.
 type bufferedConn struct {
 	net.Conn
-	r *bufio.Reader
+	r     *bufio.Reader
+	state atomic.Uint32 // a connState
+	since atomic.Int64  // Unix nanoseconds
 }
 
 func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }

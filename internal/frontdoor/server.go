@@ -22,7 +22,6 @@ package frontdoor
 import (
 	"bufio"
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -33,6 +32,14 @@ import (
 )
 
 // Server serves one listener with the fast loop and net/http behind it.
+//
+// It is built to outlive floods of connections: an Accept error never ends
+// Serve (it backs off, as net/http does); open connections are capped
+// (MaxConns), and at the cap the idle ones are closed to make room; and
+// every phase of a connection has a timeout (ReadHeaderTimeout,
+// IdleTimeout, the minimum body rate), so a client that connects and does
+// nothing, sends its head a byte at a time, or stalls in the middle of a
+// body, is closed. The timeouts and the cap apply on both paths.
 type Server struct {
 	// Handler serves every request, on either path. It must not need
 	// http.Flusher or http.Hijacker for the requests Match picks.
@@ -41,13 +48,29 @@ type Server struct {
 	// nil picks none.
 	Match func(method, path string) bool
 	// ReadHeaderTimeout bounds the time to read a request head on both
-	// paths; zero means none.
+	// paths: from the accept for the first one, from its first byte for
+	// the next; zero means none.
 	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes a kept-alive connection that waits this long for
+	// its next request (net/http's IdleTimeout); zero means never.
+	IdleTimeout time.Duration
+	// BodyReadWindow and BodyReadMin are the minimum body rate: a request
+	// body must bring BodyReadMin bytes (or its rest) in every window of
+	// BodyReadWindow, or its read fails and the connection is closed. A
+	// zero window means no minimum.
+	BodyReadWindow time.Duration
+	BodyReadMin    int64
+	// MaxConns caps the open connections of both paths; zero means no
+	// cap. At the cap, idle connections are closed to make room (see
+	// pickVictims); when every one is busy the new connection is closed.
+	MaxConns int
 
 	slow    *http.Server
 	handoff *handoffListener
 	ctx     context.Context // of every fast request; canceled by Close
 	cancel  context.CancelFunc
+	stop    chan struct{} // closed when Shutdown or Close begins
+	stopped sync.Once
 
 	closing atomic.Bool // set by Shutdown and Close, never cleared
 
@@ -55,15 +78,18 @@ type Server struct {
 	onShutdown []func()
 	ln         net.Listener
 	conns      map[*conn]struct{}
-	draining   chan struct{} // closed when the last fast connection ends during a shutdown
+	slowConns  map[*bufferedConn]struct{} // handed to net/http, until it closes them
+	draining   chan struct{}              // closed when the last fast connection ends during a shutdown
 	wg         sync.WaitGroup
+	lastWarn   time.Time // of the last refusal or eviction logged
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = http.ErrServerClosed
 
 // Serve accepts connections on ln until Shutdown or Close, and returns
-// ErrServerClosed then.
+// ErrServerClosed then. It returns another error only when ln is closed
+// from outside: any other Accept error is retried.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closing.Load() {
@@ -73,33 +99,54 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.ln = ln
 	s.conns = make(map[*conn]struct{})
+	s.slowConns = make(map[*bufferedConn]struct{})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.stop = make(chan struct{})
 	s.handoff = newHandoffListener(ln.Addr())
-	s.slow = &http.Server{Handler: s.Handler, ReadHeaderTimeout: s.ReadHeaderTimeout}
+	s.slow = &http.Server{
+		Handler:           s.slowHandler(),
+		ReadHeaderTimeout: s.ReadHeaderTimeout,
+		IdleTimeout:       s.IdleTimeout,
+		ConnState:         s.slowState,
+	}
 	s.mu.Unlock()
 
 	slowDone := make(chan struct{})
 	go func() { defer close(slowDone); s.slow.Serve(s.handoff) }() //nolint:errcheck // ends with ErrServerClosed
 	defer func() { <-slowDone }()
 
-	var tempDelay time.Duration
+	var backoff acceptBackoff
+	var failures int
+	var lastLog time.Time
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
 			if s.closing.Load() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Out of file descriptors and the like: back off as net/http does.
-				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
-				time.Sleep(tempDelay)
-				continue
+			if acceptFatal(err) {
+				s.slow.Close() //nolint:errcheck
+				return err
 			}
-			s.slow.Close() //nolint:errcheck
-			return err
+			if outOfDescriptors(err) {
+				s.makeRoom(true)
+			}
+			failures++
+			if time.Since(lastLog) > 10*time.Second {
+				lastLog = time.Now()
+				slog.Warn("API accept failed; retrying", "err", err, "failures", failures)
+			}
+			select {
+			case <-time.After(backoff.next()):
+			case <-s.stop:
+			}
+			continue
 		}
-		tempDelay = 0
+		if failures > 0 {
+			slog.Info("API accepts again", "failures", failures)
+			failures, lastLog = 0, time.Time{}
+		}
+		backoff.reset()
 		c := newConn(s, nc)
 		if !s.track(c, true) {
 			nc.Close()
@@ -111,6 +158,101 @@ func (s *Server) Serve(ln net.Listener) error {
 			c.serve()
 		}()
 	}
+}
+
+// slowHandler is the handler net/http runs: Handler, with the minimum
+// body rate on the request's body.
+func (s *Server) slowHandler() http.Handler {
+	if s.BodyReadWindow <= 0 {
+		return s.Handler
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = &rateBody{body: r.Body, rc: http.NewResponseController(w), window: s.BodyReadWindow, min: s.BodyReadMin}
+		}
+		s.Handler.ServeHTTP(w, r)
+	})
+}
+
+// slowState follows net/http's connections, for the cap.
+func (s *Server) slowState(nc net.Conn, st http.ConnState) {
+	bc, ok := nc.(*bufferedConn)
+	if !ok {
+		return
+	}
+	switch st {
+	case http.StateIdle:
+		bc.since.Store(time.Now().UnixNano())
+		bc.state.Store(uint32(stateIdle))
+	case http.StateActive:
+		bc.state.Store(uint32(stateActive))
+	case http.StateHijacked, http.StateClosed:
+		s.mu.Lock()
+		delete(s.slowConns, bc)
+		s.mu.Unlock()
+	}
+}
+
+// OpenConns is the number of connections the cap counts.
+func (s *Server) OpenConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns) + len(s.slowConns)
+}
+
+// makeRoom closes idle connections, a batch of them, when the cap is
+// reached (or, with force, because Accept ran out of descriptors). It
+// reports whether there is room for one more connection. Batches (1/64 of
+// the cap) keep a flood from costing a scan of every connection per
+// accept. The server's mutex must not be held.
+func (s *Server) makeRoom(force bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	open := len(s.conns) + len(s.slowConns)
+	if !force && (s.MaxConns <= 0 || open < s.MaxConns) {
+		return true
+	}
+	n := max(1, s.MaxConns/64, open/64)
+	fast := make([]*conn, 0, len(s.conns))
+	slow := make([]*bufferedConn, 0, len(s.slowConns))
+	cands := make([]candidate, 0, open)
+	for c := range s.conns {
+		c.mu.Lock()
+		st, since := c.state, c.since
+		c.mu.Unlock()
+		fast = append(fast, c)
+		cands = append(cands, candidate{st, since})
+	}
+	for bc := range s.slowConns {
+		slow = append(slow, bc)
+		cands = append(cands, candidate{connState(bc.state.Load()), bc.since.Load()})
+	}
+	closed := 0
+	for _, i := range pickVictims(cands, n) {
+		if i < len(fast) {
+			c := fast[i]
+			if c.closeIf(cands[i].state) {
+				delete(s.conns, c)
+				closed++
+			}
+			continue
+		}
+		bc := slow[i-len(fast)]
+		if connState(bc.state.Load()) != stateActive {
+			delete(s.slowConns, bc)
+			bc.Conn.Close()
+			closed++
+		}
+	}
+	if !force && time.Since(s.lastWarn) > 10*time.Second {
+		s.lastWarn = time.Now()
+		if closed > 0 {
+			slog.Warn("API connections at their limit: closing idle ones", "open", open, "max", s.MaxConns, "closed", closed)
+		} else {
+			slog.Warn("API connections at their limit, all busy: refusing new ones", "open", open, "max", s.MaxConns)
+		}
+	}
+	return closed > 0 || open < s.MaxConns || s.MaxConns <= 0
 }
 
 // RegisterOnShutdown registers a function to call, in a goroutine of its
@@ -132,6 +274,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		return nil
 	}
+	s.stopped.Do(func() { close(s.stop) })
 	if first {
 		for _, f := range s.onShutdown {
 			go f()
@@ -171,6 +314,7 @@ func (s *Server) Close() error {
 		s.mu.Unlock()
 		return nil
 	}
+	s.stopped.Do(func() { close(s.stop) })
 	s.ln.Close()
 	s.cancel()
 	for c := range s.conns {
@@ -183,8 +327,11 @@ func (s *Server) Close() error {
 }
 
 // track adds or removes a fast connection; adding fails once the server is
-// closing.
+// closing, or at the cap when no idle connection can make room.
 func (s *Server) track(c *conn, add bool) bool {
+	if add && s.MaxConns > 0 && !s.makeRoom(false) {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if add {
@@ -208,7 +355,15 @@ func (s *Server) track(c *conn, add bool) bool {
 // handOff gives a connection to net/http. Its reader holds the bytes the
 // fast loop has looked at but not consumed.
 func (s *Server) handOff(nc net.Conn, br *bufio.Reader) {
-	if !s.handoff.give(&bufferedConn{Conn: nc, r: br}) {
+	bc := &bufferedConn{Conn: nc, r: br}
+	bc.state.Store(uint32(stateActive)) // it has a head to serve
+	s.mu.Lock()
+	s.slowConns[bc] = struct{}{}
+	s.mu.Unlock()
+	if !s.handoff.give(bc) {
+		s.mu.Lock()
+		delete(s.slowConns, bc)
+		s.mu.Unlock()
 		nc.Close()
 	}
 }
