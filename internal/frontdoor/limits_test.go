@@ -31,7 +31,9 @@ func TestAcceptBackoff(t *testing.T) {
 }
 
 func TestAcceptFatal(t *testing.T) {
-	opErr := func(err error) error { return &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", err)} }
+	opErr := func(err error) error {
+		return &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", err)}
+	}
 	for _, c := range []struct {
 		name  string
 		err   error
