@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/paddockhq/paddock/internal/frontdoor"
 	"github.com/paddockhq/paddock/internal/logs"
 	"github.com/paddockhq/paddock/internal/platform"
 )
@@ -18,6 +19,7 @@ import (
 func upCommand() *cobra.Command {
 	var opts platform.Options
 	var verbose, writeProfile bool
+	var maxConns int
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the whole platform in this process",
@@ -42,14 +44,36 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 				level = slog.LevelDebug
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+			// Everything up creates (the engine's files, code, logs,
+			// sockets) is Paddock's user's alone, whatever the parent
+			// directory or the shell's umask allow: the data dir holds
+			// every function's code and the whole state. Files that must
+			// be open to EEs get their modes set explicitly.
+			syscall.Umask(0o077)
+			if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+				return fmt.Errorf("data dir: %w", err)
+			}
+			if err := os.Chmod(opts.DataDir, 0o700); err != nil {
+				return fmt.Errorf("data dir: %w", err)
+			}
 			if opts.AccessKeyID == "" {
 				opts.AccessKeyID = os.Getenv("PADDOCK_ACCESS_KEY_ID")
 			}
 			if opts.SecretAccessKey == "" {
 				opts.SecretAccessKey = os.Getenv("PADDOCK_SECRET_ACCESS_KEY")
 			}
-			if opts.ConsoleToken == "" {
+			// A secret is printed only when up made it: one the user gave
+			// is theirs already, and the banner ends up in terminals'
+			// scrollback, logs and screenshots.
+			generatedKeys := opts.AccessKeyID == "" && opts.SecretAccessKey == ""
+			generatedToken := opts.ConsoleToken == ""
+			if generatedToken {
 				opts.ConsoleToken = rand.Text()
+			}
+			if maxConns == 0 {
+				opts.MaxConnections = -1 // no cap
+			} else {
+				opts.MaxConnections = maxConns
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -62,10 +86,21 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 			fmt.Fprintf(out, "Paddock is up in %v: the Lambda API listens on %s (data in %s)\n\n",
 				time.Since(started).Round(time.Millisecond), p.Endpoint, opts.DataDir)
 			fmt.Fprintf(out, "Use it with the AWS CLI or SDKs:\n")
-			fmt.Fprintf(out, "  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s\n",
-				p.AccessKeyID, p.SecretAccessKey, p.Region)
+			if generatedKeys {
+				fmt.Fprintf(out, "  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s\n",
+					p.AccessKeyID, p.SecretAccessKey, p.Region)
+			} else {
+				fmt.Fprintf(out, "  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=<the secret you gave> AWS_DEFAULT_REGION=%s\n",
+					p.AccessKeyID, p.Region)
+				fmt.Fprintf(out, "  (the secret access key is the one given by --secret-access-key or PADDOCK_SECRET_ACCESS_KEY; it is not printed)\n")
+			}
 			fmt.Fprintf(out, "  aws --endpoint-url %s lambda list-functions\n\n", p.Endpoint)
-			fmt.Fprintf(out, "Console: %s/console (log in with the key pair or the token %s)\n\nCtrl-C stops Paddock and every function process.\n", p.Endpoint, opts.ConsoleToken)
+			if generatedToken {
+				fmt.Fprintf(out, "Console: %s/console (log in with the key pair or the token %s)\n", p.Endpoint, opts.ConsoleToken)
+			} else {
+				fmt.Fprintf(out, "Console: %s/console (log in with the key pair or the token you gave with --console-token)\n", p.Endpoint)
+			}
+			fmt.Fprintf(out, "\nCtrl-C stops Paddock and every function process.\n")
 			if writeProfile {
 				writePaddockProfile(out, cmd.ErrOrStderr(), p)
 			}
@@ -94,6 +129,11 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 	f.StringVar(&opts.Sandbox, "sandbox", "best-effort", "confinement of function processes: best-effort (what the host allows; what is missing is logged once) or strict (refuse to start unless cgroups, a user per function, PID and mount namespaces and no_new_privs are all available)")
 	f.StringVar(&opts.CredentialsFile, "credentials-file", "", "more users' access keys, in the AWS shared-credentials format (one [section] per user)")
 	f.BoolVar(&opts.NoAuth, "no-auth", false, "accept unsigned requests (local experiments only: anyone who reaches the API can run code)")
+	f.IntVar(&maxConns, "max-connections", frontdoor.DefaultMaxConns(), "most open connections on the API port (default: half the open-files limit less a reserve; 0: no cap); at the cap idle connections are closed first, busy ones never")
+	f.DurationVar(&opts.ConnIdleTimeout, "conn-idle-timeout", platform.DefaultConnIdleTimeout, "close an API connection kept alive with no request for this long")
+	f.DurationVar(&opts.HeaderTimeout, "header-timeout", platform.DefaultHeaderTimeout, "close an API connection whose request head takes longer than this")
+	f.DurationVar(&opts.BodyReadWindow, "body-read-window", platform.DefaultBodyReadWindow, "a request body must bring --body-read-min bytes in every window this long, or its connection is closed")
+	f.Int64Var(&opts.BodyReadMin, "body-read-min", platform.DefaultBodyReadMin, "bytes a request body must bring per --body-read-window")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail, including function output")
 	return cmd
 }

@@ -5,12 +5,14 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -65,6 +67,44 @@ type Options struct {
 	// Sandbox is "strict" or "best-effort" ("" is best-effort): how
 	// function processes are confined (package sandbox).
 	Sandbox string
+	// The API port's defenses against floods (package frontdoor):
+	// MaxConnections caps its open connections (0: frontdoor's default,
+	// from RLIMIT_NOFILE; negative: no cap); ConnIdleTimeout closes a
+	// kept-alive connection idle this long (0: 60 s); HeaderTimeout bounds
+	// a request head (0: 10 s); a request body must bring BodyReadMin
+	// bytes in every BodyReadWindow (0: 16 KiB per 10 s).
+	MaxConnections  int
+	ConnIdleTimeout time.Duration
+	HeaderTimeout   time.Duration
+	BodyReadWindow  time.Duration
+	BodyReadMin     int64
+}
+
+// Defaults of the API port's flood limits.
+const (
+	DefaultConnIdleTimeout = 60 * time.Second
+	DefaultHeaderTimeout   = 10 * time.Second
+	DefaultBodyReadWindow  = 10 * time.Second
+	DefaultBodyReadMin     = 16 << 10
+)
+
+// apiServer is the API port's server with the flood limits of opts.
+func apiServer(opts Options, h http.Handler, match func(method, path string) bool) *frontdoor.Server {
+	s := &frontdoor.Server{
+		Handler: h, Match: match,
+		MaxConns:          opts.MaxConnections,
+		IdleTimeout:       cmp.Or(opts.ConnIdleTimeout, DefaultConnIdleTimeout),
+		ReadHeaderTimeout: cmp.Or(opts.HeaderTimeout, DefaultHeaderTimeout),
+		BodyReadWindow:    cmp.Or(opts.BodyReadWindow, DefaultBodyReadWindow),
+		BodyReadMin:       cmp.Or(opts.BodyReadMin, DefaultBodyReadMin),
+	}
+	switch {
+	case s.MaxConns == 0:
+		s.MaxConns = frontdoor.DefaultMaxConns()
+	case s.MaxConns < 0:
+		s.MaxConns = 0
+	}
+	return s
 }
 
 // Platform is a running Paddock.
@@ -186,7 +226,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	p := &Platform{
 		Endpoint: "http://" + ln.Addr().String(), AccessKeyID: opts.AccessKeyID, SecretAccessKey: opts.SecretAccessKey,
 		Region: opts.Region, Control: ctl, Scaler: loop, Provider: provider, store: st, cancel: cancel,
-		server: &frontdoor.Server{Handler: api, Match: lambdaapi.IsInvoke, ReadHeaderTimeout: 10 * time.Second},
+		server: apiServer(opts, api, lambdaapi.IsInvoke),
 	}
 	p.OnDemand = pool
 	w := &wiring{ctx: runCtx, opts: opts, store: st, ctl: ctl, loop: loop, pool: pool, meter: rec, api: api, outputs: outputs, p: p}

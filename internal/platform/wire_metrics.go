@@ -10,8 +10,12 @@ import (
 	"time"
 
 	"github.com/paddockhq/paddock/internal/billing"
+	"github.com/paddockhq/paddock/internal/frontdoor"
 	"github.com/paddockhq/paddock/internal/metrics"
 )
+
+// metricsMaxConns caps the connections of a separate metrics listener.
+const metricsMaxConns = 128
 
 // wireMetrics serves Prometheus metrics (issue 5) at GET /metrics: on the
 // API's listener, or on Options.MetricsListen when set, so that the
@@ -36,9 +40,14 @@ func wireMetrics(w *wiring) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", h)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// The same front door as the API's (everything on its net/http side),
+	// for the same defenses against floods: accept errors retried, idle
+	// and stalled connections closed. Scrapers are few: a small cap.
+	o := w.opts
+	o.MaxConnections = metricsMaxConns
+	srv := apiServer(o, mux, nil)
 	w.goroutine(func(context.Context) {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, frontdoor.ErrServerClosed) {
 			slog.Error("metrics server stopped", "err", err)
 		}
 	})
