@@ -61,7 +61,7 @@ var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids"}
 // findV1 reads the v1 hierarchies of the controllers Paddock uses from
 // mountinfo. On a systemd host cpu and cpuacct usually share one mount.
 func findV1() (*hierarchies, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	data, err := os.ReadFile("/proc/thread-self/mountinfo")
 	if err != nil {
 		return nil, err
 	}

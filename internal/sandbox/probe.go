@@ -24,6 +24,15 @@ var (
 	strictMode atomic.Bool
 )
 
+// init keeps the main goroutine on the process's main thread for good.
+// The sandbox changes the namespaces, root and seccomp filter of threads
+// it locks and then lets end; the Go runtime cannot end the main thread,
+// so if one of those goroutines ran there it would park the thread
+// instead, still changed, and what the kernel shows of the process
+// (/proc/self: mountinfo, status) would be that thread's view. Locked to
+// main, the main thread never runs one of them.
+func init() { runtime.LockOSThread() }
+
 // Probe finds what this host lets Paddock confine EEs with. It tries each
 // mechanism once per process (on a thread it then discards, so nothing it
 // changes stays) and returns the same answer after.
