@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"golang.org/x/sys/unix"
 )
 
 // These tests attack the API port the way issue 11 found it fall: a flood
@@ -166,7 +167,7 @@ func floodConns(t *testing.T, addr string, n int) []net.Conn {
 	t.Helper()
 	conns := make([]net.Conn, 0, n)
 	for i := 0; i < n; i++ {
-		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%4))}}
+		d := net.Dialer{Timeout: 20 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%4))}}
 		c, err := d.Dial("tcp", addr)
 		if err != nil {
 			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
@@ -198,6 +199,19 @@ func TestFloodIdleConnections(t *testing.T) {
 			// A long header timeout: the connections must be closed by
 			// the cap (or survive the lack of one), not time out.
 			s := startFloodServer(t, append([]string{"--header-timeout", "2m"}, c.flags...)...)
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("server log:\n%s", tail(s.logs()))
+				}
+			})
+			if c.emfile {
+				// Fewer descriptors than the flood's connections, so
+				// that Accept fails with EMFILE as in issue 11.
+				lim := unix.Rlimit{Cur: 4000, Max: 4000}
+				if err := unix.Prlimit(s.pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+					t.Fatalf("prlimit: %v", err)
+				}
+			}
 			s.listFunctions(t, "before the flood")
 			start := time.Now()
 			conns := floodConns(t, s.addr, n)
@@ -217,7 +231,7 @@ func TestFloodIdleConnections(t *testing.T) {
 				t.Fatalf("the API server stopped:\n%s", tail(l))
 			}
 			if c.emfile && !strings.Contains(l, "too many open files") {
-				t.Logf("the server never ran out of descriptors (%d connections): the retry path was not exercised", len(conns))
+				t.Fatalf("the server never ran out of descriptors (%d connections): the retry path was not exercised", len(conns))
 			}
 			if !c.emfile && strings.Contains(l, "too many open files") {
 				t.Fatalf("the capped server ran out of descriptors:\n%s", tail(l))
