@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -196,4 +197,53 @@ func TestIsolationInsideTheBox(t *testing.T) {
 			t.Errorf("%s: %q, want it absent", p, res.Error)
 		}
 	}
+}
+
+// TestIsolationHeldInvokesGiveTheirSlotsBack: a worker that takes an invoke
+// and never answers holds its slot only until the invoke's deadline plus a
+// short grace; an EE whose workers are all held that way is replaced, so
+// the version's capacity always comes back.
+func TestIsolationHeldInvokesGiveTheirSlotsBack(t *testing.T) {
+	e := start(t)
+	e.activeFunction("holder", fnOpts{example: "sleep", maxConcurrency: 4, timeout: 1})
+	inFlight := func() int {
+		for _, v := range e.fetchStatus().Versions {
+			if v.Key == "holder:1" {
+				return v.InFlight
+			}
+		}
+		return -1
+	}
+	hold := func(n int) {
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out, err := e.invoke("holder", "1", `{"sleep_ms":600000}`)
+				if err != nil || !strings.Contains(string(out.Payload), "Task timed out") {
+					t.Errorf("a held invoke: %v %s, want it timed out", err, out.Payload)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	// Two held invokes: the handlers sleep on, their slots come back.
+	hold(2)
+	waitFor(t, "the held invokes' slots back", func() bool { return inFlight() == 0 })
+
+	// Every slot held: the EEs can run nothing more, and are replaced.
+	hold(3 * 4)
+	held := time.Now()
+	for inFlight() != 0 || readyEEs(e, "holder:1") != 3 {
+		if time.Since(held) > time.Minute {
+			t.Fatalf("a minute after every slot was held: %d in flight, %d EEs ready", inFlight(), readyEEs(e, "holder:1"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("every slot back and 3 EEs ready %v after the invokes timed out", time.Since(held).Round(time.Millisecond))
+	waitFor(t, "an invoke answered again", func() bool {
+		out, err := e.invoke("holder", "1", `{"sleep_ms":1}`)
+		return err == nil && out.FunctionError == nil
+	})
 }
