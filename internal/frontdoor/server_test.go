@@ -400,14 +400,19 @@ func BenchmarkFastVsNetHTTP(b *testing.B) {
 	req := []byte(post("/2015-03-31/functions/echo/invocations?Qualifier=1", `{"msg":"hi"}`,
 		"Authorization: AWS4-HMAC-SHA256 Credential=AKID/20261126/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n",
 		"X-Amz-Date: 20261126T000000Z\r\nUser-Agent: bench\r\n"))
-	for _, fast := range []bool{true, false} {
-		name := "netHTTP"
-		if fast {
-			name = "fast"
-		}
-		b.Run(name, func(b *testing.B) {
+	// The "+limits" variants run with the flood limits as `paddock up`
+	// sets them, to show what they cost per request.
+	for _, v := range []struct {
+		name         string
+		fast, limits bool
+	}{{"fast", true, false}, {"netHTTP", false, false}, {"fast+limits", true, true}, {"netHTTP+limits", false, true}} {
+		fast := v.fast
+		b.Run(v.name, func(b *testing.B) {
 			ln, _ := net.Listen("tcp", "127.0.0.1:0")
 			s := &Server{Handler: h, Match: func(string, string) bool { return fast }}
+			if v.limits {
+				s.ReadHeaderTimeout, s.IdleTimeout, s.BodyReadWindow, s.BodyReadMin, s.MaxConns = 10*time.Second, time.Minute, 10*time.Second, 16<<10, 1000
+			}
 			go s.Serve(ln)
 			defer s.Close()
 			c, err := net.Dial("tcp", ln.Addr().String())
