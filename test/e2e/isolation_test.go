@@ -235,13 +235,14 @@ func TestIsolationHeldInvokesGiveTheirSlotsBack(t *testing.T) {
 	// Every slot held: the EEs can run nothing more, and are replaced.
 	hold(3 * 4)
 	held := time.Now()
-	for inFlight() != 0 || readyEEs(e, "holder:1") != 3 {
+	// At least the 3 it had: the scaler may have added one for the saturation.
+	for inFlight() != 0 || readyEEs(e, "holder:1") < 3 {
 		if time.Since(held) > time.Minute {
 			t.Fatalf("a minute after every slot was held: %d in flight, %d EEs ready", inFlight(), readyEEs(e, "holder:1"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Logf("every slot back and 3 EEs ready %v after the invokes timed out", time.Since(held).Round(time.Millisecond))
+	t.Logf("every slot back and 3 or more EEs ready %v after the invokes timed out", time.Since(held).Round(time.Millisecond))
 	waitFor(t, "an invoke answered again", func() bool {
 		out, err := e.invoke("holder", "1", `{"sleep_ms":1}`)
 		return err == nil && out.FunctionError == nil
