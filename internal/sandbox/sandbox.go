@@ -180,15 +180,22 @@ func (s *Sandbox) makeDirs() error {
 		cleanStaleDirs(base)
 	}
 	own := filepath.Join(base, ownerDir)
+	// Modes are set, not left to the umask (paddock up runs with 077):
+	// the EEs' users must search these directories.
 	if err := os.MkdirAll(own, 0o711); err != nil {
 		return fmt.Errorf("sandbox dir: %w", err)
 	}
-	if err := os.Chmod(base, 0o711); err != nil {
-		return fmt.Errorf("sandbox dir: %w", err)
+	for _, d := range []string{base, own} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			return fmt.Errorf("sandbox dir: %w", err)
+		}
 	}
 	s.dir = filepath.Join(own, s.name)
 	if err := os.Mkdir(s.dir, 0o750); err != nil {
 		s.dir = "" // not ours to remove
+		return fmt.Errorf("sandbox dir: %w", err)
+	}
+	if err := os.Chmod(s.dir, 0o750); err != nil {
 		return fmt.Errorf("sandbox dir: %w", err)
 	}
 	s.tmpDir = filepath.Join(s.dir, "tmp")
@@ -250,7 +257,10 @@ func linkTree(src, dst string) error {
 		to := filepath.Join(dst, rel)
 		switch {
 		case d.IsDir():
-			return os.Mkdir(to, 0o755)
+			if err := os.Mkdir(to, 0o755); err != nil {
+				return err
+			}
+			return os.Chmod(to, 0o755) // whatever the umask
 		case d.Type()&fs.ModeSymlink != 0:
 			link, err := os.Readlink(path)
 			if err != nil {

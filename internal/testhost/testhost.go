@@ -13,6 +13,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"strconv"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -42,12 +44,12 @@ func New(t testing.TB) *Host {
 		t.Skip("test hosts need root (network namespaces)")
 	}
 	// 198.51.100.0/24 is TEST-NET-2 (RFC 5737): never a real address. One
-	// /30 per host, numbered by pid and sequence so that test binaries
-	// running at once do not collide.
-	n := (uint32(os.Getpid())*7 + seq.Add(1)) % 64
+	// /30 per host, claimed by a lock file so that test binaries running
+	// at once do not collide.
+	n := claim(t)
 	gw := netip.AddrFrom4([4]byte{198, 51, 100, byte(n*4 + 1)})
 	addr := gw.Next()
-	name := fmt.Sprintf("pth%d", (os.Getpid()%10000)*100+int(seq.Load()%100))
+	name := fmt.Sprintf("pth%d", n)
 	var ns netns.NsHandle = -1
 	var ln net.Listener
 	err := onThread(func() error {
@@ -113,6 +115,30 @@ func New(t testing.TB) *Host {
 		}
 	}()
 	return &Host{Addr: addr, Gateway: gw, Server: netip.MustParseAddrPort(ln.Addr().String())}
+}
+
+// claim takes one of the 64 /30s of TEST-NET-2 for the test, by a flock
+// every process of the machine sees; the lock goes with the test.
+func claim(t testing.TB) int {
+	dir := "/run/paddock/testhosts"
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatalf("test host: %v", err)
+	}
+	start := int(seq.Add(1))
+	for i := 0; i < 64; i++ {
+		n := (start + i) % 64
+		f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(n)), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			t.Fatalf("test host: %v", err)
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			t.Cleanup(func() { f.Close() })
+			return n
+		}
+		f.Close()
+	}
+	t.Fatal("test host: all 64 test networks are in use")
+	return 0
 }
 
 func must(t testing.TB, err error) {
