@@ -353,9 +353,25 @@ var (
 
 // hostNetwork sets up the host's side once per process (see setUpHost).
 func hostNetwork() error {
-	hostOnce.Do(func() { hostErr = setUpHost() })
+	hostOnce.Do(func() { hostErr = setUpHost(); hostOnceDone.Store(true) })
 	return hostErr
 }
+
+// Shutdown releases what the sandbox holds on the host for the whole
+// process: the ready network namespaces and this process's firewall
+// tables. Call it when no EE runs any more (paddock up does, last); EEs
+// started after it would set the host up again only in a new process.
+func Shutdown() error {
+	pool.drain()
+	closing.Wait()
+	if !hostOnceDone.Load() || hostErr != nil {
+		return nil
+	}
+	return tearDownHost()
+}
+
+// hostOnceDone reports whether hostNetwork ran.
+var hostOnceDone atomic.Bool
 
 // inNetns runs f on a throwaway thread inside namespace ns.
 func inNetns(ns netns.NsHandle, f func() error) error {
