@@ -14,6 +14,7 @@ import (
 	"github.com/paddockhq/paddock/internal/frontdoor"
 	"github.com/paddockhq/paddock/internal/logs"
 	"github.com/paddockhq/paddock/internal/platform"
+	"github.com/paddockhq/paddock/internal/sandbox"
 )
 
 func upCommand() *cobra.Command {
@@ -107,6 +108,11 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 			<-ctx.Done()
 			fmt.Fprintln(out, "\nStopping: draining execution environments...")
 			p.Close()
+			// Last: the host's firewall tables and spare network
+			// namespaces of the EEs go with Paddock.
+			if err := sandbox.Shutdown(); err != nil {
+				slog.Warn("sandbox: releasing the host's EE network", "err", err)
+			}
 			fmt.Fprintln(out, "Stopped.")
 			return nil
 		},
@@ -126,7 +132,7 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 	f.DurationVar(&opts.LogRetention, "log-retention", logs.DefaultRetention, "how long function logs are kept (paddock logs)")
 	f.Int64Var(&opts.LogMaxBytes, "log-max-bytes", logs.DefaultMaxBytes, "most bytes of function logs kept; the oldest go first")
 	f.BoolVar(&writeProfile, "write-aws-profile", false, "add a 'paddock' profile (endpoint_url, region, keys) to ~/.aws/config and ~/.aws/credentials, for aws --profile paddock")
-	f.StringVar(&opts.Sandbox, "sandbox", "best-effort", "confinement of function processes: best-effort (what the host allows; what is missing is logged once) or strict (refuse to start unless cgroups, a user per function, PID and mount namespaces and no_new_privs are all available)")
+	f.StringVar(&opts.Sandbox, "sandbox", "best-effort", "confinement of function processes: best-effort (what the host allows; what is missing is logged once) or strict (refuse to start unless every mechanism is available: cgroups, a user per function, PID, mount and network namespaces, a minimal root, no_new_privs and a seccomp filter; see README, Isolation)")
 	f.StringVar(&opts.CredentialsFile, "credentials-file", "", "more users' access keys, in the AWS shared-credentials format (one [section] per user)")
 	f.BoolVar(&opts.NoAuth, "no-auth", false, "accept unsigned requests (local experiments only: anyone who reaches the API can run code)")
 	f.IntVar(&maxConns, "max-connections", frontdoor.DefaultMaxConns(), "most open connections on the API port (default: half the open-files limit less a reserve; 0: no cap); at the cap idle connections are closed first, busy ones never")
