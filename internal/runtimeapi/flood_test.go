@@ -210,20 +210,20 @@ func TestIdleTimeoutSparesParkedWorkers(t *testing.T) {
 // A /response body that stalls is closed at the stall timeout; one that
 // trickles but progresses is read to its end.
 func TestBodyStallTimeout(t *testing.T) {
-	const stall = 150 * time.Millisecond
+	const stall = 600 * time.Millisecond // far above the 40 ms between the slow body's bytes, for loaded machines
 	s := newServerWith(t, 1, func(o *options) {
 		o.bodyStallTimeout, o.idleTimeout, o.sweepInterval = stall, time.Hour, 10*time.Millisecond
 	})
 	stalled := rawConn(t, s.Addr())
 	io.WriteString(stalled, "POST /2018-06-01/runtime/invocation/x/response HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
-	if !closedWithin(stalled, 2*time.Second) {
+	if !closedWithin(stalled, 5*time.Second) {
 		t.Fatal("stalled body not closed")
 	}
 
 	slow := dialWorker(t, s.Addr())
 	body := bytes.Repeat([]byte("z"), 20)
 	fmt.Fprintf(slow.c, "POST /2018-06-01/runtime/invocation/y/response HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", len(body))
-	for _, b := range body { // 20 bytes over 0.8 s: longer than the stall timeout in all
+	for _, b := range body { // 20 bytes over 0.8 s: longer than the stall timeout in all, never a gap as long
 		time.Sleep(40 * time.Millisecond)
 		if _, err := slow.c.Write([]byte{b}); err != nil {
 			t.Fatalf("slow body cut: %v", err)
