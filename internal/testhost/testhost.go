@@ -14,8 +14,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
