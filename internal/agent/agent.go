@@ -19,7 +19,9 @@ import (
 	"github.com/paddockhq/paddock/internal/sandbox"
 )
 
-var logger = slog.Default().With("role", "agent")
+// logger is the agent role's logger, built from the default logger when a
+// line is written, so lines go through the handler `up` installs.
+func logger() *slog.Logger { return slog.Default().With("role", "agent") }
 
 // DefaultInitTimeout bounds the init phase, as Lambda's 10 s.
 const DefaultInitTimeout = 10 * time.Second
@@ -157,10 +159,10 @@ func (a *Agent) Close() {
 func (a *Agent) set(e *EE, s State, f *Failure) {
 	e.state.Store(int32(s))
 	if f != nil {
-		logger.Info("execution environment failed", "ee", e.Spec.ID, "function", e.Spec.FunctionName,
+		logger().Info("execution environment failed", "ee", e.Spec.ID, "function", e.Spec.FunctionName,
 			"version", e.Spec.Version, "code", f.Code, "reason", f.Message)
 	} else {
-		logger.Debug("execution environment", "ee", e.Spec.ID, "state", s.String())
+		logger().Debug("execution environment", "ee", e.Spec.ID, "state", s.String())
 	}
 	if a.notify != nil {
 		a.notify(Event{EE: e, State: s, Failure: f})

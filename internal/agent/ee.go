@@ -220,7 +220,7 @@ func (e *EE) sandbox(codeDir string, caps *sandbox.Caps) (*sandbox.Sandbox, *Fai
 		if sandbox.Strict() {
 			return nil, &Failure{"InternalError", "sandbox: " + err.Error()}
 		}
-		logger.Warn("sandbox: running an execution environment unconfined", "ee", e.Spec.ID, "err", err)
+		logger().Warn("sandbox: running an execution environment unconfined", "ee", e.Spec.ID, "err", err)
 		return nil, nil
 	}
 	e.sb.Store(sb)
@@ -270,8 +270,8 @@ func (e *EE) spawn(codeDir string, sb *sandbox.Sandbox) error {
 	e.started = time.Now()
 	var outputs sync.WaitGroup
 	outputs.Add(2)
-	go func() { defer outputs.Done(); e.logs.capture(stdout, logger, "stdout", e, e.output) }()
-	go func() { defer outputs.Done(); e.logs.capture(stderr, logger, "stderr", e, e.output) }()
+	go func() { defer outputs.Done(); e.logs.capture(stdout, logger(), "stdout", e, e.output) }()
+	go func() { defer outputs.Done(); e.logs.capture(stderr, logger(), "stderr", e, e.output) }()
 	go func() {
 		outputs.Wait() // Wait closes the pipes: read them to the end first
 		cmd.Wait()     //nolint:errcheck // the exit is reported through State
@@ -308,7 +308,7 @@ func closeSandbox(sb *sandbox.Sandbox) error {
 // sandbox (cgroup, directories, uid), once its process has been reaped.
 func (e *EE) releaseSandbox() {
 	if err := closeSandbox(e.sb.Load()); err != nil {
-		logger.Warn("sandbox: cleaning up after an execution environment", "ee", e.Spec.ID, "err", err)
+		logger().Warn("sandbox: cleaning up after an execution environment", "ee", e.Spec.ID, "err", err)
 	}
 }
 

@@ -25,7 +25,9 @@ import (
 	"github.com/paddockhq/paddock/internal/agent"
 )
 
-var logger = slog.Default().With("role", "logs")
+// logger is the logs role's logger, built from the default logger when a
+// line is written, so lines go through the handler `up` installs.
+func logger() *slog.Logger { return slog.Default().With("role", "logs") }
 
 // Record is one stored log line. The API answers records as NDJSON, and
 // `paddock logs` decodes them with this type.
@@ -219,7 +221,7 @@ func (s *Service) Run(ctx context.Context) {
 				}
 			}
 			if d := s.dropped.Load() + c.dropped; d > reported {
-				logger.Warn("function log lines dropped: the logs writer fell behind", "dropped", d-reported, "total", d)
+				logger().Warn("function log lines dropped: the logs writer fell behind", "dropped", d-reported, "total", d)
 				reported = d
 			}
 		case <-ctx.Done():

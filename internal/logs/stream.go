@@ -65,7 +65,7 @@ func (s *Service) publish(out <-chan []outBatch) {
 			cancel()
 			if err != nil {
 				s.dropped.Add(uint64(b.lines))
-				logger.Warn("function log lines lost", "function", b.function, "lines", b.lines, "err", err)
+				logger().Warn("function log lines lost", "function", b.function, "lines", b.lines, "err", err)
 			}
 		}
 	}
