@@ -16,12 +16,19 @@ import (
 )
 
 // Instance is a running (or launching) instance as placement sees it.
+//
+// Its free capacity is what no EE holds or has been promised: on a running
+// instance, allocatable minus its EEs; on a launching one, allocatable minus
+// the EEs planned on it, which start as soon as it runs. Counting promised
+// EEs keeps a second version from taking capacity the first one was given
+// while the instance boots.
 type Instance struct {
 	ID            string
 	Type          string // instance type name
-	FreeMilliCPU  int    // allocatable minus what EEs already use
+	FreeMilliCPU  int    // allocatable minus what EEs use or were promised
 	FreeMemoryMiB int
-	VersionEEs    int // EEs of the version being placed already on this instance
+	VersionEEs    int  // EEs of the version being placed already on this instance (running or promised)
+	Launching     bool // not running yet: EEs placed on it start once it runs
 }
 
 // Need is the size of one EE.
@@ -34,7 +41,12 @@ func (n Need) String() string { return fmt.Sprintf("%dm CPU/%d MiB", n.MilliCPU,
 type Plan struct {
 	// Assign is the instance ID for each EE placed on an existing instance,
 	// in placement order; an ID repeats when several EEs share an instance.
+	// An ID may name a launching instance: that EE is promised its capacity
+	// and starts once the instance runs.
 	Assign []string
+	// AssignLaunching counts the EEs of Assign that went to launching
+	// instances.
+	AssignLaunching int
 	// Launch lists the instance types to launch for the EEs that did not fit,
 	// one entry per instance.
 	Launch []string
@@ -62,8 +74,11 @@ type Plan struct {
 
 // PlaceEEs places count EEs of one version, each of size need.
 //
-//  1. Existing instances come first, because they are already paid for. Among
-//     the instances with room, the one holding the fewest EEs of this
+//  1. Existing instances come first, because they are already paid for; a
+//     launching instance with capacity nobody was promised counts, since an
+//     EE there serves as soon as on a new instance and costs nothing more.
+//     Among the instances with room, a running one beats a launching one (its
+//     EE serves sooner); then the one holding the fewest EEs of this
 //     version wins, so a version spreads over instances and losing one
 //     instance loses as little of it as possible; among equals, best fit (the
 //     least free CPU, then memory, left after placing) packs the fleet so
@@ -125,6 +140,9 @@ func PlaceEEs(instances []Instance, need Need, count int, spreadTarget int, cand
 		insts[i].FreeMemoryMiB -= need.MemoryMiB
 		insts[i].VersionEEs++
 		plan.Assign = append(plan.Assign, insts[i].ID)
+		if insts[i].Launching {
+			plan.AssignLaunching++
+		}
 	}
 
 	// Rules 1 and 2: existing instances, routing to new instances what does
@@ -209,9 +227,13 @@ func bestExisting(insts []Instance, need Need, fresh bool) int {
 	return best
 }
 
-// existingLess orders candidate instances for one EE: fewest EEs of the
-// version, then least free CPU and memory (best fit), then ID.
+// existingLess orders candidate instances for one EE: running before
+// launching, fewest EEs of the version, then least free CPU and memory (best
+// fit), then ID.
 func existingLess(a, b Instance) bool {
+	if a.Launching != b.Launching {
+		return !a.Launching
+	}
 	if c := cmp.Or(
 		cmp.Compare(a.VersionEEs, b.VersionEEs),
 		cmp.Compare(a.FreeMilliCPU, b.FreeMilliCPU),
@@ -403,8 +425,11 @@ func distribute(opts []option, chosen []int, n int) []launch {
 // explanation of a scaling decision.
 func why(p Plan, need Need, spreadTarget int, short, noType bool, capMilli int) string {
 	var parts []string
-	if len(p.Assign) > 0 {
-		parts = append(parts, ees(len(p.Assign))+" on existing instances")
+	if n := len(p.Assign) - p.AssignLaunching; n > 0 {
+		parts = append(parts, ees(n)+" on existing instances")
+	}
+	if p.AssignLaunching > 0 {
+		parts = append(parts, ees(p.AssignLaunching)+" promised on launching instances")
 	}
 	for i := 0; i < len(p.Launch); {
 		j := i

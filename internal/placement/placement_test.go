@@ -120,6 +120,45 @@ func TestPlaceEEs(t *testing.T) {
 			spreadGot: 3, newMilli: 2000, newPrice: 0.1008,
 		},
 		{
+			name: "a launching instance's promised capacity is not free",
+			instances: []Instance{
+				// An m7i.large launching with the one EE it holds promised.
+				{ID: "boot", Type: "m7i.large", FreeMilliCPU: 0, FreeMemoryMiB: 6144 - 2048, Launching: true},
+			},
+			need: small, count: 1, spread: 3, candidates: m7i, cap: noCap,
+			launch: []string{"m7i.large"}, launchEEs: []int{1}, spreadGot: 1, newMilli: 2000, newPrice: 0.1008,
+			whyHas: []string{"1 new m7i.large (1 EE)"}, whyHasNone: []string{"existing", "promised"},
+		},
+		{
+			name: "room left on a launching instance is taken, and said so",
+			instances: []Instance{
+				{ID: "boot", Type: "m7i.2xlarge", FreeMilliCPU: 4000, FreeMemoryMiB: 20000, Launching: true},
+			},
+			need: small, count: 1, spread: 1, candidates: m7i, cap: noCap,
+			assign: []string{"boot"}, spreadGot: 1,
+			whyHas: []string{"1 EE promised on launching instances"}, whyHasNone: []string{"existing", "new"},
+		},
+		{
+			name: "a running instance beats a launching one, even a better fit",
+			instances: []Instance{
+				{ID: "a-boot", FreeMilliCPU: 1000, FreeMemoryMiB: 4000, Launching: true},
+				{ID: "b-run", FreeMilliCPU: 5000, FreeMemoryMiB: 20000},
+			},
+			need: small, count: 2, spread: 1, candidates: m7i, cap: noCap,
+			assign: []string{"b-run", "b-run"}, spreadGot: 1,
+			whyHas: []string{"2 EEs on existing instances"},
+		},
+		{
+			name: "spread still counts promised EEs of the version",
+			instances: []Instance{
+				{ID: "boot", FreeMilliCPU: 5000, FreeMemoryMiB: 20000, VersionEEs: 1, Launching: true},
+				{ID: "run", FreeMilliCPU: 5000, FreeMemoryMiB: 20000},
+			},
+			need: small, count: 2, spread: 3, candidates: m7i, cap: noCap,
+			assign: []string{"run"}, launch: []string{"m7i.large"}, launchEEs: []int{1}, spreadGot: 3,
+			newMilli: 2000, newPrice: 0.1008,
+		},
+		{
 			name: "EE too big for every candidate",
 			need: Need{MilliCPU: 8000, MemoryMiB: 4096}, count: 3, spread: 3,
 			candidates: types(t, fleet.ArchX86_64, "m7i.large", "m7i.xlarge", "m7i.2xlarge"), cap: noCap,
