@@ -248,7 +248,14 @@ func (c *conn) serveRequest(h *head) (keep bool) {
 	}
 	req = req.WithContext(c.srv.ctx)
 	c.resp.reset()
-	c.srv.Handler.ServeHTTP(&c.resp, req)
+	c.runHandler(req)
+	if c.resp.status == 0 && c.srv.ctx.Err() != nil {
+		// Close cut the request short and the handler answered
+		// nothing: finishing it would send an empty 200, which a client
+		// takes for a success. Close the connection before any status
+		// line instead.
+		return false
+	}
 
 	keep = !h.close
 	if c.body.remaining > 0 {
@@ -265,6 +272,13 @@ func (c *conn) serveRequest(h *head) (keep bool) {
 		keep = false
 	}
 	return c.resp.finish(keep) && keep
+}
+
+// runHandler runs the handler, counted for Close.
+func (c *conn) runHandler(req *http.Request) {
+	c.srv.inHandler.Add(1)
+	defer c.srv.inHandler.Add(-1)
+	c.srv.Handler.ServeHTTP(&c.resp, req)
 }
 
 // lingerClose prepares to close a connection whose client may still be

@@ -22,6 +22,7 @@ package frontdoor
 import (
 	"bufio"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -67,12 +68,16 @@ type Server struct {
 
 	slow    *http.Server
 	handoff *handoffListener
-	ctx     context.Context // of every fast request; canceled by Close
-	cancel  context.CancelFunc
+	ctx     context.Context // of every request, on both paths; canceled by Close with ErrServerAbort
+	cancel  context.CancelCauseFunc
 	stop    chan struct{} // closed when Shutdown or Close begins
 	stopped sync.Once
 
 	closing atomic.Bool // set by Shutdown and Close, never cleared
+
+	// inHandler counts the handlers running, on both paths: Close gives
+	// them cutGrace to answer once their context is canceled.
+	inHandler atomic.Int64
 
 	mu         sync.Mutex
 	onShutdown []func()
@@ -87,6 +92,16 @@ type Server struct {
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = http.ErrServerClosed
 
+// ErrServerAbort is the cause (context.Cause) of the context of every
+// request that Close cuts short, on both paths: a handler that sees it
+// knows the server, not the client, ended the request, and should answer
+// an error (the client is still there to read it) rather than nothing.
+var ErrServerAbort = errors.New("the server is shutting down")
+
+// cutGrace is how long Close lets handlers answer once it has canceled
+// their context, before it closes their connections.
+const cutGrace = time.Second
+
 // Serve accepts connections on ln until Shutdown or Close, and returns
 // ErrServerClosed then. It returns another error only when ln is closed
 // from outside: any other Accept error is retried.
@@ -100,7 +115,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.ln = ln
 	s.conns = make(map[*conn]struct{})
 	s.slowConns = make(map[*bufferedConn]struct{})
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	s.stop = make(chan struct{})
 	s.handoff = newHandoffListener(ln.Addr())
 	s.slow = &http.Server{
@@ -108,6 +123,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		ReadHeaderTimeout: s.ReadHeaderTimeout,
 		IdleTimeout:       s.IdleTimeout,
 		ConnState:         s.slowState,
+		BaseContext:       func(net.Listener) context.Context { return s.ctx },
 	}
 	s.mu.Unlock()
 
@@ -161,18 +177,49 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // slowHandler is the handler net/http runs: Handler, with the minimum
-// body rate on the request's body.
+// body rate on the request's body. A handler that returns without
+// answering because Close cut it short gets its connection closed before
+// any status line (net/http would send an empty 200, which a client takes
+// for a success).
 func (s *Server) slowHandler() http.Handler {
-	if s.BodyReadWindow <= 0 {
-		return s.Handler
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil && r.Body != http.NoBody {
+		s.inHandler.Add(1)
+		defer s.inHandler.Add(-1)
+		if s.BodyReadWindow > 0 && r.Body != nil && r.Body != http.NoBody {
 			r.Body = &rateBody{body: r.Body, rc: http.NewResponseController(w), window: s.BodyReadWindow, min: s.BodyReadMin}
 		}
-		s.Handler.ServeHTTP(w, r)
+		tw := &trackedWriter{ResponseWriter: w}
+		s.Handler.ServeHTTP(tw, r)
+		if !tw.wrote && s.ctx.Err() != nil {
+			panic(http.ErrAbortHandler)
+		}
 	})
 }
+
+// trackedWriter notes whether a net/http handler answered anything.
+type trackedWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *trackedWriter) WriteHeader(status int) {
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *trackedWriter) Write(p []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush keeps http.Flusher for the handlers that stream.
+func (w *trackedWriter) Flush() {
+	w.wrote = true
+	http.NewResponseController(w.ResponseWriter).Flush() //nolint:errcheck // as http.Flusher, no error
+}
+
+// Unwrap lets http.ResponseController reach net/http's writer.
+func (w *trackedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // slowState follows net/http's connections, for the cap.
 func (s *Server) slowState(nc net.Conn, st http.ConnState) {
@@ -305,8 +352,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return slowErr
 }
 
-// Close closes the listener and every connection at once, and waits for
-// the fast loop's goroutines to end.
+// Close closes the listener, cancels the context of every request in
+// progress with ErrServerAbort, gives their handlers a moment (cutGrace)
+// to answer, then closes every connection and waits for the fast loop's
+// goroutines to end. A request cut short is never finished as a success:
+// it gets the handler's answer, or its connection closes before a status
+// line.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closing.Store(true)
@@ -316,14 +367,26 @@ func (s *Server) Close() error {
 	}
 	s.stopped.Do(func() { close(s.stop) })
 	s.ln.Close()
-	s.cancel()
+	s.mu.Unlock()
+	s.cancel(ErrServerAbort)
+	s.awaitHandlers(cutGrace)
+	s.mu.Lock()
 	for c := range s.conns {
 		c.nc.Close()
 	}
 	s.mu.Unlock()
 	err := s.slow.Close()
 	s.wg.Wait()
+	s.awaitHandlers(cutGrace) // net/http's, which its Close does not wait for
 	return err
+}
+
+// awaitHandlers waits until no handler runs, or d has passed.
+func (s *Server) awaitHandlers(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for s.inHandler.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // track adds or removes a fast connection; adding fails once the server is

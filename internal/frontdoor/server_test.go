@@ -38,6 +38,15 @@ func testHandler(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Ctx", r.Context().Err().Error())
 	case "/wait":
 		<-release
+	case "/gone": // answers nothing once canceled, as the Lambda API for a caller gone
+		<-r.Context().Done()
+		return
+	case "/abort": // answers an error when the server cut it short
+		<-r.Context().Done()
+		if errors.Is(context.Cause(r.Context()), ErrServerAbort) {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -385,7 +394,51 @@ func TestCloseCancelsRequests(t *testing.T) {
 	rc.send(post("/block", ""))
 	time.Sleep(100 * time.Millisecond)
 	s.Close()
+	resp, _ := rc.read()
+	if got := resp.Header.Get("X-Ctx"); got != context.Canceled.Error() {
+		t.Fatalf("X-Ctx = %q, want %q", got, context.Canceled)
+	}
 	rc.expectClosed()
+}
+
+// TestCloseNeverAnswersACutRequestAsASuccess: a request Close cuts short
+// gets the handler's answer when it gives one (its context's cause says
+// the server ended it), or a connection closed before any status line,
+// never the empty 200 a finished response would be, on either path.
+func TestCloseNeverAnswersACutRequestAsASuccess(t *testing.T) {
+	for _, tc := range []struct {
+		name, method, path string
+		want               int // 0: closed before a status line
+	}{
+		{"fast, no answer", "POST", "/gone", 0},
+		{"slow, no answer", "GET", "/gone", 0},
+		{"fast, error answer", "POST", "/abort", http.StatusInternalServerError},
+		{"slow, error answer", "GET", "/abort", http.StatusInternalServerError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, addr := startServer(t)
+			rc := dial(t, addr)
+			rc.send(fmt.Sprintf("%s %s HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n", tc.method, tc.path))
+			time.Sleep(100 * time.Millisecond) // let it reach the handler
+			start := time.Now()
+			s.Close()
+			if d := time.Since(start); d > cutGrace/2 {
+				t.Errorf("Close took %v with a handler that returns at once", d)
+			}
+			if tc.want == 0 {
+				b, err := io.ReadAll(rc.br)
+				if len(b) > 0 {
+					t.Fatalf("got %q (err %v), want the connection closed before any status line", b, err)
+				}
+				return
+			}
+			resp, _ := rc.read()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+			rc.expectClosed()
+		})
+	}
 }
 
 // BenchmarkFastVsNetHTTP compares one request and answer on a kept
