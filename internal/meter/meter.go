@@ -3,7 +3,8 @@
 // per capacity provider and instance type. The invoke path only adds to
 // per-function atomic counters; once a second the scaler loop folds them,
 // with the EE and instance time it measured, into per-minute buckets that
-// the bill reads.
+// the bill reads. A Keeper keeps those buckets in JetStream (persist.go),
+// written in batches off the invoke path and loaded back at start.
 package meter
 
 import (
@@ -30,6 +31,7 @@ type Recorder struct {
 	started time.Time
 	minutes map[int64]*bucket                // by unix minute
 	info    map[string]billing.FunctionMeter // last known shape of each function (kept after it is deleted)
+	dirty   map[int64]struct{}               // minutes changed since a Keeper last saved them
 }
 
 type counters struct {
@@ -43,7 +45,7 @@ type bucket struct {
 
 // New returns a recorder started at now.
 func New(now time.Time) *Recorder {
-	return &Recorder{started: now, minutes: map[int64]*bucket{}, info: map[string]billing.FunctionMeter{}}
+	return &Recorder{started: now, minutes: map[int64]*bucket{}, info: map[string]billing.FunctionMeter{}, dirty: map[int64]struct{}{}}
 }
 
 // Invoke records one invoke of function that ran for d; overflow says it
@@ -64,8 +66,15 @@ func (r *Recorder) Invoke(function string, d time.Duration, overflow bool) {
 	}
 }
 
+// bucket returns the bucket of at's minute, marked as changed. Under r.mu.
 func (r *Recorder) bucket(at time.Time) *bucket {
 	m := at.Unix() / 60
+	r.dirty[m] = struct{}{}
+	return r.minute(m)
+}
+
+// minute returns the bucket of unix minute m. Under r.mu.
+func (r *Recorder) minute(m int64) *bucket {
 	b := r.minutes[m]
 	if b == nil {
 		b = &bucket{fns: map[string]*billing.FunctionMeter{}, cps: map[string]*billing.CapacityProviderMeter{}}
@@ -120,13 +129,16 @@ func (r *Recorder) AddInstanceSeconds(at time.Time, cp, arch, instanceType strin
 func (r *Recorder) Flush(at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	b := r.bucket(at)
+	var b *bucket
 	r.counters.Range(func(key, value any) bool {
 		name, c := key.(string), value.(*counters)
 		req, ms := c.requests.Swap(0), c.billedMs.Swap(0)
 		oreq, oms := c.overflowRequests.Swap(0), c.overflowMs.Swap(0)
 		if req == 0 {
 			return true
+		}
+		if b == nil {
+			b = r.bucket(at)
 		}
 		f := b.fn(name, r.shape(name))
 		f.Requests += req
@@ -139,6 +151,7 @@ func (r *Recorder) Flush(at time.Time) {
 	for m := range r.minutes {
 		if m < oldest {
 			delete(r.minutes, m)
+			delete(r.dirty, m)
 		}
 	}
 }

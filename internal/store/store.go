@@ -246,3 +246,23 @@ func (s *Store) GetCode(ctx context.Context, hexSHA string) ([]byte, error) {
 // JetStream is the engine's JetStream handle, for roles that keep their
 // own streams (function logs) beside the buckets this package types.
 func (s *Store) JetStream() jetstream.JetStream { return s.js }
+
+// metersBucket holds the usage meters, one record per minute.
+const metersBucket = "paddock-meters"
+
+// Meters opens the KV bucket of usage meters (created on first use). A
+// record is dropped keep after it was last written, so the bucket stays
+// bounded without anyone deleting from it.
+func (s *Store) Meters(ctx context.Context, keep time.Duration) (KV, error) {
+	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      metersBucket,
+		Description: "Usage meters for the bill: one record per minute",
+		History:     1,
+		TTL:         keep,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return KV{}, fmt.Errorf("open bucket %s: %w", metersBucket, err)
+	}
+	return KV{kv}, nil
+}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 type record struct{ N int }
@@ -73,5 +74,43 @@ func TestKVAndCodeSurviveReopen(t *testing.T) {
 	}
 	if _, err := s.GetCode(ctx, "missing"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing code: %v, want ErrNotFound", err)
+	}
+}
+
+func TestMetersBucketSurvivesReopenAndIsBounded(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := OpenEmbedded(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Meters(ctx, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Put(ctx, "m.1", record{7}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = OpenEmbedded(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err = s.Meters(ctx, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got record
+	if _, err := m.Get(ctx, "m.1", &got); err != nil || got.N != 7 {
+		t.Fatalf("meters record after reopen: %+v %v", got, err)
+	}
+	st, err := m.kv.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TTL() != time.Hour {
+		t.Fatalf("meters bucket TTL %v, want 1h", st.TTL())
 	}
 }
