@@ -216,6 +216,12 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	}
 	rec := meter.New(time.Now())
 	rec.Shape = func(function string) (billing.FunctionMeter, bool) { return functionShape(ctl, function) }
+	meters, err := meter.Keep(ctx, st, rec) // loads the kept minutes: saved in batches from Start to Close
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return nil, err
+	}
 	loop.Meter = rec
 	api := lambdaapi.New(ctl, rt, verifier)
 	api.HandleStatus(loop)
@@ -239,6 +245,8 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 			return nil, err
 		}
 	}
+	meters.Start()
+	p.closers = append(p.closers, meters.Close) // runs after the loops and the API stopped
 	p.wg.Add(3)
 	go func() { defer p.wg.Done(); loop.Run(runCtx) }()
 	go func() { defer p.wg.Done(); pool.Run(runCtx) }()
