@@ -77,9 +77,19 @@ type instance struct {
 	agent    *agent.Agent // nil while launching
 	usedCPU  int
 	usedMem  int
-	versions map[string]int // EEs per version key
+	versions map[string]int // EEs per version key, started or promised
+	// promised counts, per version key, the EEs placed on the instance
+	// while it launches: their capacity is in usedCPU/usedMem and versions,
+	// so no other version takes it, and they start as soon as it runs.
+	promised map[string]promise
 
 	emptySince time.Time // when it last became empty; zero while it runs EEs
+}
+
+// promise is EEs of one version planned on a launching instance.
+type promise struct {
+	n    int
+	need placement.Need
 }
 
 type eeRecord struct {
@@ -195,7 +205,85 @@ func (l *Loop) handleLaunch(res launchResult) {
 		return
 	}
 	in.agent = res.agent
-	l.log.Info("instance running", "instance", in.id, "type", in.typ.Name, "capacityProvider", in.cp)
+	l.log.Info("instance running", "instance", in.id, "type", in.typ.Name, "capacityProvider", in.cp, "promisedEEs", sum(in.promised))
+}
+
+// keepPromises starts the EEs promised on instances that now run, and
+// releases the promises of versions no longer wanted.
+func (l *Loop) keepPromises(byKey map[string]control.Workload) {
+	for _, in := range l.instances {
+		for key, p := range in.promised {
+			w, ok := byKey[key]
+			if !ok {
+				l.release(in, key, p.n)
+				continue
+			}
+			if in.agent == nil {
+				continue
+			}
+			for range p.n {
+				l.startEE(w, in, p.need, true)
+			}
+			delete(in.promised, key)
+		}
+	}
+}
+
+// release takes back n of key's promises on in and returns how many it took.
+func (l *Loop) release(in *instance, key string, n int) int {
+	p := in.promised[key]
+	n = min(n, p.n)
+	if n <= 0 {
+		return 0
+	}
+	if p.n -= n; p.n == 0 {
+		delete(in.promised, key)
+	} else {
+		in.promised[key] = p
+	}
+	in.usedCPU -= n * p.need.MilliCPU
+	in.usedMem -= n * p.need.MemoryMiB
+	if in.versions[key] -= n; in.versions[key] <= 0 {
+		delete(in.versions, key)
+	}
+	return n
+}
+
+// breakPromises takes back up to n of w's promised EEs, the cheapest EEs to
+// give up when a version needs fewer, and returns how many it took.
+func (l *Loop) breakPromises(w control.Workload, n int) int {
+	ids := make([]string, 0, len(l.instances))
+	for id, in := range l.instances {
+		if in.promised[w.Key].n > 0 {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	taken := 0
+	for _, id := range ids {
+		if taken == n {
+			break
+		}
+		taken += l.release(l.instances[id], w.Key, n-taken)
+	}
+	return taken
+}
+
+// promisedEEs counts key's EEs promised on launching instances.
+func (l *Loop) promisedEEs(key string) int {
+	n := 0
+	for _, in := range l.instances {
+		n += in.promised[key].n
+	}
+	return n
+}
+
+func sum(m map[string]promise) int {
+	n := 0
+	for _, p := range m {
+		n += p.n
+	}
+	return n
 }
 
 func (l *Loop) handleEvent(ctx context.Context, ev agent.Event) {
@@ -259,6 +347,12 @@ func (l *Loop) reconcile(ctx context.Context, sampleAt time.Time) {
 	l.replaceLost(time.Now())
 	workloads := l.ctl.Workloads()
 	sort.Slice(workloads, func(i, j int) bool { return workloads[i].Key < workloads[j].Key })
+	wl := make(map[string]control.Workload, len(workloads))
+	for _, w := range workloads {
+		wl[w.Key] = w
+	}
+	l.keepPromises(wl)
+	var round []placeReq
 	byKey := map[string][]*eeRecord{}
 	for _, rec := range l.ees {
 		byKey[rec.key] = append(byKey[rec.key], rec)
@@ -289,15 +383,21 @@ func (l *Loop) reconcile(ctx context.Context, sampleAt time.Time) {
 		if w.Config.State == control.StateActive && m != nil && m.decision.Why != "" {
 			d = m.decision
 		}
-		switch {
-		case len(live) < d.Desired && time.Since(l.failedAt[w.Key]) >= replaceBackoff:
-			l.place(ctx, w, d.Desired-len(live))
-		case len(live) > d.Desired:
-			l.scaleIn(w.Key, live, len(live)-d.Desired)
+		promised := l.promisedEEs(w.Key)
+		switch have := len(live) + promised; {
+		case have < d.Desired && time.Since(l.failedAt[w.Key]) >= replaceBackoff:
+			round = append(round, placeReq{w: w, count: d.Desired - have})
+		case have > d.Desired:
+			n := have - d.Desired
+			k := l.breakPromises(w, n)
+			if n > k {
+				l.scaleIn(w.Key, live, n-k)
+			}
 		}
 		l.advance(ctx, w, d, len(ready), len(recs))
 		status = append(status, l.versionStatus(w, d, live, ready, m))
 	}
+	l.place(ctx, round)
 	for key := range l.meters {
 		if !wanted[key] {
 			delete(l.meters, key)
@@ -489,65 +589,112 @@ func (l *Loop) stopExtra(recs []*eeRecord, n int) {
 	}
 }
 
-// place starts count EEs of w on instances of its capacity provider,
-// launching instances when they do not fit.
-func (l *Loop) place(ctx context.Context, w control.Workload, count int) {
-	cp := w.CapacityProvider
-	need := placement.Need{MilliCPU: w.Config.VCPUMilli(), MemoryMiB: w.Config.MemorySize}
-	var insts []placement.Instance
-	usedMilli := 0
+// placeReq is one version's share of a round of placement.
+type placeReq struct {
+	w     control.Workload
+	count int
+}
+
+// place plans every version that needs EEs in one round (placement.PlaceRound)
+// and carries the plans out: EEs on running instances start now; EEs on
+// launching instances, and on the instances the round launches, are
+// promised their capacity and start once their instance runs. Every
+// instance the round needs is launched at once, in parallel.
+func (l *Loop) place(ctx context.Context, round []placeReq) {
+	if len(round) == 0 {
+		return
+	}
+	usedMilli := map[string]int{} // by capacity provider
+	hosts := make([]placement.Host, 0, len(l.instances))
 	for _, in := range l.instances {
-		if in.cp != cp.Name {
-			continue
-		}
-		usedMilli += in.typ.VCPU * 1000
-		insts = append(insts, placement.Instance{
-			ID: in.id, Type: in.typ.Name,
+		usedMilli[in.cp] += in.typ.VCPU * 1000
+		h := placement.Host{
+			ID: in.id, Type: in.typ.Name, CapacityProvider: in.cp,
 			FreeMilliCPU:  in.typ.AllocatableMilliCPU() - in.usedCPU,
 			FreeMemoryMiB: in.typ.AllocatableMemoryMiB() - in.usedMem,
-			VersionEEs:    in.versions[w.Key],
-		})
-	}
-	sort.Slice(insts, func(i, j int) bool { return insts[i].ID < insts[j].ID })
-	var candidates []fleet.InstanceType
-	if arch := l.provider.Arch(); arch == "" || arch == cp.Architecture {
-		candidates = fleet.MatchInstanceTypes(cp.Architecture, cp.AllowedTypes, cp.ExcludedTypes)
-	}
-	plan := placement.PlaceEEs(insts, need, count, SpreadTarget, candidates, cp.Scaling.MaxVCPU*1000-usedMilli)
-	for _, id := range plan.Assign {
-		in := l.instances[id]
-		if in.agent == nil {
-			continue // launching: the EE starts once it runs
+			Launching:     in.agent == nil,
+			EEs:           in.versions,
 		}
-		l.startEE(w, in, need)
+		hosts = append(hosts, h)
 	}
-	for _, typeName := range plan.Launch {
-		t, _ := fleet.LookupInstanceType(typeName)
-		l.launch(ctx, cp.Name, t)
-	}
-	if plan.Unplaced > 0 && w.Config.State == control.StatePending && len(plan.Launch) == 0 && len(plan.Assign) == 0 {
-		reason := "No instance can hold an execution environment of " + need.String() + " on capacity provider " + cp.Name + ": " + plan.Why
-		if len(candidates) == 0 {
-			reason = "The " + l.provider.Name() + " instance provider launches " + l.provider.Arch() + " instances only; capacity provider " + cp.Name + " asks for " + cp.Architecture + "."
+	sort.Slice(hosts, func(i, j int) bool { return hosts[i].ID < hosts[j].ID })
+	reqs := make([]placement.Request, len(round))
+	cands := make([][]fleet.InstanceType, len(round))
+	for i, r := range round {
+		cp := r.w.CapacityProvider
+		if arch := l.provider.Arch(); arch == "" || arch == cp.Architecture {
+			cands[i] = fleet.MatchInstanceTypes(cp.Architecture, cp.AllowedTypes, cp.ExcludedTypes)
 		}
-		if err := l.ctl.SetVersionState(ctx, w.Function, w.Version, control.StateFailed, "InsufficientCapacity", reason); err != nil {
-			l.log.Error("record version state", "err", err)
+		reqs[i] = placement.Request{
+			Key: r.w.Key, CapacityProvider: cp.Name, Count: r.count, Candidates: cands[i],
+			Need:           placement.Need{MilliCPU: r.w.Config.VCPUMilli(), MemoryMiB: r.w.Config.MemorySize},
+			MaxNewMilliCPU: cp.Scaling.MaxVCPU*1000 - usedMilli[cp.Name],
+		}
+	}
+	plans := placement.PlaceRound(hosts, reqs, SpreadTarget)
+	newIDs := map[string]*instance{} // placeholder → instance launched
+	for i, rp := range plans {
+		w, need, plan := round[i].w, rp.Request.Need, rp.Plan
+		for j, typeName := range plan.Launch {
+			t, _ := fleet.LookupInstanceType(typeName)
+			in := l.launch(ctx, w.CapacityProvider.Name, t)
+			newIDs[rp.NewIDs[j]] = in
+			l.promise(in, w.Key, need, plan.LaunchEEs[j])
+		}
+		for _, id := range plan.Assign {
+			in := l.instances[id]
+			if in == nil {
+				in = newIDs[id]
+			}
+			if in.agent == nil {
+				l.promise(in, w.Key, need, 1)
+				continue
+			}
+			l.startEE(w, in, need, false)
+		}
+		if len(plan.Launch) > 0 || plan.AssignLaunching > 0 || plan.Unplaced > 0 {
+			l.log.Info("placing execution environments", "version", w.Key, "ees", rp.Request.Count, "plan", plan.Why)
+		}
+		if plan.Unplaced > 0 && w.Config.State == control.StatePending && len(plan.Launch) == 0 && len(plan.Assign) == 0 {
+			cp := w.CapacityProvider
+			reason := "No instance can hold an execution environment of " + need.String() + " on capacity provider " + cp.Name + ": " + plan.Why
+			if len(cands[i]) == 0 {
+				reason = "The " + l.provider.Name() + " instance provider launches " + l.provider.Arch() + " instances only; capacity provider " + cp.Name + " asks for " + cp.Architecture + "."
+			}
+			if err := l.ctl.SetVersionState(ctx, w.Function, w.Version, control.StateFailed, "InsufficientCapacity", reason); err != nil {
+				l.log.Error("record version state", "err", err)
+			}
 		}
 	}
 }
 
-func (l *Loop) startEE(w control.Workload, in *instance, need placement.Need) {
+// promise reserves n EEs of key on the launching instance in.
+func (l *Loop) promise(in *instance, key string, need placement.Need, n int) {
+	p := in.promised[key]
+	p.n += n
+	p.need = need
+	in.promised[key] = p
+	in.usedCPU += n * need.MilliCPU
+	in.usedMem += n * need.MemoryMiB
+	in.versions[key] += n
+}
+
+// startEE starts one EE of w on the running instance in; reserved says its
+// capacity was already taken by a promise.
+func (l *Loop) startEE(w control.Workload, in *instance, need placement.Need, reserved bool) {
 	spec := eespec.For(&w.Config, w.Function, strconv.Itoa(w.Version), l.ctl.Region())
 	ee := in.agent.Start(spec)
 	l.ees[ee] = &eeRecord{ee: ee, key: w.Key, inst: in, cpu: need.MilliCPU, mem: need.MemoryMiB, state: agent.Starting}
-	in.usedCPU += need.MilliCPU
-	in.usedMem += need.MemoryMiB
-	in.versions[w.Key]++
+	if !reserved {
+		in.usedCPU += need.MilliCPU
+		in.usedMem += need.MemoryMiB
+		in.versions[w.Key]++
+	}
 	l.log.Debug("starting execution environment", "ee", spec.ID, "version", w.Key, "instance", in.id)
 }
 
-func (l *Loop) launch(ctx context.Context, cp string, t fleet.InstanceType) {
-	in := &instance{id: "i-" + randomHex(17)[:17], cp: cp, typ: t, versions: map[string]int{}}
+func (l *Loop) launch(ctx context.Context, cp string, t fleet.InstanceType) *instance {
+	in := &instance{id: "i-" + randomHex(17)[:17], cp: cp, typ: t, versions: map[string]int{}, promised: map[string]promise{}}
 	l.instances[in.id] = in
 	l.log.Info("launching instance", "instance", in.id, "type", t.Name, "capacityProvider", cp)
 	l.launches.Add(1)
@@ -556,6 +703,7 @@ func (l *Loop) launch(ctx context.Context, cp string, t fleet.InstanceType) {
 		a, err := l.provider.Launch(ctx, in.id, t, l.notify)
 		l.launched <- launchResult{inst: in, agent: a, err: err}
 	}()
+	return in
 }
 
 // Status returns the last reconcile's view of every version.
