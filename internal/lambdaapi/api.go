@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/paddockhq/paddock/internal/awserr"
 	"github.com/paddockhq/paddock/internal/control"
@@ -55,6 +56,7 @@ type API struct {
 	observers []InvokeObserver
 	log       *slog.Logger
 	mux       *http.ServeMux
+	cut       atomic.Int64 // invokes the server ended before their result
 }
 
 // New returns the API handler. A nil verifier turns authentication off.

@@ -204,7 +204,7 @@ func (a *API) dispatch(ctx context.Context, rec *InvokeRecord) error {
 		rec.Throttled = "ConcurrentInvocationLimitExceeded"
 		return awserr.TooManyRequests(rec.Throttled, "Rate Exceeded.")
 	case err != nil && ctx.Err() != nil:
-		return errCallerGone
+		return a.ended(ctx)
 	case err != nil:
 		return awserr.Service("invoke failed: %v", err)
 	}
@@ -238,7 +238,7 @@ func (a *API) invokeOnDemand(ctx context.Context, route *control.Route, inv *run
 	case errors.Is(err, ondemand.ErrAccountLimit):
 		return res, awserr.TooManyRequests("ConcurrentInvocationLimitExceeded", "Rate Exceeded.")
 	case err != nil && ctx.Err() != nil:
-		return res, errCallerGone
+		return res, a.ended(ctx)
 	case err != nil:
 		return res, awserr.Service("invoke failed: %v", err)
 	}
@@ -247,6 +247,26 @@ func (a *API) invokeOnDemand(ctx context.Context, route *control.Route, inv *run
 
 // errCallerGone ends a request whose caller hung up: nothing is written.
 var errCallerGone = errors.New("caller hung up")
+
+// ended is the error of an invoke whose context ended before its result.
+// A context canceled plainly is the caller hanging up (net/http cancels
+// it when the connection closes): nothing is written. Any other cause is
+// the server ending the invoke (frontdoor.ErrServerAbort at shutdown): the
+// caller is still there, and must learn that the invoke failed, never get
+// an empty answer it would take for a success. It is counted (CutInvokes).
+func (a *API) ended(ctx context.Context) error {
+	cause := context.Cause(ctx)
+	if cause == context.Canceled {
+		return errCallerGone
+	}
+	a.cut.Add(1)
+	return awserr.Service("The invoke was cut short: %v.", cause)
+}
+
+// CutInvokes is the number of invokes the server ended before their
+// result (see ended): at shutdown, those the drain window did not let
+// finish.
+func (a *API) CutInvokes() int64 { return a.cut.Load() }
 
 func eeTarget(res ondemand.Result) router.Target {
 	if res.EE == nil {
