@@ -202,6 +202,13 @@ func (a *API) dispatch(ctx context.Context, rec *InvokeRecord) error {
 	switch {
 	case errors.Is(err, router.ErrThrottled):
 		rec.Throttled = "ConcurrentInvocationLimitExceeded"
+		if a.router.Len(route.Key) == 0 {
+			// No EE of the version is ready: its capacity is starting. The
+			// version stays Active, as on AWS, where a version does not go
+			// back to Pending when its capacity is lost; the Reason stays one
+			// the API model lists, and the message says what is going on.
+			return awserr.TooManyRequests(rec.Throttled, "Rate Exceeded. No execution environment of this version is ready: its capacity is starting (after a restart, a publish or the loss of an instance). Retry shortly.")
+		}
 		return awserr.TooManyRequests(rec.Throttled, "Rate Exceeded.")
 	case err != nil && ctx.Err() != nil:
 		return a.ended(ctx)
