@@ -34,7 +34,11 @@ PADDOCK_SECRET_ACCESS_KEY); without one, a pair is generated and printed.
 
 Run it again on the same --data-dir and every capacity provider, function,
 version and alias comes back, with the execution environments of active
-versions restarted. Ctrl-C stops everything, function processes included.`,
+versions restarted. Ctrl-C (or SIGTERM) stops everything, function processes
+included: invokes in progress get --shutdown-timeout to finish (by default
+the longest Timeout among the functions, at least 5s and at most 60s); the
+ones still running then are answered ServiceException (HTTP 500), never an
+empty success, and the log says how many were cut.`,
 		Example: `  paddock up
   paddock up --listen 0.0.0.0:9400 --data-dir /var/lib/paddock
   PADDOCK_ACCESS_KEY_ID=AKIDEXAMPLE PADDOCK_SECRET_ACCESS_KEY=secret paddock up`,
@@ -71,6 +75,9 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 			if generatedToken {
 				opts.ConsoleToken = rand.Text()
 			}
+			if opts.ShutdownTimeout < 0 {
+				return fmt.Errorf("--shutdown-timeout must not be negative")
+			}
 			if maxConns == 0 {
 				opts.MaxConnections = -1 // no cap
 			} else {
@@ -106,7 +113,7 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 				writePaddockProfile(out, cmd.ErrOrStderr(), p)
 			}
 			<-ctx.Done()
-			fmt.Fprintln(out, "\nStopping: draining execution environments...")
+			fmt.Fprintf(out, "\nStopping: draining invokes in progress (up to %v) and execution environments...\n", p.ShutdownTimeout())
 			p.Close()
 			// Last: the host's firewall tables and spare network
 			// namespaces of the EEs go with Paddock.
@@ -140,6 +147,7 @@ versions restarted. Ctrl-C stops everything, function processes included.`,
 	f.DurationVar(&opts.HeaderTimeout, "header-timeout", platform.DefaultHeaderTimeout, "close an API connection whose request head takes longer than this")
 	f.DurationVar(&opts.BodyReadWindow, "body-read-window", platform.DefaultBodyReadWindow, "a request body must bring --body-read-min bytes in every window this long, or its connection is closed")
 	f.Int64Var(&opts.BodyReadMin, "body-read-min", platform.DefaultBodyReadMin, "bytes a request body must bring per --body-read-window")
+	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 0, "at a stop, how long invokes in progress may run before they are cut short with a ServiceException (0: the longest function Timeout, at least 5s, at most 60s)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail, including function output")
 	return cmd
 }

@@ -78,7 +78,18 @@ type Options struct {
 	HeaderTimeout   time.Duration
 	BodyReadWindow  time.Duration
 	BodyReadMin     int64
+	// ShutdownTimeout is how long Close waits for invokes in progress
+	// before it cuts the rest short (they are answered ServiceException).
+	// Zero: the longest Timeout among the functions, within
+	// [MinShutdownTimeout, MaxShutdownTimeout].
+	ShutdownTimeout time.Duration
 }
+
+// Bounds of the default drain window at Close (Options.ShutdownTimeout).
+const (
+	MinShutdownTimeout = 5 * time.Second
+	MaxShutdownTimeout = 60 * time.Second
+)
 
 // Defaults of the API port's flood limits.
 const (
@@ -121,6 +132,8 @@ type Platform struct {
 
 	store   *store.Store
 	server  *frontdoor.Server
+	api     *lambdaapi.API
+	drain   time.Duration // Options.ShutdownTimeout
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	closers []func() // run in reverse at Close, after the loops stopped
@@ -232,7 +245,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	p := &Platform{
 		Endpoint: "http://" + ln.Addr().String(), AccessKeyID: opts.AccessKeyID, SecretAccessKey: opts.SecretAccessKey,
 		Region: opts.Region, Control: ctl, Scaler: loop, Provider: provider, store: st, cancel: cancel,
-		server: apiServer(opts, api, lambdaapi.IsInvoke),
+		server: apiServer(opts, api, lambdaapi.IsInvoke), api: api, drain: opts.ShutdownTimeout,
 	}
 	p.OnDemand = pool
 	w := &wiring{ctx: runCtx, opts: opts, store: st, ctl: ctl, loop: loop, pool: pool, meter: rec, api: api, outputs: outputs, p: p}
@@ -259,12 +272,40 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	return p, nil
 }
 
-// Close stops the API, every EE and instance, and the engine.
+// ShutdownTimeout is the drain window Close gives invokes in progress:
+// Options.ShutdownTimeout, or by default the longest Timeout among the
+// functions and their versions (an invoke may run that long), at least
+// MinShutdownTimeout and at most MaxShutdownTimeout.
+func (p *Platform) ShutdownTimeout() time.Duration {
+	if p.drain > 0 {
+		return p.drain
+	}
+	longest := 0
+	for marker := ""; ; {
+		fns, next, err := p.Control.ListFunctions(marker, 50, true)
+		if err != nil {
+			break
+		}
+		for _, c := range fns {
+			longest = max(longest, c.Timeout)
+		}
+		if next == "" || next == marker {
+			break
+		}
+		marker = next
+	}
+	return min(max(time.Duration(longest)*time.Second, MinShutdownTimeout), MaxShutdownTimeout)
+}
+
+// Close stops the API, every EE and instance, and the engine. Invokes in
+// progress get ShutdownTimeout to finish; the rest are cut short with a
+// ServiceException (never an empty success), and their number is logged.
 func (p *Platform) Close() {
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), p.ShutdownTimeout())
 	defer cancel()
 	p.server.Shutdown(shutdownCtx) //nolint:errcheck // Close below ends what is left
 	p.server.Close()               //nolint:errcheck
+	slog.Info("invokes cut by shutdown", "n", p.api.CutInvokes())
 	p.cancel()
 	p.wg.Wait()
 	for i := len(p.closers) - 1; i >= 0; i-- {
