@@ -22,7 +22,7 @@ func simulateCommand() *cobra.Command {
 		rps, durationMS, cpuMS float64
 		targetPercent          float64
 		allowed, excluded      []string
-		every                  int
+		every, publish         int
 		asJSON                 bool
 		cfg                    simulate.Config
 	)
@@ -53,12 +53,32 @@ Built-in scenarios (--scenario), all relative to --rps:
 ` + scenarioHelp.String() + `
 Or give your own trace with --trace FILE.csv: a header, then rows of
   seconds,requests_per_second,mean_duration_ms,cpu_ms_per_request
-with the load changing linearly between rows.`,
+with the load changing linearly between rows.
+
+Or, with --publish N, publish N versions of the function at once on an empty
+capacity provider (as a restart brings them all back) and print each round of
+placement: every version's instances launch in the first round, and all serve
+one launch delay later.`,
 		Example: `  paddock simulate --scenario spike
   paddock simulate --scenario diurnal --rps 2000 --duration-ms 1000 --cpu-ms 100 --max-vcpu 15000
-  paddock simulate --trace peak.csv --memory 4096 --target 70 --allowed-types 'c7i.*,m7i.*'`,
+  paddock simulate --trace peak.csv --memory 4096 --target 70 --allowed-types 'c7i.*,m7i.*'
+  paddock simulate --publish 20`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if publish != 0 {
+				cfg.AllowedTypes, cfg.ExcludedTypes = allowed, excluded
+				res, err := simulate.Publish(cfg, publish)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					enc := json.NewEncoder(cmd.OutOrStdout())
+					enc.SetIndent("", "  ")
+					return enc.Encode(res)
+				}
+				printPublish(cmd.OutOrStdout(), res)
+				return nil
+			}
 			var tr simulate.Trace
 			switch {
 			case tracePath != "":
@@ -118,7 +138,23 @@ with the load changing linearly between rows.`,
 	f.DurationVar(&cfg.LaunchDelay, "launch-delay", 40*time.Second, "instance launch time")
 	f.IntVar(&every, "every", 0, "print one row per N minutes (0: every minute up to an hour, else about 48 rows)")
 	f.BoolVar(&asJSON, "json", false, "print the whole result as JSON")
+	f.IntVar(&publish, "publish", 0, "publish N versions at once on an empty fleet and show the rounds of placement")
 	return cmd
+}
+
+func printPublish(out io.Writer, res simulate.PublishResult) {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "AT\tLAUNCHED\tPROMISED EES\tSTARTED EES\tVERSIONS READY\tFIRST PLAN")
+	for _, r := range res.Rounds {
+		fmt.Fprintf(w, "%v\t%d\t%d\t%d\t%d/%d\t%s\n", r.At, r.Launched, r.Promised, r.Started, r.Ready, res.Versions, r.Why)
+	}
+	w.Flush()
+	if res.AllReadyAt < 0 {
+		fmt.Fprintf(out, "\nnot every version got its minimum EEs (the capacity provider's --max-vcpu?); %d instances (%d vCPUs)\n", res.Instances, res.VCPUs)
+		return
+	}
+	fmt.Fprintf(out, "\n%d versions: %d instances (%d vCPUs) launched in %d round(s); all ready at %v\n",
+		res.Versions, res.Instances, res.VCPUs, res.LaunchRounds(), res.AllReadyAt)
 }
 
 func msDuration(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
