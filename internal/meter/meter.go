@@ -32,6 +32,7 @@ type Recorder struct {
 	minutes map[int64]*bucket                // by unix minute
 	info    map[string]billing.FunctionMeter // last known shape of each function (kept after it is deleted)
 	dirty   map[int64]struct{}               // minutes changed since a Keeper last saved them
+	loaded  billing.Meters                   // what a Keeper loaded at start
 }
 
 type counters struct {
@@ -154,6 +155,14 @@ func (r *Recorder) Flush(at time.Time) {
 			delete(r.dirty, m)
 		}
 	}
+}
+
+// Loaded returns the meters a Keeper loaded from the store at start, what
+// earlier runs metered; its Since is when this recorder was made.
+func (r *Recorder) Loaded() billing.Meters {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.loaded
 }
 
 // Meters sums the buckets from since to now.

@@ -178,6 +178,8 @@ func (k *Keeper) load(ctx context.Context, now time.Time) error {
 	r := k.rec
 	r.mu.Lock()
 	oldest := now.Add(-Retention).Unix() / 60
+	loaded := New(time.Time{}) // the loaded minutes alone, for Loaded
+	began := r.started
 	for _, e := range entries {
 		var rec minuteRecord
 		if err := json.Unmarshal(e.Value, &rec); err != nil || strings.TrimPrefix(e.Key, minutePrefix) != strconv.FormatInt(rec.Minute, 10) {
@@ -188,6 +190,7 @@ func (k *Keeper) load(ctx context.Context, now time.Time) error {
 			continue
 		}
 		r.merge(rec)
+		loaded.merge(rec)
 		if t := time.Unix(rec.Minute*60, 0); t.Before(r.started) {
 			r.started = t
 		}
@@ -196,6 +199,8 @@ func (k *Keeper) load(ctx context.Context, now time.Time) error {
 		r.started = started
 	}
 	started = r.started
+	r.loaded = loaded.Meters(time.Time{})
+	r.loaded.Since = began
 	r.mu.Unlock()
 	// Written at each start, so it lasts KeepFor past the last one.
 	if _, err := k.kv.Put(ctx, startedKey, started); err != nil {

@@ -111,6 +111,10 @@ func TestKeeperKeepsMetersAcrossRestarts(t *testing.T) {
 				}
 				m := rec.Meters(time.Now().Add(-24 * time.Hour))
 				check(t, "run "+strconv.Itoa(i)+" loaded", m, r.want)
+				check(t, "run "+strconv.Itoa(i)+" Loaded", rec.Loaded(), r.want)
+				if l := rec.Loaded(); !l.Since.Equal(start) {
+					t.Errorf("run %d: Loaded since %v, want this run's start %v", i, l.Since, start)
+				}
 				if !m.Since.Equal(began) {
 					t.Errorf("run %d: meters since %v, want the first start %v", i, m.Since, began)
 				}

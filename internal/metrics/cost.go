@@ -40,7 +40,7 @@ func newCostCollector(src MeterSource, prices billing.Prices) *costCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
-	return &costCollector{
+	c := &costCollector{
 		src: src, prices: prices, now: time.Now,
 		baseFns: map[string]*billing.FunctionMeter{}, baseCPs: map[string]*billing.CapacityProviderMeter{},
 		last: map[string]float64{},
@@ -59,6 +59,17 @@ func newCostCollector(src MeterSource, prices billing.Prices) *costCollector {
 		idleCost: d("paddock_capacity_provider_idle_cost_usd",
 			"Cost of a capacity provider's instances that no function carries (it ran no execution environment).", "capacity_provider"),
 	}
+	// A recorder that loaded the meters of earlier runs from the store
+	// (meter.Keeper) reports them too; these counters stay since this
+	// process started, so a restart is a counter reset to Prometheus, not a
+	// jump, nor a fall (after a kill -9 lost the last seconds) read as one.
+	if l, ok := src.(interface{ Loaded() billing.Meters }); ok {
+		if m := l.Loaded(); len(m.Functions)+len(m.CapacityProviders) > 0 {
+			c.add(m, -1)
+			c.started = m.Since
+		}
+	}
+	return c
 }
 
 // Describe implements prometheus.Collector.
@@ -156,7 +167,7 @@ func (c *costCollector) add(m billing.Meters, sign int64) {
 			b = &billing.FunctionMeter{}
 			c.baseFns[f.Function] = b
 		}
-		if sign > 0 {
+		if sign > 0 || b.Function == "" {
 			setShape(b, f)
 		}
 		b.Requests += sign * f.Requests
@@ -171,7 +182,7 @@ func (c *costCollector) add(m billing.Meters, sign int64) {
 			b = &billing.CapacityProviderMeter{Name: cp.Name, InstanceSeconds: map[string]float64{}}
 			c.baseCPs[cp.Name] = b
 		}
-		if sign > 0 {
+		if sign > 0 || b.Arch == "" {
 			b.Arch = cp.Arch
 		}
 		for typ, s := range cp.InstanceSeconds {
