@@ -61,6 +61,7 @@ AWS_SECRET_ACCESS_KEY (paddock up prints the pair) or the --profile given.
 
   # The last hour, or since a given time
   paddock cost --since 1h
+  paddock cost --since 7d
   paddock cost --since 2026-01-02T09:00:00Z
 
   # For scripts: each function's total and the other mode's
@@ -70,7 +71,7 @@ AWS_SECRET_ACCESS_KEY (paddock up prints the pair) or the --profile given.
 	}
 	client := addClientFlags(cmd)
 	f := cmd.Flags()
-	f.StringVar(&since, "since", "24h", "start of the period: a duration back from now (1h, 168h) or an RFC 3339 time")
+	f.StringVar(&since, "since", "24h", "start of the period: a duration back from now (1h, 168h, 7d) or an RFC 3339 time")
 	f.BoolVar(&asJSON, "json", false, "print the API's JSON answer instead of tables")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

@@ -2,6 +2,8 @@ package lambdaapi
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/paddockhq/paddock/internal/awserr"
@@ -37,11 +39,17 @@ func (a *API) HandleCost(src MeterSource, prices billing.Prices) {
 }
 
 // parseSince reads the since parameter: empty is the default period, a Go
-// duration is that long before now, anything else must be an RFC 3339 time
-// in the past.
+// duration (or a number of days, "7d", which Go's durations lack) is that
+// long before now, anything else must be an RFC 3339 time in the past.
 func parseSince(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return now.Add(-defaultCostPeriod), nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n > 0 && n <= 3660 {
+			return now.AddDate(0, 0, -n), nil
+		}
+		return time.Time{}, awserr.InvalidParameter("since %q must be a positive number of days such as 7d", s)
 	}
 	if d, err := time.ParseDuration(s); err == nil {
 		if d <= 0 {
@@ -51,7 +59,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, awserr.InvalidParameter("since %q is neither a duration such as 1h or 168h nor an RFC 3339 time such as 2026-01-02T15:04:05Z", s)
+		return time.Time{}, awserr.InvalidParameter("since %q is neither a duration such as 1h, 168h or 7d nor an RFC 3339 time such as 2026-01-02T15:04:05Z", s)
 	}
 	if !t.Before(now) {
 		return time.Time{}, awserr.InvalidParameter("since %s is not in the past", s)

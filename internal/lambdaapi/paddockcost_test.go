@@ -26,7 +26,11 @@ func TestParseSince(t *testing.T) {
 		{"2026-01-02T13:00:00+02:00", time.Date(2026, 1, 2, 11, 0, 0, 0, time.UTC), false},
 		{"0s", time.Time{}, true},
 		{"-1h", time.Time{}, true},
-		{"7d", time.Time{}, true},
+		{"7d", now.AddDate(0, 0, -7), false},
+		{"1d", now.Add(-24 * time.Hour), false},
+		{"0d", time.Time{}, true},
+		{"-2d", time.Time{}, true},
+		{"xd", time.Time{}, true},
 		{"2026-01-03T00:00:00Z", time.Time{}, true}, // in the future
 		{"yesterday", time.Time{}, true},
 	}
