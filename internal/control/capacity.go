@@ -170,6 +170,9 @@ func (s *Service) DeleteCapacityProvider(ctx context.Context, name string) (*Cap
 			return nil, awserr.Conflict("Capacity provider %s is used by function %s. Delete it first.", name, f.fn.Latest.FunctionName)
 		}
 	}
+	if err := s.dropTags(ctx, "capacity-provider", name); err != nil { // tags.go
+		return nil, err
+	}
 	if err := s.del(ctx, cpKey(name)); err != nil {
 		return nil, err
 	}

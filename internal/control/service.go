@@ -36,6 +36,8 @@ type Service struct {
 	routes     atomic.Pointer[map[string]*fnRoutes]
 	unreserved atomic.Int64 // account limit minus every reservation
 	changed    chan struct{}
+
+	policies map[string]*policyRecord // resource policies by function and qualifier (policy.go)
 }
 
 type fnState struct {
@@ -131,6 +133,12 @@ func (s *Service) load(ctx context.Context) error {
 				f.aliases[a.Name] = &a
 			}
 		}
+	}
+	if err := s.loadTags(entries); err != nil { // tags.go: tag sets changed after create
+		return fmt.Errorf("load tags: %w", err)
+	}
+	if err := s.loadPolicies(entries); err != nil { // policy.go
+		return fmt.Errorf("load policies: %w", err)
 	}
 	s.log.Info("loaded configuration", "capacityProviders", len(s.cps), "functions", len(s.fns))
 	return nil
