@@ -627,6 +627,9 @@ func (s *Service) DeleteFunction(ctx context.Context, name, qualifier string) er
 				return err
 			}
 		}
+		if err := s.dropFunctionExtras(ctx, name); err != nil { // tags and policies (policy.go)
+			return err
+		}
 		if err := s.del(ctx, fnKey(name)); err != nil {
 			return err
 		}
