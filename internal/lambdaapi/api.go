@@ -86,6 +86,12 @@ func New(ctl *control.Service, r *router.Router, verifier *sigv4.Verifier) *API 
 		"PUT /2015-03-31/functions/{fn}/aliases/{alias}":              a.updateAlias,
 		"DELETE /2015-03-31/functions/{fn}/aliases/{alias}":           a.deleteAlias,
 		"POST /2015-03-31/functions/{fn}/invocations":                 a.invoke,
+		"POST /2017-03-31/tags/{arn}":                                 a.tagResource,
+		"DELETE /2017-03-31/tags/{arn}":                               a.untagResource,
+		"GET /2017-03-31/tags/{arn}":                                  a.listTags,
+		"POST /2015-03-31/functions/{fn}/policy":                      a.addPermission,
+		"GET /2015-03-31/functions/{fn}/policy":                       a.getPolicy,
+		"DELETE /2015-03-31/functions/{fn}/policy/{sid}":              a.removePermission,
 	}
 	for pattern, h := range routes {
 		a.mux.Handle(pattern, a.wrap(h))
