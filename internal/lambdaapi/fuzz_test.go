@@ -35,6 +35,10 @@ func FuzzAPIRequests(f *testing.F) {
 		{"GET", "/2025-11-30/capacity-providers?MaxItems=0&Marker=%00", ``},
 		{"POST", "/2015-03-31/functions/f/aliases", `{"Name":"1","FunctionVersion":"$LATEST"}`},
 		{"PUT", "/2017-10-31/functions/f/concurrency", `{"ReservedConcurrentExecutions":-5}`},
+		{"POST", "/2017-03-31/tags/arn:aws:lambda:us-east-1:000000000000:function:f", `{"Tags":{"aws:x":"y"}}`},
+		{"DELETE", "/2017-03-31/tags/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Acapacity-provider%3Acp?tagKeys=a&tagKeys=", ``},
+		{"POST", "/2015-03-31/functions/f/policy?Qualifier=$LATEST", `{"StatementId":"a b","Action":"lambda:*","Principal":"*","RevisionId":"x"}`},
+		{"DELETE", "/2015-03-31/functions/f/policy/s.1?RevisionId=%zz", ``},
 		{"POST", "/2015-03-31/functions", `[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`},
 	}
 	for _, s := range seeds {
