@@ -25,7 +25,12 @@ import (
 //
 // One policy per function and qualifier (none: the unqualified function),
 // each in a record policy.NAME.QUALIFIER-IN-HEX ("-" for none) with its own
-// RevisionId.
+// RevisionId. (AWS's policy RevisionId is that of the function, version or
+// alias, which AddPermission and RemovePermission change; Paddock's is the
+// policy's own, so a policy change does not move GetFunction's RevisionId.)
+// Texts: GetPolicy's "The resource you requested does not exist." is
+// AWS's recorded answer; RemovePermission's follow AWS's recorded answers
+// as LocalStack's snapshot tests keep them.
 
 // MaxPolicyBytes is Lambda's limit on a function's resource-based policy.
 const MaxPolicyBytes = 20 * 1024
@@ -230,10 +235,6 @@ func (s *Service) policyTarget(function, qualifier string) error {
 	return err
 }
 
-func policyRevisionMismatch() *awserr.Error {
-	return awserr.PreconditionFailed("The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id")
-}
-
 // AddPermission adds a statement to the resource policy of a function (or
 // of one of its versions or aliases) and returns the statement's JSON.
 func (s *Service) AddPermission(ctx context.Context, function, qualifier string, in PermissionInput) (string, error) {
@@ -250,7 +251,7 @@ func (s *Service) AddPermission(ctx context.Context, function, qualifier string,
 	}
 	cur := s.policies[policyMapKey(function, qualifier)]
 	if in.RevisionID != "" && (cur == nil || cur.RevisionID != in.RevisionID) {
-		return "", policyRevisionMismatch()
+		return "", awserr.RevisionMismatch()
 	}
 	next := &policyRecord{Function: function, Qualifier: qualifier}
 	if cur != nil {
@@ -292,17 +293,18 @@ func (s *Service) RemovePermission(ctx context.Context, function, qualifier, sid
 	if cur == nil {
 		return awserr.NotFound("No policy is associated with the given resource.")
 	}
-	if revisionID != "" && cur.RevisionID != revisionID {
-		return policyRevisionMismatch()
-	}
 	next := &policyRecord{Function: function, Qualifier: qualifier, RevisionID: ids.New()}
 	for _, st := range cur.Statements {
 		if st.Sid != sid {
 			next.Statements = append(next.Statements, st)
 		}
 	}
+	// AWS looks for the statement before it checks the revision.
 	if len(next.Statements) == len(cur.Statements) {
 		return awserr.NotFound("Statement %s is not found in resource policy.", sid)
+	}
+	if revisionID != "" && cur.RevisionID != revisionID {
+		return awserr.RevisionMismatch()
 	}
 	if len(next.Statements) == 0 {
 		if err := s.del(ctx, policyKey(function, qualifier)); err != nil {

@@ -72,8 +72,14 @@ func TestPolicy(t *testing.T) {
 		t.Fatal("GetPolicy: no RevisionId")
 	}
 
-	withRev := func(in *lambda.AddPermissionInput, r string) *lambda.AddPermissionInput { in.RevisionId = aws.String(r); return in }
-	qualified := func(in *lambda.AddPermissionInput, q string) *lambda.AddPermissionInput { in.Qualifier = aws.String(q); return in }
+	withRev := func(in *lambda.AddPermissionInput, r string) *lambda.AddPermissionInput {
+		in.RevisionId = aws.String(r)
+		return in
+	}
+	qualified := func(in *lambda.AddPermissionInput, q string) *lambda.AddPermissionInput {
+		in.Qualifier = aws.String(q)
+		return in
+	}
 	for _, tc := range []struct {
 		name string
 		in   *lambda.AddPermissionInput
@@ -165,12 +171,13 @@ func TestPolicy(t *testing.T) {
 		name, sid, qualifier, revision string
 		code, msg                      string
 	}{
-		{"stale revision", "sns", "", "not-the-revision", "PreconditionFailedException", "Revision Id"},
+		{"stale revision", "sns", "", "not-the-revision", "PreconditionFailedException", `^The Revision Id provided does not match the latest Revision Id\.`},
 		{"current revision", "sns", "", rev, "", ""},
 		{"no revision", "xaccount", "", "", "", ""},
-		{"absent statement", "never", "", "", "ResourceNotFoundException", ""},
+		{"absent statement", "never", "", "", "ResourceNotFoundException", `^Statement never is not found in resource policy\.$`},
+		{"absent statement, stale revision", "never", "", "not-the-revision", "ResourceNotFoundException", `^Statement never`},
 		{"the version's only statement", "v1", "1", "", "", ""},
-		{"now no policy", "v1", "1", "", "ResourceNotFoundException", ""},
+		{"now no policy", "v1", "1", "", "ResourceNotFoundException", `^No policy is associated with the given resource\.$`},
 		{"missing function qualifier", "a", "9", "", "ResourceNotFoundException", `^Function not found: `},
 	} {
 		wantAPIError(t, "RemovePermission "+tc.name, remove(tc.sid, tc.qualifier, tc.revision), tc.code, tc.msg)
