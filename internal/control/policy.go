@@ -353,7 +353,9 @@ func (s *Service) loadPolicies(entries []store.Entry) error {
 		if err := json.Unmarshal(e.Value, &p); err != nil {
 			return err
 		}
-		if s.fns[p.Function] != nil {
+		// The policy of a version or alias deleted since is dropped here
+		// (DeleteAlias and DeleteFunction of one version leave the record).
+		if s.policyTarget(p.Function, p.Qualifier) == nil {
 			s.setPolicy(&p)
 		}
 	}
