@@ -16,6 +16,9 @@ func (s *Service) CreateCapacityProvider(ctx context.Context, cp CapacityProvide
 	if err := validateCapacityProvider(&cp); err != nil {
 		return nil, err
 	}
+	if err := ValidateTags(cp.Tags); err != nil { // the rules TagResource applies (tags.go)
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.cps[cp.Name]; ok {

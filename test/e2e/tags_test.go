@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -148,6 +149,15 @@ func TestTags(t *testing.T) {
 	wantAPIError(t, "ListTags of a missing function", err, "ResourceNotFoundException", "^Function not found: ")
 	_, err = listTags(fnARN + ":1")
 	wantAPIError(t, "ListTags of a version", err, "InvalidParameterValueException", "aliases and versions")
+
+	// CreateCapacityProvider applies the same rules to the tags it is given.
+	_, err = e.lambda.CreateCapacityProvider(c, &lambda.CreateCapacityProviderInput{
+		CapacityProviderName: aws.String("cp-bad-tags"),
+		VpcConfig:            &types.CapacityProviderVpcConfig{SubnetIds: []string{"subnet-1"}, SecurityGroupIds: []string{"sg-1"}},
+		PermissionsConfig:    &types.CapacityProviderPermissionsConfig{CapacityProviderOperatorRoleArn: aws.String(opRole)},
+		Tags:                 map[string]string{"aws:reserved": "x"},
+	})
+	wantAPIError(t, "CreateCapacityProvider with a reserved tag key", err, "InvalidParameterValueException", "aws:")
 
 	// Durable: the changed tags survive a restart.
 	if _, err := e.lambda.TagResource(c, &lambda.TagResourceInput{Resource: aws.String(cpARN), Tags: map[string]string{"kept": "yes"}}); err != nil {
