@@ -252,14 +252,26 @@ func (s *Service) CreateFunction(ctx context.Context, in CreateFunctionInput) (*
 	s.fns[name] = f
 	out := f.fn.Latest
 	if in.Publish || in.PublishTo != "" {
-		v, err := s.publish(ctx, f, "")
+		v, err := s.publish(ctx, f, "", in.PublishTo != "")
 		if err != nil {
 			return nil, err
 		}
-		out = v.Config
+		out = publishedConfig(v, in.PublishTo != "")
 	}
 	s.publishRoutes()
 	return &out, nil
+}
+
+// publishedConfig is the answer for a publish: the version, or, with PublishTo
+// LATEST_PUBLISHED, the same configuration as version $LATEST.PUBLISHED (AWS:
+// "publish-version --publish-to LATEST_PUBLISHED" answers "Version":
+// "$LATEST.PUBLISHED" and an ARN qualified with it).
+func publishedConfig(v *Version, toLatestPublished bool) Config {
+	c := v.Config
+	if toLatestPublished {
+		c.Version = LatestPublished
+	}
+	return c
 }
 
 func (s *Service) function(name string) (*fnState, error) {
@@ -288,7 +300,11 @@ func (s *Service) GetFunction(name, qualifier string) (*FunctionDetails, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &FunctionDetails{Config: *c, Tags: f.fn.Tags}, nil
+	out := *c
+	if qualifier == LatestPublished {
+		out.Version = LatestPublished
+	}
+	return &FunctionDetails{Config: out, Tags: f.fn.Tags}, nil
 }
 
 // configAt resolves a qualifier of f to a configuration. Under s.mu.
@@ -392,7 +408,7 @@ func (s *Service) UpdateFunctionCode(ctx context.Context, name string, in Update
 		return nil, err
 	}
 	c.CodeSHA256, c.CodeSize = sha, size
-	return s.replaceLatest(ctx, f, c, in.Publish || in.PublishTo != "")
+	return s.replaceLatest(ctx, f, c, in.Publish || in.PublishTo != "", in.PublishTo != "")
 }
 
 // ConfigPatch is an UpdateFunctionConfiguration request: nil fields stay.
@@ -463,11 +479,11 @@ func (s *Service) UpdateFunctionConfiguration(ctx context.Context, name string, 
 	if err := s.validateConfig(&c); err != nil {
 		return nil, err
 	}
-	return s.replaceLatest(ctx, f, c, false)
+	return s.replaceLatest(ctx, f, c, false, false)
 }
 
 // replaceLatest stores a new $LATEST and optionally publishes it. Under s.mu.
-func (s *Service) replaceLatest(ctx context.Context, f *fnState, c Config, publish bool) (*Config, error) {
+func (s *Service) replaceLatest(ctx context.Context, f *fnState, c Config, publish, toLatestPublished bool) (*Config, error) {
 	c.RevisionID = ids.New()
 	c.LastModified = now()
 	c.LastUpdateStatus = "Successful"
@@ -479,11 +495,11 @@ func (s *Service) replaceLatest(ctx context.Context, f *fnState, c Config, publi
 	f.fn = next
 	out := c
 	if publish {
-		v, err := s.publish(ctx, f, "")
+		v, err := s.publish(ctx, f, "", toLatestPublished)
 		if err != nil {
 			return nil, err
 		}
-		out = v.Config
+		out = publishedConfig(v, toLatestPublished)
 	}
 	s.publishRoutes()
 	return &out, nil
@@ -518,19 +534,32 @@ func (s *Service) PublishVersion(ctx context.Context, name string, in PublishVer
 	if in.CodeSHA256 != "" && in.CodeSHA256 != f.fn.Latest.CodeSHA256 {
 		return nil, awserr.InvalidParameter("CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.", in.CodeSHA256, f.fn.Latest.CodeSHA256)
 	}
-	v, err := s.publish(ctx, f, in.Description)
+	v, err := s.publish(ctx, f, in.Description, in.PublishTo != "")
 	if err != nil {
 		return nil, err
 	}
 	s.publishRoutes()
-	c := v.Config
+	c := publishedConfig(v, in.PublishTo != "")
 	return &c, nil
 }
 
-// publish creates the next version from $LATEST. Under s.mu.
-func (s *Service) publish(ctx context.Context, f *fnState, description string) (*Version, error) {
+// publish creates the next version from $LATEST, or returns the last version
+// when $LATEST has not changed since (changedSince). Only toLatestPublished
+// (PublishTo LATEST_PUBLISHED) moves $LATEST.PUBLISHED, which unqualified
+// invokes of an LMI function run: a plain numbered publish leaves it. Under
+// s.mu.
+func (s *Service) publish(ctx context.Context, f *fnState, description string, toLatestPublished bool) (*Version, error) {
 	latest := f.fn.Latest
-	if last := f.versions[f.fn.LastVersion]; last != nil && sameCode(last.Config, latest) && (description == "" || description == last.Config.Description) {
+	if last := f.versions[f.fn.LastVersion]; last != nil && !changedSince(last.Config, latest) {
+		if toLatestPublished && f.fn.LatestPublished != last.Number {
+			next := f.fn
+			next.LatestPublished = last.Number
+			if err := s.put(ctx, fnKey(latest.FunctionName), &next); err != nil {
+				return nil, err
+			}
+			f.fn = next
+			s.notify()
+		}
 		return last, nil
 	}
 	if latest.LMI != nil {
@@ -560,7 +589,10 @@ func (s *Service) publish(ctx context.Context, f *fnState, description string) (
 		return nil, err
 	}
 	next := f.fn
-	next.LastVersion, next.LatestPublished = n, n
+	next.LastVersion = n
+	if toLatestPublished {
+		next.LatestPublished = n
+	}
 	if err := s.put(ctx, fnKey(c.FunctionName), &next); err != nil {
 		return nil, err
 	}
@@ -602,14 +634,20 @@ func (s *Service) ListVersionsByFunction(name, marker string, max int) ([]Config
 	return page(out, marker, max, 50, listKey)
 }
 
-// DeleteFunction deletes a function (all of it), or one version.
-func (s *Service) DeleteFunction(ctx context.Context, name, qualifier string) error {
+// DeleteFunction deletes a function (all of it), or one version. async is
+// true for a function on a capacity provider, whose deletion AWS answers with
+// 202 (its capacity is released asynchronously); others are 204.
+func (s *Service) DeleteFunction(ctx context.Context, name, qualifier string) (async bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, err := s.function(name)
 	if err != nil {
-		return err
+		return false, err
 	}
+	return f.fn.Latest.LMI != nil, s.deleteFunction(ctx, f, name, qualifier)
+}
+
+func (s *Service) deleteFunction(ctx context.Context, f *fnState, name, qualifier string) error {
 	switch {
 	case qualifier == "":
 		for a := range f.aliases {
@@ -651,11 +689,10 @@ func (s *Service) DeleteFunction(ctx context.Context, name, qualifier string) er
 		}
 		delete(f.versions, n)
 		if f.fn.LatestPublished == n {
+			// $LATEST.PUBLISHED moves only with PublishTo, never to
+			// another numbered version.
 			next := f.fn
 			next.LatestPublished = 0
-			for m := range f.versions {
-				next.LatestPublished = max(next.LatestPublished, m)
-			}
 			if err := s.put(ctx, fnKey(name), &next); err != nil {
 				return err
 			}

@@ -335,8 +335,16 @@ func (a *API) deleteFunction(w http.ResponseWriter, r *http.Request, _ []byte) e
 	if err != nil {
 		return err
 	}
-	if err := a.ctl.DeleteFunction(r.Context(), name, q); err != nil {
+	async, err := a.ctl.DeleteFunction(r.Context(), name, q)
+	if err != nil {
 		return err
+	}
+	if async {
+		// AWS answers 202 for a function on a capacity provider (its
+		// deletion is asynchronous), 204 otherwise; the model binds the
+		// status to DeleteFunctionResponse.StatusCode.
+		w.WriteHeader(http.StatusAccepted)
+		return nil
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

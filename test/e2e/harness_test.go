@@ -235,6 +235,13 @@ func (e *env) activeFunction(name string, o fnOpts) {
 	if v, st := e.publish(name); st != types.StateActive {
 		e.t.Fatalf("version %s of %s is %s, want Active", v, name, st)
 	}
+	// Unqualified invokes of an LMI function run $LATEST.PUBLISHED, which
+	// only PublishTo moves (a plain publish gives NoPublishedVersionException
+	// on AWS); $LATEST is unchanged, so this is version 1 again.
+	if _, err := e.lambda.PublishVersion(ctx(e.t), &lambda.PublishVersionInput{
+		FunctionName: aws.String(name), PublishTo: types.FunctionVersionLatestPublishedLatestPublished}); err != nil {
+		e.t.Fatalf("PublishVersion %s PublishTo LATEST_PUBLISHED: %v", name, err)
+	}
 }
 
 func (e *env) invoke(name, qualifier, payload string) (*lambda.InvokeOutput, error) {
