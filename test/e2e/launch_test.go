@@ -35,6 +35,14 @@ func TestKill9BringsEveryVersionBackInOneLaunch(t *testing.T) {
 	for i := range names {
 		names[i] = fmt.Sprintf("many-%02d", i)
 		e.function(names[i], cp, fnOpts{})
+		// One EE per version keeps the machine's process count sane: 36
+		// runtimes initializing at once on a busy 2-core machine can miss
+		// the 10 s init timeout. A config on $LATEST.PUBLISHED carries over
+		// to the versions published after it.
+		if _, err := cl.PutFunctionScalingConfig(c, &lambda.PutFunctionScalingConfigInput{FunctionName: aws.String(names[i]), Qualifier: aws.String("$LATEST.PUBLISHED"),
+			FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(1), MaxExecutionEnvironments: aws.Int32(1)}}); err != nil {
+			t.Fatalf("PutFunctionScalingConfig %s:$LATEST.PUBLISHED: %v", names[i], err)
+		}
 	}
 
 	// Publish all at once: the same burst as a restart.
