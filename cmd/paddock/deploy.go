@@ -351,6 +351,13 @@ func (d *deployer) deploy(ctx context.Context, arg string) (*deployResult, error
 	if !lmi {
 		return res, nil // default mode starts EEs on demand: nothing to wait for
 	}
+	// On a capacity provider an unqualified invoke runs $LATEST.PUBLISHED,
+	// which only PublishTo moves: point it at what was just published, so
+	// `paddock invoke NAME` runs the deployed code.
+	if _, err := d.lc.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String(fnName), CodeSha256: aws.String(sha),
+		PublishTo: types.FunctionVersionLatestPublishedLatestPublished}); err != nil {
+		return nil, sdkError(d.api, "PublishVersion", err)
+	}
 
 	deactivate := false
 	if d.changed("min") || d.changed("max") {

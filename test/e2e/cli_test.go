@@ -114,6 +114,12 @@ func TestCLIDeployAndInvoke(t *testing.T) {
 		t.Fatalf("invoke: want {\"a\":1} from version 1:\n%v", r)
 	}
 
+	// Unqualified, it runs $LATEST.PUBLISHED, which deploy points at the version it published.
+	r = runCLI(t, bin, env, "", "invoke", "cli-echo", "--payload", `{"u":1}`, endpoint)
+	if r.code != 0 || compactJSON(t, r.stdout) != `{"u":1}` {
+		t.Fatalf("unqualified invoke after deploy: want {\"u\":1}:\n%v", r)
+	}
+
 	r = runCLI(t, bin, env, "", "deploy", "./examples/echo", "--name", "cli-echo", "--memory", "4096", endpoint)
 	if r.code != 0 || !strings.Contains(r.stdout, "cli-echo version 2") || !strings.Contains(r.stdout, "Active") {
 		t.Fatalf("deploy with --memory 4096: want version 2 Active:\n%v", r)
