@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -188,6 +189,12 @@ func readOnly(path string, recursive bool) error {
 // (symlinks resolved, since their targets may be outside the root), and a
 // passwd, group and hosts of the EE's own.
 func (s *Sandbox) buildEtc(etc string) error {
+	// The files made here are open for writing on the root's mount for a
+	// moment; a fork elsewhere in Paddock in that moment would hold a copy
+	// of the descriptor until its exec, and the root could not be made
+	// read-only (EBUSY). syscall.ForkLock keeps forks out meanwhile.
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
 	if err := os.Mkdir(etc, 0o755); err != nil {
 		return err
 	}

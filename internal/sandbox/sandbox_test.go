@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -603,4 +604,47 @@ func minimalRoot() []string {
 func hostname() string {
 	h, _ := os.Hostname()
 	return h
+}
+
+// TestStartsWhileOthersFork: Paddock forks all the time (other EEs, other
+// commands) while an EE's root is built. A fork that copies the descriptor
+// of a file being written into the root would keep the root from being
+// made read-only; starting must not fail for it.
+func TestStartsWhileOthersFork(t *testing.T) {
+	c := full(t)
+	code := codeDir(t)
+	stop := make(chan struct{})
+	var forkers sync.WaitGroup
+	for range 4 {
+		forkers.Add(1)
+		go func() {
+			defer forkers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				exec.Command("/bin/true").Run() //nolint:errcheck // only the forks matter
+			}
+		}()
+	}
+	defer func() { close(stop); forkers.Wait() }()
+	for i := 0; i < 150; i++ {
+		s, err := c.Prepare("ee-forks", Limits{MemoryBytes: 256 << 20, Pids: 64}, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(filepath.Join(s.TaskDir(), "bootstrap"))
+		cmd.Dir = s.TaskDir()
+		cmd.Env = []string{"SANDBOX_HELPER=none"}
+		err = s.Start(cmd)
+		if err == nil {
+			cmd.Wait() //nolint:errcheck // exits 2 at once
+		}
+		s.Close()
+		if err != nil {
+			t.Fatalf("start %d while other processes fork: %v", i, err)
+		}
+	}
 }
