@@ -261,6 +261,11 @@ func (e *EE) spawn(codeDir string, sb *sandbox.Sandbox) error {
 	e.outputs = []io.Reader{stdout, stderr}
 	if err := start(); err != nil {
 		closeSandbox(sb) //nolint:errcheck // the start failure is the news
+		var setup *sandbox.SetupError
+		if errors.As(err, &setup) {
+			// The platform failed, not the function's entry point.
+			return &Failure{"InternalError", err.Error()}
+		}
 		if errors.Is(err, fs.ErrPermission) {
 			return &Failure{"FunctionError.PermissionDenied", err.Error()}
 		}

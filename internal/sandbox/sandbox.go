@@ -444,7 +444,7 @@ func (s *Sandbox) startOnThread(cmd *exec.Cmd, tid int) (restore func() error, j
 			// it the runtime is attached right after it starts instead.
 			fd, err := s.cg.openDir()
 			if err != nil {
-				return nil, false, fmt.Errorf("open cgroup: %w", err)
+				return nil, false, &SetupError{fmt.Errorf("open cgroup: %w", err)}
 			}
 			defer unix.Close(fd)
 			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
@@ -453,14 +453,14 @@ func (s *Sandbox) startOnThread(cmd *exec.Cmd, tid int) (restore func() error, j
 	}
 	if s.net != nil {
 		if err := s.net.enter(); err != nil {
-			return restore, false, err
+			return restore, false, &SetupError{err}
 		}
 	}
 	if s.caps.PIDNamespace {
 		// For this thread only its future children's namespaces: the one
 		// it forks next is PID 1 of a new one.
 		if err := unix.Unshare(unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS); err != nil {
-			return restore, false, fmt.Errorf("unshare PID, IPC and UTS namespaces: %w", err)
+			return restore, false, &SetupError{fmt.Errorf("unshare PID, IPC and UTS namespaces: %w", err)}
 		}
 		// Lambda's EEs are named by their address; the host's name is none
 		// of the function's business.
@@ -469,7 +469,7 @@ func (s *Sandbox) startOnThread(cmd *exec.Cmd, tid int) (restore func() error, j
 			name = s.net.ee.String()
 		}
 		if err := unix.Sethostname([]byte(name)); err != nil {
-			return restore, false, fmt.Errorf("hostname: %w", err)
+			return restore, false, &SetupError{fmt.Errorf("hostname: %w", err)}
 		}
 	}
 	if s.caps.MountNamespace {
@@ -478,21 +478,29 @@ func (s *Sandbox) startOnThread(cmd *exec.Cmd, tid int) (restore func() error, j
 			enter = s.enterRoot
 		}
 		if err := enter(); err != nil {
-			return restore, false, err
+			return restore, false, &SetupError{err}
 		}
 	}
 	switch {
 	case s.caps.Seccomp:
 		if err := loadSeccomp(); err != nil {
-			return restore, false, err
+			return restore, false, &SetupError{err}
 		}
 	case s.caps.NoNewPrivs:
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return restore, false, fmt.Errorf("no_new_privs: %w", err)
+			return restore, false, &SetupError{fmt.Errorf("no_new_privs: %w", err)}
 		}
 	}
 	return restore, joined, cmd.Start()
 }
+
+// SetupError is a failure to set up the sandbox itself, before the runtime
+// was started: Paddock's or the host's fault, not the function's (a
+// missing or unrunnable bootstrap fails in cmd.Start and is not one).
+type SetupError struct{ Err error }
+
+func (e *SetupError) Error() string { return "sandbox: " + e.Err.Error() }
+func (e *SetupError) Unwrap() error { return e.Err }
 
 // Attach moves process pid into the EE's cgroup. Start does it when the
 // process could not be started inside it.

@@ -648,3 +648,35 @@ func TestStartsWhileOthersFork(t *testing.T) {
 		}
 	}
 }
+
+// TestStartErrorsSayWhoseFault: a sandbox that cannot be set up is a
+// SetupError (the platform's fault); a runtime that cannot be executed is
+// not (the function's).
+func TestStartErrorsSayWhoseFault(t *testing.T) {
+	c := full(t)
+	for _, tc := range []struct {
+		name  string
+		breakIt func(code string) // what goes wrong, after Prepare
+		setup bool
+	}{
+		{"code dir gone", func(code string) { os.RemoveAll(code) }, true},
+		{"bootstrap gone", func(code string) { os.Remove(filepath.Join(code, "bootstrap")) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code := codeDir(t)
+			s, err := c.Prepare("ee-fault", Limits{MemoryBytes: 256 << 20, Pids: 64}, code)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			tc.breakIt(code)
+			cmd := exec.Command(filepath.Join(s.TaskDir(), "bootstrap"))
+			cmd.Dir = s.TaskDir()
+			err = s.Start(cmd)
+			var se *SetupError
+			if err == nil || errors.As(err, &se) != tc.setup {
+				t.Fatalf("Start: %v (a SetupError: %v), want an error that is one: %v", err, errors.As(err, &se), tc.setup)
+			}
+		})
+	}
+}
