@@ -655,9 +655,9 @@ func TestStartsWhileOthersFork(t *testing.T) {
 func TestStartErrorsSayWhoseFault(t *testing.T) {
 	c := full(t)
 	for _, tc := range []struct {
-		name  string
+		name    string
 		breakIt func(code string) // what goes wrong, after Prepare
-		setup bool
+		setup   bool
 	}{
 		{"code dir gone", func(code string) { os.RemoveAll(code) }, true},
 		{"bootstrap gone", func(code string) { os.Remove(filepath.Join(code, "bootstrap")) }, false},
