@@ -216,10 +216,7 @@ func tryPIDNamespace() error {
 // tryMountNamespace does what enterView needs: a private namespace, a
 // read-only host and a tmpfs.
 func tryMountNamespace() error {
-	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-		return err
-	}
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+	if err := unsharePrivateMounts(); err != nil {
 		return err
 	}
 	if err := readOnlyRoot(); err != nil {
@@ -243,10 +240,7 @@ func warmUpExec() {
 
 // tryMinimalRoot pivots into an empty tmpfs, as enterRoot does.
 func tryMinimalRoot() error {
-	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-		return err
-	}
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+	if err := unsharePrivateMounts(); err != nil {
 		return err
 	}
 	if err := unix.Mount("tmpfs", rootMount, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64k"); err != nil {

@@ -56,16 +56,9 @@ const rootMount = "/tmp"
 // whose root is the EE's minimal root. The thread must end afterwards, as
 // with enterView.
 func (s *Sandbox) enterRoot() error {
-	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-		return fmt.Errorf("unshare mount namespace: %w", err)
-	}
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make mounts private: %w", err)
-	}
-	// Opened before anything is covered: the code may live under /tmp.
-	code, err := unix.Open(s.codeDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	code, err := s.privateMounts()
 	if err != nil {
-		return fmt.Errorf("open code dir: %w", err)
+		return err
 	}
 	defer unix.Close(code)
 	// The thread has its own umask now (unshare gave it its own fs

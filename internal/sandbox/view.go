@@ -27,17 +27,9 @@ import (
 //   - /proc shows only the EE's own processes, where the kernel gives each
 //     proc mount its own options (Linux 5.8).
 func (s *Sandbox) enterView() error {
-	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-		return fmt.Errorf("unshare mount namespace: %w", err)
-	}
-	// Nothing mounted from here on may propagate back to the host.
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make mounts private: %w", err)
-	}
-	// Opened before /tmp is covered: the code may live under the host's /tmp.
-	code, err := unix.Open(s.codeDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	code, err := s.privateMounts()
 	if err != nil {
-		return fmt.Errorf("open code dir: %w", err)
+		return err
 	}
 	defer unix.Close(code)
 	if err := readOnlyRoot(); err != nil {
@@ -71,6 +63,32 @@ func (s *Sandbox) enterView() error {
 		if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "hidepid=2"); err == nil {
 			s.procHidden = true
 		}
+	}
+	return nil
+}
+
+// privateMounts gives the calling thread a mount namespace of its own, from
+// which nothing mounted propagates back to the host, and returns an O_PATH
+// descriptor of the code directory, opened first: the code may live under
+// a directory the view or root is about to cover (the host's /tmp).
+func (s *Sandbox) privateMounts() (code int, err error) {
+	if err := unsharePrivateMounts(); err != nil {
+		return -1, err
+	}
+	code, err = unix.Open(s.codeDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open code dir: %w", err)
+	}
+	return code, nil
+}
+
+// unsharePrivateMounts gives the calling thread a private mount namespace.
+func unsharePrivateMounts() error {
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("unshare mount namespace: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
 	}
 	return nil
 }
