@@ -8,20 +8,73 @@ import (
 	"net/http"
 )
 
-// Error is an error that reaches the API caller as {"Type","message"} with
-// header X-Amzn-ErrorType: Code.
+// Error is an error that reaches the API caller with header
+// X-Amzn-ErrorType: Code and the JSON body Body gives.
 type Error struct {
 	Code    string
 	Status  int
 	Message string
-	Type    string // "User" (the default) or "Service"
+	Type    string // "User" or "Service" for the model's exceptions; "" for the others
 	Reason  string // TooManyRequestsException's Reason
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
+// capitalMessage lists the model's exceptions whose message member is
+// spelled "Message" (the others spell it "message"): the Lambda model
+// (botocore lambda/2015-03-31) names it per shape, and boto3 reads only the
+// key its shape names. awsmodel's tests hold this list to the model.
+var capitalMessage = map[string]bool{
+	"CallbackTimeoutException": true, "CodeSigningConfigNotFoundException": true,
+	"CodeVerificationFailedException": true, "DurableExecutionAlreadyStartedException": true,
+	"EC2AccessDeniedException": true, "EC2ThrottledException": true, "EC2UnexpectedException": true,
+	"EFSIOException": true, "EFSMountConnectivityException": true, "EFSMountFailureException": true,
+	"EFSMountTimeoutException": true, "ENILimitReachedException": true,
+	"InvalidCodeSignatureException": true, "InvalidRuntimeException": true,
+	"InvalidSecurityGroupIDException": true, "InvalidSubnetIDException": true,
+	"InvalidZipFileException": true, "KMSAccessDeniedException": true, "KMSDisabledException": true,
+	"KMSInvalidStateException": true, "KMSNotFoundException": true,
+	"NoPublishedVersionException": true, "RecursiveInvocationException": true,
+	"ResourceInUseException": true, "ResourceNotFoundException": true,
+	"S3FilesMountConnectivityException": true, "S3FilesMountFailureException": true,
+	"S3FilesMountTimeoutException": true, "ServiceException": true, "SnapStartException": true,
+	"SnapStartNotReadyException": true, "SnapStartTimeoutException": true,
+	"SubnetIPAddressLimitReachedException": true,
+	// Not a model shape, but Lambda's own authorization failure writes it so.
+	"AccessDeniedException": true,
+}
+
+// CapitalMessage reports whether code's body spells its message "Message".
+func CapitalMessage(code string) bool { return capitalMessage[code] }
+
+// Body is the JSON error body: the message under the key the model's shape
+// names, Type only where the shape has one (the errors of AWS's front end,
+// ValidationException and the signature errors, carry none), and Reason
+// for throttles.
+func (e *Error) Body() map[string]string {
+	key := "message"
+	if capitalMessage[e.Code] {
+		key = "Message"
+	}
+	body := map[string]string{key: e.Message}
+	if e.Type != "" {
+		body["Type"] = e.Type
+	}
+	if e.Reason != "" {
+		body["Reason"] = e.Reason
+	}
+	return body
+}
+
 func newf(code string, status int, format string, args ...any) *Error {
 	return &Error{Code: code, Status: status, Message: fmt.Sprintf(format, args...), Type: "User"}
+}
+
+// Validation is ValidationException (400), AWS's answer to a request that
+// breaks a constraint of the model (pattern, length, range, enum, required)
+// before any rule of Lambda is applied. Its body has no Type.
+func Validation(format string, args ...any) *Error {
+	return &Error{Code: "ValidationException", Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
 }
 
 // InvalidParameter is InvalidParameterValueException (400).

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
-	"net/http"
+
 	"regexp"
 	"strings"
 
@@ -43,8 +43,7 @@ const taggableResourcePattern = `arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-is
 // validationError is ValidationException (400): a request that breaks a
 // constraint of the model, in AWS's "1 validation error detected" text.
 func validationError(value, field, constraint string) *awserr.Error {
-	return &awserr.Error{Code: "ValidationException", Status: http.StatusBadRequest, Type: "User",
-		Message: "1 validation error detected: Value '" + value + "' at '" + field + "' failed to satisfy constraint: " + constraint}
+	return awserr.Validation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s", value, field, constraint)
 }
 
 // TaggedResource is a resource ARN taken apart.

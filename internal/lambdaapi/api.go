@@ -98,7 +98,7 @@ func New(ctl *control.Service, r *router.Router, verifier *sigv4.Verifier) *API 
 	}
 	a.registerConcurrency()
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &awserr.Error{Code: "UnknownOperationException", Status: http.StatusNotFound, Type: "User",
+		writeError(w, &awserr.Error{Code: "UnknownOperationException", Status: http.StatusNotFound,
 			Message: "Paddock does not implement " + r.Method + " " + r.URL.Path})
 	})
 	return a
@@ -159,9 +159,9 @@ func (a *API) wrap(h handler) http.Handler {
 func writeAuthError(w http.ResponseWriter, err error) {
 	var se *sigv4.Error
 	if errors.As(err, &se) {
-		writeError(w, &awserr.Error{Code: se.Code, Status: se.Status, Message: se.Message, Type: "User"})
+		writeError(w, &awserr.Error{Code: se.Code, Status: se.Status, Message: se.Message})
 	} else {
-		writeError(w, &awserr.Error{Code: "InvalidSignatureException", Status: http.StatusForbidden, Message: err.Error(), Type: "User"})
+		writeError(w, &awserr.Error{Code: "InvalidSignatureException", Status: http.StatusForbidden, Message: err.Error()})
 	}
 }
 
@@ -225,16 +225,11 @@ func writeError(w http.ResponseWriter, err error) {
 	h := w.Header()
 	h.Set("X-Amzn-ErrorType", e.Code)
 	h.Set("Content-Type", "application/json")
-	body := map[string]string{"Type": e.Type, "message": e.Message}
-	if e.Type == "" {
-		body["Type"] = "User"
-	}
 	if e.Reason != "" {
-		body["Reason"] = e.Reason
 		h.Set("Retry-After", "1")
 	}
 	w.WriteHeader(e.Status)
-	json.NewEncoder(w).Encode(body) //nolint:errcheck
+	json.NewEncoder(w).Encode(e.Body()) //nolint:errcheck
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {

@@ -68,7 +68,7 @@ func checkServiceException(t *testing.T, status int, h http.Header, body []byte)
 	t.Helper()
 	var b map[string]string
 	if status != http.StatusInternalServerError || h.Get("X-Amzn-ErrorType") != "ServiceException" ||
-		json.Unmarshal(body, &b) != nil || b["message"] == "" {
+		json.Unmarshal(body, &b) != nil || b["Message"] == "" {
 		t.Fatalf("answer %d %v %q, want 500 ServiceException with a message", status, h, body)
 	}
 }
