@@ -108,6 +108,7 @@ type shape struct {
 	Value     ref      `json:"value"`
 	Payload   string   `json:"payload"`
 	Exception bool     `json:"exception"`
+	Sensitive bool     `json:"sensitive"`
 
 	name               string
 	required           map[string]bool
