@@ -165,13 +165,10 @@ func (s *Service) DeleteCapacityProvider(ctx context.Context, name string) (*Cap
 	if !ok {
 		return nil, s.cpNotFound(name)
 	}
-	if n := len(s.versionsOn(cp.ARN)); n > 0 {
-		return nil, awserr.Conflict("Capacity provider %s is used by %d function version(s). Delete them first.", name, n)
-	}
-	for _, f := range s.fns {
-		if f.fn.Latest.LMI != nil && f.fn.Latest.LMI.CapacityProviderARN == cp.ARN {
-			return nil, awserr.Conflict("Capacity provider %s is used by function %s. Delete it first.", name, f.fn.Latest.FunctionName)
-		}
+	if n := s.functionsOn(cp.ARN); n > 0 {
+		// AWS's text; the Terraform provider retries the deletion while it
+		// sees "To delete this capacity provider, first remove its association".
+		return nil, awserr.Conflict("The capacity provider is currently in use by %d functions. To delete this capacity provider, first remove its association with %s.", n, cp.ARN)
 	}
 	if err := s.dropTags(ctx, "capacity-provider", name); err != nil { // tags.go
 		return nil, err
@@ -184,6 +181,22 @@ func (s *Service) DeleteCapacityProvider(ctx context.Context, name string) (*Cap
 	out := *cp
 	out.State = StateDeleting
 	return &out, nil
+}
+
+// functionsOn counts the functions whose $LATEST or a published version
+// runs on the capacity provider. Under s.mu.
+func (s *Service) functionsOn(arn string) int {
+	n := 0
+	for _, f := range s.fns {
+		on := f.fn.Latest.LMI != nil && f.fn.Latest.LMI.CapacityProviderARN == arn
+		for _, v := range f.versions {
+			on = on || v.Config.LMI != nil && v.Config.LMI.CapacityProviderARN == arn
+		}
+		if on {
+			n++
+		}
+	}
+	return n
 }
 
 // ListCapacityProviders pages through capacity providers by name.

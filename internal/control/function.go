@@ -135,7 +135,8 @@ func (s *Service) validateConfig(c *Config) error {
 		if !cpARNRE.MatchString(c.LMI.CapacityProviderARN) {
 			return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'capacityProviderConfig.lambdaManagedInstancesCapacityProviderConfig.capacityProviderArn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws[a-zA-Z-]*:lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:capacity-provider:[a-zA-Z0-9-_]+", c.LMI.CapacityProviderARN)
 		}
-		return awserr.InvalidParameter("Capacity provider %s does not exist.", c.LMI.CapacityProviderARN)
+		// AWS's text for a capacity provider that does not exist.
+		return awserr.NotFound("Capacity provider not found: %s", c.LMI.CapacityProviderARN)
 	}
 	if c.Architecture == "" {
 		c.Architecture = cp.Architecture
@@ -164,6 +165,16 @@ func (s *Service) validateConfig(c *Config) error {
 	if m := c.LMI.MaxConcurrency; m != 0 && (m < 1 || m > 1600) {
 		return awserr.InvalidParameter("1 validation error detected: Value '%d' at 'perExecutionEnvironmentMaxConcurrency' failed to satisfy constraint: Member must have value between 1 and 1600", m)
 	}
+	if c.Runtime == "provided.al2" {
+		// LMI runs on Amazon Linux 2023 images only; AWS lists provided.al2023 as its one OS-only runtime.
+		return awserr.InvalidParameter("The runtime parameter of provided.al2 is not supported for functions with a capacity provider. Use provided.al2023.")
+	}
+	if c.LogFormat == "Text" {
+		// "Lambda Managed Instances only support JSON log format" (AWS's
+		// guide, Configuring JSON and plain text log formats); the text of
+		// the refusal is Paddock's.
+		return awserr.InvalidParameter("LogFormat Text is not supported for functions with a capacity provider: Lambda Managed Instances only support the JSON log format.")
+	}
 	c.LogFormat = "JSON" // SPEC §5: LMI logs interleave, so they are JSON with requestId
 	return nil
 }
@@ -185,7 +196,8 @@ func validateDefaultMode(c *Config) error {
 		c.MemorySize = DefaultMemoryMB
 	}
 	if c.MemorySize < MinDefaultMemoryMB || c.MemorySize > MaxDefaultMemoryMB {
-		return awserr.InvalidParameter("1 validation error detected: Value '%d' at 'memorySize' failed to satisfy constraint: Member must have value between %d and %d", c.MemorySize, MinDefaultMemoryMB, MaxDefaultMemoryMB)
+		// The model allows up to 32768 (for LMI); AWS's service refuses more than 10240 in default mode with this text.
+		return awserr.InvalidParameter("'MemorySize' value failed to satisfy constraint: Member must have value less than or equal to %d", MaxDefaultMemoryMB)
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "Text"
@@ -241,10 +253,8 @@ func (s *Service) CreateFunction(ctx context.Context, in CreateFunctionInput) (*
 	c.Version = Latest
 	c.RevisionID = ids.New()
 	c.LastModified = now()
-	c.State, c.LastUpdateStatus = StateActiveNonInvocable, "Successful"
-	if c.LMI == nil {
-		c.State = StateActive // default mode: $LATEST is invocable at once
-	}
+	// Pending until Settle has the code ready; no LastUpdateStatus yet.
+	c.State, c.StateReason, c.StateReasonCode, c.LastUpdateStatus = StatePending, reasonCreating, reasonCodeCreating, ""
 	f := newFnState(Function{Latest: c, Tags: in.Tags})
 	if err := s.put(ctx, fnKey(name), &f.fn); err != nil {
 		return nil, err
@@ -259,6 +269,7 @@ func (s *Service) CreateFunction(ctx context.Context, in CreateFunctionInput) (*
 		out = publishedConfig(v, in.PublishTo != "")
 	}
 	s.publishRoutes()
+	s.kickSettle()
 	return &out, nil
 }
 
@@ -389,6 +400,9 @@ func (s *Service) UpdateFunctionCode(ctx context.Context, name string, in Update
 	if in.RevisionID != "" && in.RevisionID != f.fn.Latest.RevisionID {
 		return nil, awserr.RevisionMismatch()
 	}
+	if err := s.busy(f.fn.Latest); err != nil {
+		return nil, err
+	}
 	c := f.fn.Latest
 	if in.Architecture != "" {
 		c.Architecture = in.Architecture
@@ -433,6 +447,9 @@ func (s *Service) UpdateFunctionConfiguration(ctx context.Context, name string, 
 	}
 	if p.RevisionID != "" && p.RevisionID != f.fn.Latest.RevisionID {
 		return nil, awserr.RevisionMismatch()
+	}
+	if err := s.busy(f.fn.Latest); err != nil {
+		return nil, err
 	}
 	c := f.fn.Latest
 	set := func(dst *string, src *string) {
@@ -486,7 +503,9 @@ func (s *Service) UpdateFunctionConfiguration(ctx context.Context, name string, 
 func (s *Service) replaceLatest(ctx context.Context, f *fnState, c Config, publish, toLatestPublished bool) (*Config, error) {
 	c.RevisionID = ids.New()
 	c.LastModified = now()
-	c.LastUpdateStatus = "Successful"
+	// InProgress until Settle has the new code or settings ready; the
+	// reason is the text AWS sends for an update, "being created" included.
+	c.LastUpdateStatus, c.LastUpdateStatusReason, c.LastUpdateStatusReasonCode = statusInProgress, reasonCreating, reasonCodeCreating
 	next := f.fn
 	next.Latest = c
 	if err := s.put(ctx, fnKey(c.FunctionName), &next); err != nil {
@@ -502,6 +521,7 @@ func (s *Service) replaceLatest(ctx context.Context, f *fnState, c Config, publi
 		out = publishedConfig(v, toLatestPublished)
 	}
 	s.publishRoutes()
+	s.kickSettle()
 	return &out, nil
 }
 
@@ -530,6 +550,9 @@ func (s *Service) PublishVersion(ctx context.Context, name string, in PublishVer
 	}
 	if in.RevisionID != "" && in.RevisionID != f.fn.Latest.RevisionID {
 		return nil, awserr.RevisionMismatch()
+	}
+	if err := s.busy(f.fn.Latest); err != nil {
+		return nil, err
 	}
 	if in.CodeSHA256 != "" && in.CodeSHA256 != f.fn.Latest.CodeSHA256 {
 		return nil, awserr.InvalidParameter("CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.", in.CodeSHA256, f.fn.Latest.CodeSHA256)
@@ -576,11 +599,11 @@ func (s *Service) publish(ctx context.Context, f *fnState, description string, t
 	}
 	c.RevisionID = ids.New()
 	c.LastModified = now()
-	c.State, c.StateReason, c.StateReasonCode = StatePending, "The function is being created.", "Creating"
-	if c.LMI == nil {
-		// Default mode provisions nothing ahead: EEs start on demand.
-		c.State, c.StateReason, c.StateReasonCode = StateActive, "", ""
-	}
+	c.State, c.StateReason, c.StateReasonCode = StatePending, reasonCreating, reasonCodeCreating
+	c.LastUpdateStatus, c.LastUpdateStatusReason, c.LastUpdateStatusReasonCode = statusSuccessful, "", ""
+	// LMI: Pending until the scaler has the version's EEs. Default mode
+	// provisions nothing ahead (EEs start on demand): Settle checks the
+	// code and makes the version Active.
 	v := &Version{Config: c, Number: n}
 	if f.fn.PublishedScaling != nil {
 		v.Scaling = *f.fn.PublishedScaling

@@ -82,7 +82,7 @@ type Config struct {
 	Description      string            `json:"description,omitempty"`
 	Timeout          int               `json:"timeout"`
 	MemorySize       int               `json:"memorySize"`
-	Env              map[string]string `json:"env,omitempty"`
+	Env              map[string]string `json:"env"` // nil: never set; empty: set to {} (AWS answers it back)
 	Architecture     string            `json:"architecture"`
 	CodeSHA256       string            `json:"codeSha256"`
 	CodeSize         int64             `json:"codeSize"`
@@ -99,6 +99,9 @@ type Config struct {
 	StateReason      string            `json:"stateReason,omitempty"`
 	StateReasonCode  string            `json:"stateReasonCode,omitempty"`
 	LastUpdateStatus string            `json:"lastUpdateStatus"`
+
+	LastUpdateStatusReason     string `json:"lastUpdateStatusReason,omitempty"`
+	LastUpdateStatusReasonCode string `json:"lastUpdateStatusReasonCode,omitempty"`
 }
 
 // VCPUMilli is the EE's vCPU allocation in thousandths: memory divided by

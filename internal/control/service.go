@@ -6,6 +6,8 @@ package control
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -36,6 +38,7 @@ type Service struct {
 	routes     atomic.Pointer[map[string]*fnRoutes]
 	unreserved atomic.Int64 // account limit minus every reservation
 	changed    chan struct{}
+	settle     chan struct{} // creations and updates to finish (settle.go)
 
 	policies map[string]*policyRecord // resource policies by function and qualifier (policy.go)
 }
@@ -75,6 +78,7 @@ func Open(ctx context.Context, st *store.Store, opts Options) (*Service, error) 
 		cps:     map[string]*CapacityProvider{},
 		fns:     map[string]*fnState{},
 		changed: make(chan struct{}, 1),
+		settle:  make(chan struct{}, 1),
 	}
 	if err := s.load(ctx); err != nil {
 		return nil, err
@@ -152,6 +156,14 @@ func (s *Service) notify() {
 	case s.changed <- struct{}{}:
 	default:
 	}
+}
+
+// RuntimeVersionARN names the runtime version a function runs, in AWS's
+// shape (arn:aws:lambda:REGION::runtime:ID). Paddock has one version of
+// each runtime, so the ID is a digest of the runtime's name.
+func (s *Service) RuntimeVersionARN(runtime string) string {
+	sum := sha256.Sum256([]byte("paddock:" + runtime))
+	return "arn:aws:lambda:" + s.region + "::runtime:" + hex.EncodeToString(sum[:])
 }
 
 // Region and Account name where this Paddock runs, for ARNs.
@@ -319,7 +331,7 @@ func (s *Service) Resolve(name, qualifier string) (*Route, error) {
 		}
 		n = f.latestPublished
 	case qualifier == Latest:
-		return nil, awserr.Conflict("The operation cannot be performed at this time. The function is currently in the following state: %s", StateActiveNonInvocable)
+		return nil, conflictState(StateActiveNonInvocable)
 	case isVersion(qualifier):
 		n, _ = strconv.Atoi(qualifier)
 	default:
@@ -344,7 +356,7 @@ func (s *Service) Resolve(name, qualifier string) (*Route, error) {
 		return nil, awserr.NotFound("Function not found: %s", s.FunctionARN(name, qualifier))
 	}
 	if r.State != StateActive {
-		return r, awserr.Conflict("The operation cannot be performed at this time. The function is currently in the following state: %s", r.State)
+		return r, conflictState(r.State)
 	}
 	return r, nil
 }

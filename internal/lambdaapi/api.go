@@ -11,16 +11,19 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
 
 	"github.com/paddockhq/paddock/internal/awserr"
+	"github.com/paddockhq/paddock/internal/awsmodel"
 	"github.com/paddockhq/paddock/internal/control"
 	"github.com/paddockhq/paddock/internal/meter"
 	"github.com/paddockhq/paddock/internal/ondemand"
 	"github.com/paddockhq/paddock/internal/router"
 	"github.com/paddockhq/paddock/internal/sigv4"
+	"github.com/paddockhq/paddock/internal/store"
 )
 
 // Request body limits. An invoke payload is at most 6 MB; a CreateFunction
@@ -36,11 +39,11 @@ const (
 )
 
 // bodyLimit is the largest body the operation of a route pattern takes.
-func bodyLimit(pattern string) int64 {
-	switch pattern {
-	case "POST /2015-03-31/functions/{fn}/invocations":
+func bodyLimit(op string) int64 {
+	switch op {
+	case "Invoke":
 		return maxInvokeBody
-	case "POST /2015-03-31/functions", "PUT /2015-03-31/functions/{fn}/code":
+	case "CreateFunction", "UpdateFunctionCode":
 		return maxCodeBody
 	}
 	return maxAPIBody
@@ -56,53 +59,120 @@ type API struct {
 	observers []InvokeObserver
 	log       *slog.Logger
 	mux       *http.ServeMux
+	served    []string     // the model's operations this API answers, sorted
+	codes     *store.Store // Code.Location downloads (paddockcode.go); nil: none
+	codeKey   []byte
 	cut       atomic.Int64 // invokes the server ended before their result
 }
 
 // New returns the API handler. A nil verifier turns authentication off.
 func New(ctl *control.Service, r *router.Router, verifier *sigv4.Verifier) *API {
-	a := &API{ctl: ctl, router: r, verifier: verifier, log: slog.Default().With("role", "api"), mux: http.NewServeMux()}
-	routes := map[string]handler{
-		"POST /2025-11-30/capacity-providers":                         a.createCapacityProvider,
-		"GET /2025-11-30/capacity-providers":                          a.listCapacityProviders,
-		"GET /2025-11-30/capacity-providers/{name}":                   a.getCapacityProvider,
-		"PUT /2025-11-30/capacity-providers/{name}":                   a.updateCapacityProvider,
-		"DELETE /2025-11-30/capacity-providers/{name}":                a.deleteCapacityProvider,
-		"GET /2025-11-30/capacity-providers/{name}/function-versions": a.listFunctionVersionsByCapacityProvider,
-		"PUT /2025-11-30/functions/{fn}/function-scaling-config":      a.putFunctionScalingConfig,
-		"GET /2025-11-30/functions/{fn}/function-scaling-config":      a.getFunctionScalingConfig,
-		"POST /2015-03-31/functions":                                  a.createFunction,
-		"GET /2015-03-31/functions":                                   a.listFunctions,
-		"GET /2015-03-31/functions/{fn}":                              a.getFunction,
-		"GET /2015-03-31/functions/{fn}/configuration":                a.getFunctionConfiguration,
-		"PUT /2015-03-31/functions/{fn}/configuration":                a.updateFunctionConfiguration,
-		"PUT /2015-03-31/functions/{fn}/code":                         a.updateFunctionCode,
-		"DELETE /2015-03-31/functions/{fn}":                           a.deleteFunction,
-		"POST /2015-03-31/functions/{fn}/versions":                    a.publishVersion,
-		"GET /2015-03-31/functions/{fn}/versions":                     a.listVersionsByFunction,
-		"POST /2015-03-31/functions/{fn}/aliases":                     a.createAlias,
-		"GET /2015-03-31/functions/{fn}/aliases":                      a.listAliases,
-		"GET /2015-03-31/functions/{fn}/aliases/{alias}":              a.getAlias,
-		"PUT /2015-03-31/functions/{fn}/aliases/{alias}":              a.updateAlias,
-		"DELETE /2015-03-31/functions/{fn}/aliases/{alias}":           a.deleteAlias,
-		"POST /2015-03-31/functions/{fn}/invocations":                 a.invoke,
-		"POST /2017-03-31/tags/{arn}":                                 a.tagResource,
-		"DELETE /2017-03-31/tags/{arn}":                               a.untagResource,
-		"GET /2017-03-31/tags/{arn}":                                  a.listTags,
-		"POST /2015-03-31/functions/{fn}/policy":                      a.addPermission,
-		"GET /2015-03-31/functions/{fn}/policy":                       a.getPolicy,
-		"DELETE /2015-03-31/functions/{fn}/policy/{sid}":              a.removePermission,
+	a := &API{ctl: ctl, router: r, verifier: verifier, log: slog.Default().With("role", "api"), mux: http.NewServeMux(), codeKey: newCodeKey()}
+	ops := map[string]handler{
+		"CreateCapacityProvider":                 a.createCapacityProvider,
+		"ListCapacityProviders":                  a.listCapacityProviders,
+		"GetCapacityProvider":                    a.getCapacityProvider,
+		"UpdateCapacityProvider":                 a.updateCapacityProvider,
+		"DeleteCapacityProvider":                 a.deleteCapacityProvider,
+		"ListFunctionVersionsByCapacityProvider": a.listFunctionVersionsByCapacityProvider,
+		"PutFunctionScalingConfig":               a.putFunctionScalingConfig,
+		"GetFunctionScalingConfig":               a.getFunctionScalingConfig,
+		"CreateFunction":                         a.createFunction,
+		"ListFunctions":                          a.listFunctions,
+		"GetFunction":                            a.getFunction,
+		"GetFunctionConfiguration":               a.getFunctionConfiguration,
+		"UpdateFunctionConfiguration":            a.updateFunctionConfiguration,
+		"UpdateFunctionCode":                     a.updateFunctionCode,
+		"DeleteFunction":                         a.deleteFunction,
+		"PublishVersion":                         a.publishVersion,
+		"ListVersionsByFunction":                 a.listVersionsByFunction,
+		"CreateAlias":                            a.createAlias,
+		"ListAliases":                            a.listAliases,
+		"GetAlias":                               a.getAlias,
+		"UpdateAlias":                            a.updateAlias,
+		"DeleteAlias":                            a.deleteAlias,
+		"Invoke":                                 a.invoke,
+		"TagResource":                            a.tagResource,
+		"UntagResource":                          a.untagResource,
+		"ListTags":                               a.listTags,
+		"AddPermission":                          a.addPermission,
+		"GetPolicy":                              a.getPolicy,
+		"RemovePermission":                       a.removePermission,
+		"PutFunctionConcurrency":                 a.putFunctionConcurrency,
+		"GetFunctionConcurrency":                 a.getFunctionConcurrency,
+		"DeleteFunctionConcurrency":              a.deleteFunctionConcurrency,
+		"PutProvisionedConcurrencyConfig":        a.putProvisionedConcurrencyConfig,
+		"GetProvisionedConcurrencyConfig":        a.getProvisionedConcurrencyConfig,
+		"ListProvisionedConcurrencyConfigs":      a.listProvisionedConcurrencyConfigs,
+		"DeleteProvisionedConcurrencyConfig":     a.deleteProvisionedConcurrencyConfig,
+		"GetAccountSettings":                     a.getAccountSettings,
 	}
-	for pattern, h := range routes {
-		a.mux.Handle(pattern, a.wrap(h))
-	}
-	a.registerConcurrency()
-	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &awserr.Error{Code: "UnknownOperationException", Status: http.StatusNotFound,
-			Message: "Paddock does not implement " + r.Method + " " + r.URL.Path})
-	})
+	a.served = a.route(ops)
+	// AWS authenticates before it routes: a request for no operation is
+	// 403 unsigned, 404 UnknownOperationException signed.
+	a.mux.Handle("/", a.wrap(awsmodel.Operation{}, func(w http.ResponseWriter, r *http.Request, _ []byte) error {
+		return &awserr.Error{Code: "UnknownOperationException", Status: http.StatusNotFound,
+			Message: "Paddock does not implement " + r.Method + " " + r.URL.Path}
+	}))
 	return a
 }
+
+// route registers the handler of each operation under the model's method
+// and path for it, with and without a trailing slash (older models and
+// some SDKs spell ListFunctions "/2015-03-31/functions/"). Operations that
+// share a method and path (GetProvisionedConcurrencyConfig and
+// ListProvisionedConcurrencyConfigs) are told apart by the fixed query the
+// model gives one of them. It returns the operations' names, sorted.
+func (a *API) route(ops map[string]handler) []string {
+	type choice struct {
+		op awsmodel.Operation
+		h  http.Handler
+	}
+	byPattern := map[string][]choice{}
+	var names []string
+	for name, h := range ops {
+		op, ok := awsmodel.Lookup(name)
+		if !ok {
+			panic("lambdaapi: no operation " + name + " in the model")
+		}
+		names = append(names, name)
+		path := muxPath(op.Path)
+		for _, p := range []string{path, strings.TrimSuffix(path, "/") + "/{$}"} {
+			byPattern[op.Method+" "+p] = append(byPattern[op.Method+" "+p], choice{op, a.wrap(op, h)})
+		}
+	}
+	for pattern, cs := range byPattern {
+		// The one whose fixed query matches wins; the one without a fixed query is the fallback.
+		sort.Slice(cs, func(i, j int) bool { return len(cs[i].op.Query) > len(cs[j].op.Query) })
+		a.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			for _, c := range cs {
+				if queryHas(q, c.op.Query) {
+					c.h.ServeHTTP(w, r)
+					return
+				}
+			}
+			cs[len(cs)-1].h.ServeHTTP(w, r)
+		}))
+	}
+	sort.Strings(names)
+	return names
+}
+
+// muxPath turns the model's greedy labels ({Arn+}) into ServeMux's ({Arn...}).
+func muxPath(path string) string { return strings.ReplaceAll(path, "+}", "...}") }
+
+func queryHas(q url.Values, fixed map[string]string) bool {
+	for k, v := range fixed {
+		if q.Get(k) != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Operations is the names of the model's operations this API answers.
+func (a *API) Operations() []string { return a.served }
 
 // UseOnDemand runs default-mode functions (and burst overflow) on pool.
 func (a *API) UseOnDemand(pool *ondemand.Pool) { a.onDemand = pool }
@@ -117,7 +187,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTT
 type handler func(w http.ResponseWriter, r *http.Request, body []byte) error
 
 // wrap authenticates the request, reads its body within its operation's
-// limit, runs h and turns its error into the AWS error shape.
+// limit, checks it against the model's constraints of op (when op is an
+// operation of the model), runs h and turns its error into the AWS error
+// shape.
 //
 // The order matters against floods: everything of the signature that does
 // not need the payload (sigv4.Verifier.Begin) is checked before a byte of
@@ -125,7 +197,7 @@ type handler func(w http.ResponseWriter, r *http.Request, body []byte) error
 // at once, however large a body it announces (the front door then closes
 // the connection rather than drain it). The body of a request that passed
 // is hashed as it is read, and the signature verified at its end.
-func (a *API) wrap(h handler) http.Handler {
+func (a *API) wrap(op awsmodel.Operation, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var pending *sigv4.Pending
 		if a.verifier != nil {
@@ -135,7 +207,7 @@ func (a *API) wrap(h handler) http.Handler {
 				return
 			}
 		}
-		body, err := readBody(r, bodyLimit(r.Pattern), pending)
+		body, err := readBody(r, bodyLimit(op.Name), pending)
 		if err != nil {
 			if pending != nil {
 				pending.Abort()
@@ -146,6 +218,12 @@ func (a *API) wrap(h handler) http.Handler {
 		if pending != nil {
 			if _, err := pending.Finish(); err != nil {
 				writeAuthError(w, err)
+				return
+			}
+		}
+		if op.Name != "" {
+			if err := awsmodel.Validate(op.Name, awsmodel.Input{Path: r.PathValue, Query: r.URL.Query(), Header: r.Header, Body: body}); err != nil {
+				writeError(w, err)
 				return
 			}
 		}
@@ -274,7 +352,7 @@ func maxItems(r *http.Request, limit int) (int, error) {
 
 // functionName parses the {fn} path parameter and the Qualifier query parameter.
 func functionName(r *http.Request) (name, qualifier string, err error) {
-	name, q, err := control.ParseFunctionName(r.PathValue("fn"))
+	name, q, err := control.ParseFunctionName(r.PathValue("FunctionName"))
 	if err != nil {
 		return "", "", err
 	}

@@ -7,22 +7,6 @@ import (
 	"github.com/paddockhq/paddock/internal/control"
 )
 
-// registerConcurrency adds the concurrency operations: reserved and
-// provisioned concurrency, and the account's settings.
-func (a *API) registerConcurrency() {
-	for pattern, h := range map[string]handler{
-		"PUT /2017-10-31/functions/{fn}/concurrency":                a.putFunctionConcurrency,
-		"GET /2019-09-30/functions/{fn}/concurrency":                a.getFunctionConcurrency,
-		"DELETE /2017-10-31/functions/{fn}/concurrency":             a.deleteFunctionConcurrency,
-		"PUT /2019-09-30/functions/{fn}/provisioned-concurrency":    a.putProvisionedConcurrencyConfig,
-		"GET /2019-09-30/functions/{fn}/provisioned-concurrency":    a.getOrListProvisionedConcurrency,
-		"DELETE /2019-09-30/functions/{fn}/provisioned-concurrency": a.deleteProvisionedConcurrencyConfig,
-		"GET /2016-08-19/account-settings":                          a.getAccountSettings,
-	} {
-		a.mux.Handle(pattern, a.wrap(h))
-	}
-}
-
 func (a *API) putFunctionConcurrency(w http.ResponseWriter, r *http.Request, body []byte) error {
 	name, err := unqualifiedName(r, "PutFunctionConcurrency")
 	if err != nil {
@@ -130,8 +114,8 @@ func (a *API) putProvisionedConcurrencyConfig(w http.ResponseWriter, r *http.Req
 
 // getOrListProvisionedConcurrency serves GetProvisionedConcurrencyConfig
 // and, with ?List=ALL, ListProvisionedConcurrencyConfigs (one path in the model).
-func (a *API) getOrListProvisionedConcurrency(w http.ResponseWriter, r *http.Request, _ []byte) error {
-	if r.URL.Query().Get("List") == "ALL" {
+func (a *API) listProvisionedConcurrencyConfigs(w http.ResponseWriter, r *http.Request, _ []byte) error {
+	{
 		name, _, err := functionName(r)
 		if err != nil {
 			return err
@@ -154,6 +138,9 @@ func (a *API) getOrListProvisionedConcurrency(w http.ResponseWriter, r *http.Req
 		}
 		return writeJSON(w, http.StatusOK, out)
 	}
+}
+
+func (a *API) getProvisionedConcurrencyConfig(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	name, q, err := provisionedQualifier(r)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/paddockhq/paddock/internal/awsmodel"
 	"io"
 	"net"
 	"net/http"
@@ -49,7 +50,7 @@ func TestEndedInvokeAnswers(t *testing.T) {
 			}
 			r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/2015-03-31/functions/f/invocations", nil)
 			w := httptest.NewRecorder()
-			a.wrap(blockedInvoke(a, nil)).ServeHTTP(w, r)
+			invokeMux(a, blockedInvoke(a, nil)).ServeHTTP(w, r)
 			if tc.status == 0 {
 				if w.Body.Len() > 0 || len(w.Header()) > 0 || a.CutInvokes() != 0 {
 					t.Fatalf("wrote %d %v %q, cut %d; want nothing", w.Code, w.Header(), w.Body, a.CutInvokes())
@@ -62,6 +63,14 @@ func TestEndedInvokeAnswers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// invokeMux serves h as the model's Invoke.
+func invokeMux(a *API, h handler) http.Handler {
+	op, _ := awsmodel.Lookup("Invoke")
+	mux := http.NewServeMux()
+	mux.Handle(op.Method+" "+op.Path, a.wrap(op, h))
+	return mux
 }
 
 func checkServiceException(t *testing.T, status int, h http.Header, body []byte) {
@@ -82,7 +91,7 @@ func TestShutdownCutsInvokesWithServiceException(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			a := &API{}
 			started := make(chan struct{}, 1)
-			s := &frontdoor.Server{Handler: a.wrap(blockedInvoke(a, started)), Match: func(string, string) bool { return fast }}
+			s := &frontdoor.Server{Handler: invokeMux(a, blockedInvoke(a, started)), Match: func(string, string) bool { return fast }}
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)

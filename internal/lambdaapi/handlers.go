@@ -41,7 +41,7 @@ func (a *API) createCapacityProvider(w http.ResponseWriter, r *http.Request, bod
 }
 
 func (a *API) cpName(r *http.Request) (string, error) {
-	return control.ParseCapacityProviderName(r.PathValue("name"))
+	return control.ParseCapacityProviderName(r.PathValue("CapacityProviderName"))
 }
 
 func (a *API) getCapacityProvider(w http.ResponseWriter, r *http.Request, _ []byte) error {
@@ -215,12 +215,19 @@ func (a *API) getFunction(w http.ResponseWriter, r *http.Request, _ []byte) erro
 	if err != nil {
 		return err
 	}
+	cfg := a.configToWire(&d.Config)
+	if q == control.Latest {
+		cfg = a.versionToWire(&d.Config)
+	}
 	out := map[string]any{
-		"Configuration": a.configToWire(&d.Config),
-		"Code":          map[string]string{"RepositoryType": "S3", "Location": ""},
+		"Configuration": cfg,
+		"Code":          map[string]string{"RepositoryType": "S3", "Location": a.codeURL(r, d.Config.CodeSHA256)},
 	}
 	if len(d.Tags) > 0 {
 		out["Tags"] = d.Tags
+	}
+	if n, err := a.ctl.GetFunctionConcurrency(name); err == nil && n != nil {
+		out["Concurrency"] = map[string]int{"ReservedConcurrentExecutions": *n}
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -233,6 +240,9 @@ func (a *API) getFunctionConfiguration(w http.ResponseWriter, r *http.Request, _
 	d, err := a.ctl.GetFunction(name, q)
 	if err != nil {
 		return err
+	}
+	if q == control.Latest {
+		return writeJSON(w, http.StatusOK, a.versionToWire(&d.Config))
 	}
 	return writeJSON(w, http.StatusOK, a.configToWire(&d.Config))
 }
@@ -381,7 +391,11 @@ func (a *API) listVersionsByFunction(w http.ResponseWriter, r *http.Request, _ [
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, a.configList("Versions", cs, next))
+	out := a.configList("Versions", cs, next)
+	for i := range out["Versions"].([]functionConfiguration) {
+		out["Versions"].([]functionConfiguration)[i].FunctionArn = a.ctl.FunctionARN(cs[i].FunctionName, cs[i].Version)
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 func (a *API) aliasInput(body []byte) (control.AliasInput, error) {
@@ -421,7 +435,7 @@ func (a *API) getAlias(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	if err != nil {
 		return err
 	}
-	al, err := a.ctl.GetAlias(name, r.PathValue("alias"))
+	al, err := a.ctl.GetAlias(name, r.PathValue("Name"))
 	if err != nil {
 		return err
 	}
@@ -437,7 +451,7 @@ func (a *API) updateAlias(w http.ResponseWriter, r *http.Request, body []byte) e
 	if err != nil {
 		return err
 	}
-	in.Name = r.PathValue("alias")
+	in.Name = r.PathValue("Name")
 	al, err := a.ctl.UpdateAlias(r.Context(), name, in)
 	if err != nil {
 		return err
@@ -450,7 +464,7 @@ func (a *API) deleteAlias(w http.ResponseWriter, r *http.Request, _ []byte) erro
 	if err != nil {
 		return err
 	}
-	if err := a.ctl.DeleteAlias(r.Context(), name, r.PathValue("alias")); err != nil {
+	if err := a.ctl.DeleteAlias(r.Context(), name, r.PathValue("Name")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

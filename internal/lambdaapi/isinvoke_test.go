@@ -32,7 +32,7 @@ func TestIsInvoke(t *testing.T) {
 		}
 		r := httptest.NewRequest(tt.method, tt.path, nil)
 		_, pattern := a.mux.Handler(r)
-		if routed := pattern == "POST /2015-03-31/functions/{fn}/invocations"; routed != tt.want {
+		if routed := pattern == "POST /2015-03-31/functions/{FunctionName}/invocations"; routed != tt.want {
 			t.Errorf("%s %s: IsInvoke says %v, the mux routes it to %q", tt.method, tt.path, tt.want, pattern)
 		}
 	}

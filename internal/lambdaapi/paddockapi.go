@@ -1,6 +1,7 @@
 package lambdaapi
 
 import (
+	"github.com/paddockhq/paddock/internal/awsmodel"
 	"net/http"
 	"sort"
 	"time"
@@ -60,7 +61,7 @@ const StateDeleted = "Deleted"
 // catch-all UnknownOperationException. Call it once: http.ServeMux panics
 // on a duplicate pattern.
 func (a *API) HandleStatus(source StatusSource) {
-	a.mux.Handle("GET /paddock/v1/status", a.wrap(func(w http.ResponseWriter, _ *http.Request, _ []byte) error {
+	a.mux.Handle("GET /paddock/v1/status", a.wrap(awsmodel.Operation{}, func(w http.ResponseWriter, _ *http.Request, _ []byte) error {
 		return writeJSON(w, http.StatusOK, buildStatus(a.ctl.CapacityProviders(), source.Instances(), source.Status(), time.Now()))
 	}))
 }

@@ -1,6 +1,7 @@
 package lambdaapi
 
 import (
+	"github.com/paddockhq/paddock/internal/awsmodel"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,7 +30,7 @@ const defaultCostPeriod = 24 * time.Hour
 // the savings plan is a property of the account that runs Paddock. Like
 // HandleStatus it is separate from New and must be called once.
 func (a *API) HandleCost(src MeterSource, prices billing.Prices) {
-	a.mux.Handle("GET /paddock/v1/cost", a.wrap(func(w http.ResponseWriter, r *http.Request, _ []byte) error {
+	a.mux.Handle("GET /paddock/v1/cost", a.wrap(awsmodel.Operation{}, func(w http.ResponseWriter, r *http.Request, _ []byte) error {
 		since, err := parseSince(r.URL.Query().Get("since"), time.Now())
 		if err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/paddockhq/paddock/internal/awsmodel"
 	"net/http"
 	"strconv"
 	"time"
@@ -37,7 +38,7 @@ const maxRequestIDLength = 256
 // is stored, until the client leaves or the server stops. Like the other
 // Paddock routes it is separate from New and must be called once.
 func (a *API) HandleLogs(src LogSource) {
-	a.mux.Handle("GET /paddock/v1/logs/{function}", a.wrap(func(w http.ResponseWriter, r *http.Request, _ []byte) error {
+	a.mux.Handle("GET /paddock/v1/logs/{function}", a.wrap(awsmodel.Operation{}, func(w http.ResponseWriter, r *http.Request, _ []byte) error {
 		q, err := logQuery(r, time.Now())
 		if err != nil {
 			return err

@@ -48,7 +48,7 @@ func (a *API) removePermission(w http.ResponseWriter, r *http.Request, _ []byte)
 	if err != nil {
 		return err
 	}
-	if err := a.ctl.RemovePermission(r.Context(), name, qualifier, r.PathValue("sid"), r.URL.Query().Get("RevisionId")); err != nil {
+	if err := a.ctl.RemovePermission(r.Context(), name, qualifier, r.PathValue("StatementId"), r.URL.Query().Get("RevisionId")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

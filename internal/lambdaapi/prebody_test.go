@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/paddockhq/paddock/internal/awsmodel"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -44,8 +45,9 @@ func TestAuthBeforeBody(t *testing.T) {
 		ran = true
 		return writeJSON(w, http.StatusOK, map[string]int{"len": len(body)})
 	}
-	for _, pattern := range []string{"POST /2015-03-31/functions", "PUT /2015-03-31/functions/{fn}/configuration", "POST /2015-03-31/functions/{fn}/invocations"} {
-		a.mux.Handle(pattern, a.wrap(ok))
+	for _, name := range []string{"CreateFunction", "UpdateFunctionConfiguration", "Invoke"} {
+		op, _ := awsmodel.Lookup(name)
+		a.mux.Handle(op.Method+" "+op.Path, a.wrap(op, ok))
 	}
 	big := int64(64 << 20)
 	sign := func(r *http.Request, id, sec string, body []byte) {

@@ -20,7 +20,7 @@ func (a *API) tagResource(w http.ResponseWriter, r *http.Request, body []byte) e
 	if req.Tags == nil {
 		return awserr.InvalidParameter("A list of tags is required.")
 	}
-	if err := a.ctl.TagResource(r.Context(), r.PathValue("arn"), req.Tags); err != nil {
+	if err := a.ctl.TagResource(r.Context(), r.PathValue("Resource"), req.Tags); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -29,7 +29,7 @@ func (a *API) tagResource(w http.ResponseWriter, r *http.Request, body []byte) e
 
 func (a *API) untagResource(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	keys := r.URL.Query()["tagKeys"]
-	if err := a.ctl.UntagResource(r.Context(), r.PathValue("arn"), keys); err != nil {
+	if err := a.ctl.UntagResource(r.Context(), r.PathValue("Resource"), keys); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -37,7 +37,7 @@ func (a *API) untagResource(w http.ResponseWriter, r *http.Request, _ []byte) er
 }
 
 func (a *API) listTags(w http.ResponseWriter, r *http.Request, _ []byte) error {
-	tags, err := a.ctl.ListTags(r.PathValue("arn"))
+	tags, err := a.ctl.ListTags(r.PathValue("Resource"))
 	if err != nil {
 		return err
 	}

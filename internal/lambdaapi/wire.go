@@ -1,6 +1,7 @@
 package lambdaapi
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/paddockhq/paddock/internal/control"
@@ -159,12 +160,36 @@ type functionConfiguration struct {
 	State                  string                  `json:"State"`
 	StateReason            string                  `json:"StateReason,omitempty"`
 	StateReasonCode        string                  `json:"StateReasonCode,omitempty"`
-	LastUpdateStatus       string                  `json:"LastUpdateStatus"`
+	LastUpdateStatus       string                  `json:"LastUpdateStatus,omitempty"`
+	LastUpdateStatusReason string                  `json:"LastUpdateStatusReason,omitempty"`
+	LastUpdateReasonCode   string                  `json:"LastUpdateStatusReasonCode,omitempty"`
 	PackageType            string                  `json:"PackageType"`
 	Architectures          []string                `json:"Architectures"`
 	EphemeralStorage       ephemeralStorage        `json:"EphemeralStorage"`
 	LoggingConfig          loggingConfig           `json:"LoggingConfig"`
 	CapacityProviderConfig *capacityProviderConfig `json:"CapacityProviderConfig,omitempty"`
+	SnapStart              snapStart               `json:"SnapStart"`
+	RuntimeVersionConfig   runtimeVersionConfig    `json:"RuntimeVersionConfig"`
+}
+
+// snapStart is what AWS answers for a function without SnapStart (every
+// provided runtime: SnapStart is for Java, Python and .NET).
+type snapStart struct {
+	ApplyOn            string `json:"ApplyOn"`
+	OptimizationStatus string `json:"OptimizationStatus"`
+}
+
+type runtimeVersionConfig struct {
+	RuntimeVersionArn string `json:"RuntimeVersionArn"`
+}
+
+// versionToWire is configToWire for the answers that name versions
+// (ListVersionsByFunction, GetFunction with Qualifier $LATEST): there AWS
+// qualifies $LATEST's ARN as well.
+func (a *API) versionToWire(c *control.Config) functionConfiguration {
+	out := a.configToWire(c)
+	out.FunctionArn = a.ctl.FunctionARN(c.FunctionName, c.Version)
+	return out
 }
 
 func (a *API) configToWire(c *control.Config) functionConfiguration {
@@ -176,7 +201,8 @@ func (a *API) configToWire(c *control.Config) functionConfiguration {
 		LastModified: stamp(c.LastModified), CodeSha256: c.CodeSHA256, Version: c.Version,
 		TracingConfig: tracingConfig{c.TracingMode}, RevisionId: c.RevisionID,
 		State: c.State, StateReason: c.StateReason, StateReasonCode: c.StateReasonCode,
-		LastUpdateStatus: c.LastUpdateStatus, PackageType: "Zip",
+		LastUpdateStatus: c.LastUpdateStatus, LastUpdateStatusReason: c.LastUpdateStatusReason,
+		LastUpdateReasonCode: c.LastUpdateStatusReasonCode, PackageType: "Zip",
 		Architectures:    []string{c.Architecture},
 		EphemeralStorage: ephemeralStorage{c.EphemeralStorage},
 		LoggingConfig: loggingConfig{LogFormat: c.LogFormat, ApplicationLogLevel: c.AppLogLevel,
@@ -185,15 +211,20 @@ func (a *API) configToWire(c *control.Config) functionConfiguration {
 	if c.Version == control.Latest {
 		out.FunctionArn = a.ctl.FunctionARN(c.FunctionName, "")
 	}
-	if len(c.Env) > 0 {
+	if c.Env != nil {
 		out.Environment = &environment{Variables: c.Env}
+	}
+	out.SnapStart = snapStart{ApplyOn: "None", OptimizationStatus: "Off"}
+	out.RuntimeVersionConfig.RuntimeVersionArn = a.ctl.RuntimeVersionARN(c.Runtime)
+	if c.LogFormat == "JSON" {
+		// JSON logs filter by level; AWS fills INFO for levels not set.
+		out.LoggingConfig.ApplicationLogLevel = cmp.Or(out.LoggingConfig.ApplicationLogLevel, "INFO")
+		out.LoggingConfig.SystemLogLevel = cmp.Or(out.LoggingConfig.SystemLogLevel, "INFO")
 	}
 	if c.LMI != nil {
 		l := &lmiConfig{CapacityProviderArn: c.LMI.CapacityProviderARN}
-		if c.LMI.MaxConcurrency > 0 {
-			m := c.LMI.MaxConcurrency
-			l.PerExecutionEnvironmentMaxConcurrency = &m
-		}
+		m := c.MaxConcurrency() // AWS answers the default it applies
+		l.PerExecutionEnvironmentMaxConcurrency = &m
 		if c.LMI.GiBPerVCPU > 0 {
 			g := c.LMI.GiBPerVCPU
 			l.ExecutionEnvironmentMemoryGiBPerVCpu = &g

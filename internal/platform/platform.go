@@ -239,6 +239,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	api := lambdaapi.New(ctl, rt, verifier)
 	api.HandleStatus(loop)
 	api.UseOnDemand(pool)
+	api.UseCodeStore(st)
 	api.UseMeter(rec)
 	api.HandleCost(rec, prices)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -260,7 +261,8 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	}
 	meters.Start()
 	p.closers = append(p.closers, meters.Close) // runs after the loops and the API stopped
-	p.wg.Add(3)
+	p.wg.Add(4)
+	go func() { defer p.wg.Done(); ctl.Settle(runCtx) }()
 	go func() { defer p.wg.Done(); loop.Run(runCtx) }()
 	go func() { defer p.wg.Done(); pool.Run(runCtx) }()
 	go func() {
