@@ -423,6 +423,10 @@ func (d *deployer) create(ctx context.Context, code []byte, arch, cpARN string, 
 		d.line.abandon()
 		return "", "", sdkError(d.api, "CreateFunction", err)
 	}
+	// Lambda refuses a publish while the function is Pending.
+	if err := d.waitUpdated(ctx, aws.ToString(out.FunctionName)); err != nil {
+		return "", "", err
+	}
 	d.line.finish(fmt.Sprintf("created function %s (%s)", aws.ToString(out.FunctionName), what))
 	return aws.ToString(out.CodeSha256), aws.ToString(out.FunctionName), nil
 }
@@ -543,11 +547,16 @@ func (d *deployer) waitUpdated(ctx context.Context, name string) error {
 			d.line.abandon()
 			return sdkError(d.api, "GetFunctionConfiguration", err)
 		}
-		switch c.LastUpdateStatus {
-		case types.LastUpdateStatusFailed:
+		switch {
+		case c.State == types.StateFailed:
+			d.line.abandon()
+			return fmt.Errorf("the creation of %s failed: %s: %s", name, c.StateReasonCode, aws.ToString(c.StateReason))
+		case c.LastUpdateStatus == types.LastUpdateStatusFailed:
 			d.line.abandon()
 			return fmt.Errorf("the update of %s failed: %s: %s", name, c.LastUpdateStatusReasonCode, aws.ToString(c.LastUpdateStatusReason))
-		case types.LastUpdateStatusInProgress:
+		case c.State == types.StatePending:
+			d.line.update("creating " + name + ": Pending")
+		case c.LastUpdateStatus == types.LastUpdateStatusInProgress:
 			d.line.update("updating " + name + ": InProgress")
 		default:
 			return nil

@@ -161,6 +161,7 @@ type Function struct {
 	PublishedScaling *ScalingConfig    `json:"publishedScaling,omitempty"` // config on $LATEST.PUBLISHED, carried to new versions
 	Tags             map[string]string `json:"tags,omitempty"`
 	Reserved         *int              `json:"reserved,omitempty"` // reserved concurrency; nil: none
+	Settings         FunctionSettings  `json:"settings,omitzero"`
 }
 
 // Version is a published version.

@@ -51,6 +51,19 @@ func ParseFunctionName(s string) (name, qualifier string, err error) {
 	return name, qualifier, nil
 }
 
+// FunctionScope is the region and account named in a FunctionName ARN
+// (full or partial), "" where it names none.
+func FunctionScope(s string) (region, account string) {
+	if isNameToken(s) {
+		return "", ""
+	}
+	m := functionNameRE.FindStringSubmatch(s)
+	if m == nil {
+		return "", ""
+	}
+	return strings.TrimSuffix(m[3], ":"), strings.TrimSuffix(m[8], ":")
+}
+
 // ResolveQualifier merges the qualifier from the name with the Qualifier
 // parameter; Lambda refuses the two when they disagree.
 func ResolveQualifier(fromName, param string) (string, error) {

@@ -188,3 +188,20 @@ func TestNameChecksAgreeWithThePatterns(t *testing.T) {
 		}
 	}
 }
+
+func TestFunctionScope(t *testing.T) {
+	tests := []struct{ in, region, account string }{
+		{"f", "", ""},
+		{"f:1", "", ""},
+		{"arn:aws:lambda:us-west-2:123456789012:function:f", "us-west-2", "123456789012"},
+		{"123456789012:function:f", "", "123456789012"},
+		{"us-west-2:123456789012:function:f:1", "us-west-2", "123456789012"},
+		{"arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST", "us-east-1", "000000000000"},
+		{"not a name", "", ""},
+	}
+	for _, tt := range tests {
+		if r, a := FunctionScope(tt.in); r != tt.region || a != tt.account {
+			t.Errorf("FunctionScope(%q) = %q, %q; want %q, %q", tt.in, r, a, tt.region, tt.account)
+		}
+	}
+}

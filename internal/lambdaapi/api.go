@@ -106,6 +106,13 @@ func New(ctl *control.Service, r *router.Router, verifier *sigv4.Verifier) *API 
 		"ListProvisionedConcurrencyConfigs":      a.listProvisionedConcurrencyConfigs,
 		"DeleteProvisionedConcurrencyConfig":     a.deleteProvisionedConcurrencyConfig,
 		"GetAccountSettings":                     a.getAccountSettings,
+		"GetFunctionCodeSigningConfig":           a.getFunctionCodeSigningConfig,
+		"PutFunctionCodeSigningConfig":           a.putFunctionCodeSigningConfig,
+		"DeleteFunctionCodeSigningConfig":        a.deleteFunctionCodeSigningConfig,
+		"GetRuntimeManagementConfig":             a.getRuntimeManagementConfig,
+		"PutRuntimeManagementConfig":             a.putRuntimeManagementConfig,
+		"GetFunctionRecursionConfig":             a.getFunctionRecursionConfig,
+		"PutFunctionRecursionConfig":             a.putFunctionRecursionConfig,
 	}
 	a.served = a.route(ops)
 	// AWS authenticates before it routes: a request for no operation is
@@ -221,6 +228,10 @@ func (a *API) wrap(op awsmodel.Operation, h handler) http.Handler {
 				return
 			}
 		}
+		if err := a.checkFunctionScope(op, r); err != nil {
+			writeError(w, err)
+			return
+		}
 		if op.Name != "" {
 			if err := awsmodel.Validate(op.Name, awsmodel.Input{Path: r.PathValue, Query: r.URL.Query(), Header: r.Header, Body: body}); err != nil {
 				writeError(w, err)
@@ -231,6 +242,32 @@ func (a *API) wrap(op awsmodel.Operation, h handler) http.Handler {
 			writeError(w, err)
 		}
 	})
+}
+
+// checkFunctionScope refuses a FunctionName ARN of another region or
+// account, as AWS does: functions are regional ("Functions from 'us-west-2'
+// are not reachable in this region ('us-east-1')", ResourceNotFoundException,
+// as AWS words it), and another account's function is not the caller's
+// without a resource policy that Paddock's single account cannot have
+// (AccessDeniedException).
+func (a *API) checkFunctionScope(op awsmodel.Operation, r *http.Request) error {
+	if a.ctl == nil {
+		return nil
+	}
+	region, account := control.FunctionScope(r.PathValue("FunctionName"))
+	if region != "" && region != a.ctl.Region() {
+		return awserr.NotFound("Functions from '%s' are not reachable in this region ('%s')", region, a.ctl.Region())
+	}
+	if account != "" && account != a.ctl.Account() {
+		action := op.Name
+		if action == "Invoke" || action == "InvokeWithResponseStream" || action == "InvokeAsync" {
+			action = "InvokeFunction"
+		}
+		return &awserr.Error{Code: "AccessDeniedException", Status: http.StatusForbidden,
+			Message: "User: arn:aws:iam::" + a.ctl.Account() + ":root is not authorized to perform: lambda:" + action +
+				" on resource: " + r.PathValue("FunctionName") + " because no resource-based policy allows the lambda:" + action + " action"}
+	}
+	return nil
 }
 
 // writeAuthError answers a failed signature check with its AWS code.

@@ -170,7 +170,22 @@ func (e *env) function(name, cpARN string, o fnOpts) *lambda.CreateFunctionOutpu
 	if err != nil {
 		e.t.Fatalf("CreateFunction %s: %v", name, err)
 	}
+	e.settled(name)
 	return out
+}
+
+// settled waits, with the SDK's function-updated-v2 waiter as AWS's users
+// do, until the function's creation or last update is over: Lambda answers
+// CreateFunction Pending and updates InProgress, and refuses a publish or
+// another update until then.
+func (e *env) settled(name string) {
+	e.t.Helper()
+	w := lambda.NewFunctionUpdatedV2Waiter(e.lambda, func(o *lambda.FunctionUpdatedV2WaiterOptions) {
+		o.MinDelay, o.MaxDelay = 20*time.Millisecond, 200*time.Millisecond
+	})
+	if err := w.Wait(ctx(e.t), &lambda.GetFunctionInput{FunctionName: aws.String(name)}, 30*time.Second); err != nil {
+		e.t.Fatalf("waiting for %s to settle: %v", name, err)
+	}
 }
 
 func createInput(t testing.TB, name, cpARN string, o fnOpts) *lambda.CreateFunctionInput {
@@ -202,6 +217,7 @@ func createInput(t testing.TB, name, cpARN string, o fnOpts) *lambda.CreateFunct
 // publish publishes $LATEST and waits for the version to leave Pending.
 func (e *env) publish(name string) (string, types.State) {
 	e.t.Helper()
+	e.settled(name)
 	out, err := e.lambda.PublishVersion(ctx(e.t), &lambda.PublishVersionInput{FunctionName: aws.String(name)})
 	if err != nil {
 		e.t.Fatalf("PublishVersion %s: %v", name, err)

@@ -29,8 +29,14 @@ func (e *env) defaultFunction(name, example string, memory, timeout int32) {
 	if err != nil {
 		e.t.Fatalf("CreateFunction %s: %v", name, err)
 	}
-	if out.State != types.StateActive {
-		e.t.Fatalf("default-mode function %s is %s, want Active", name, out.State)
+	// AWS answers CreateFunction Pending (StateReasonCode Creating), then
+	// the function turns Active.
+	if out.State != types.StatePending || out.StateReasonCode != types.StateReasonCodeCreating {
+		e.t.Fatalf("default-mode function %s answered %s/%s, want Pending/Creating", name, out.State, out.StateReasonCode)
+	}
+	e.settled(name)
+	if st := e.waitState(name, "$LATEST", func(types.State) bool { return true }); st != types.StateActive {
+		e.t.Fatalf("default-mode function %s is %s, want Active", name, st)
 	}
 }
 
@@ -325,6 +331,7 @@ func TestUpdatedCodeNeverRunsOnOldEEs(t *testing.T) {
 	if _, err := e.lambda.UpdateFunctionCode(ctx(t), &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("morph"), ZipFile: exampleZip(t, "sleep")}); err != nil {
 		t.Fatal(err)
 	}
+	e.settled("morph")
 	out, err := e.invoke("morph", "", `{"sleep_ms":1}`)
 	if err != nil || !strings.Contains(string(out.Payload), "slept_ms") {
 		t.Fatalf("after UpdateFunctionCode the old code answered: %v %s", err, out.Payload)

@@ -28,6 +28,7 @@ func TestPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	arn := aws.ToString(created.FunctionArn)
+	e.settled("guarded")
 	if _, err := e.lambda.PublishVersion(c, &lambda.PublishVersionInput{FunctionName: aws.String("guarded")}); err != nil {
 		t.Fatal(err)
 	}

@@ -78,8 +78,9 @@ func (e *env) zipFunction(name string, zip []byte, memory, timeout int32) {
 	if err != nil {
 		e.t.Fatalf("CreateFunction %s: %v", name, err)
 	}
-	if out.State != types.StateActive {
-		e.t.Fatalf("function %s is %s, want Active", name, out.State)
+	e.settled(name)
+	if st := e.waitState(name, "$LATEST", func(types.State) bool { return true }); st != types.StateActive {
+		e.t.Fatalf("function %s is %s (created %s), want Active", name, st, out.State)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -161,14 +160,14 @@ func (e *env) versionStep(t *testing.T, name string, s versionStep) (string, int
 		if err != nil {
 			return "", status(err), err
 		}
-		e.waitUpdated(name)
+		e.settled(name)
 		return aws.ToString(o.Version), 200, nil
 	case "code":
 		o, err := e.lambda.UpdateFunctionCode(c, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(name), ZipFile: exampleZip(t, s.arg)})
 		if err != nil {
 			return "", status(err), err
 		}
-		e.waitUpdated(name)
+		e.settled(name)
 		return aws.ToString(o.Version), 200, nil
 	case "invoke":
 		o, err := e.invoke(name, s.arg, `{}`)
@@ -193,21 +192,6 @@ func (e *env) versionStep(t *testing.T, name string, s versionStep) (string, int
 
 // waitUpdated waits until $LATEST's last update is done (AWS answers
 // InProgress first; publishing during it is a conflict).
-func (e *env) waitUpdated(name string) {
-	e.t.Helper()
-	for i := 0; i < 600; i++ {
-		c, err := e.lambda.GetFunctionConfiguration(ctx(e.t), &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(name)})
-		if err != nil {
-			e.t.Fatalf("GetFunctionConfiguration %s: %v", name, err)
-		}
-		if c.LastUpdateStatus != types.LastUpdateStatusInProgress {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	e.t.Fatalf("%s stayed InProgress", name)
-}
-
 // status is the HTTP status of an SDK error (0 if none).
 func status(err error) int {
 	var re *awshttp.ResponseError
