@@ -465,6 +465,7 @@ func (s *Service) UpdateFunctionConfiguration(ctx context.Context, name string, 
 	set(&c.AppLogLevel, p.AppLogLevel)
 	set(&c.SystemLogLevel, p.SystemLogLevel)
 	set(&c.LogGroup, p.LogGroup)
+	set(&c.LogFormat, p.LogFormat)
 	if p.Timeout != nil {
 		c.Timeout = *p.Timeout
 		if c.Timeout == 0 {
@@ -602,8 +603,12 @@ func (s *Service) publish(ctx context.Context, f *fnState, description string, t
 	c.State, c.StateReason, c.StateReasonCode = StatePending, reasonCreating, reasonCodeCreating
 	c.LastUpdateStatus, c.LastUpdateStatusReason, c.LastUpdateStatusReasonCode = statusSuccessful, "", ""
 	// LMI: Pending until the scaler has the version's EEs. Default mode
-	// provisions nothing ahead (EEs start on demand): Settle checks the
-	// code and makes the version Active.
+	// provisions nothing ahead (EEs start on demand): a version of a
+	// settled $LATEST is Active at once; one published while $LATEST is
+	// still being created or updated waits for Settle, like $LATEST.
+	if c.LMI == nil && latest.State != StatePending && latest.LastUpdateStatus != statusInProgress {
+		c.State, c.StateReason, c.StateReasonCode = StateActive, "", ""
+	}
 	v := &Version{Config: c, Number: n}
 	if f.fn.PublishedScaling != nil {
 		v.Scaling = *f.fn.PublishedScaling

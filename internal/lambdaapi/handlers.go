@@ -195,7 +195,7 @@ func (a *API) createFunction(w http.ResponseWriter, r *http.Request, body []byte
 		}
 	}
 	if lc := req.LoggingConfig; lc != nil {
-		c.AppLogLevel, c.SystemLogLevel, c.LogGroup = lc.ApplicationLogLevel, lc.SystemLogLevel, lc.LogGroup
+		c.LogFormat, c.AppLogLevel, c.SystemLogLevel, c.LogGroup = lc.LogFormat, lc.ApplicationLogLevel, lc.SystemLogLevel, lc.LogGroup
 	}
 	out, err := a.ctl.CreateFunction(r.Context(), control.CreateFunctionInput{
 		Config: c, Zip: req.Code.ZipFile, Publish: req.Publish, PublishTo: req.PublishTo, Tags: req.Tags,
@@ -300,6 +300,9 @@ func (a *API) updateFunctionConfiguration(w http.ResponseWriter, r *http.Request
 		p.EphemeralStorage = &req.EphemeralStorage.Size
 	}
 	if lc := req.LoggingConfig; lc != nil {
+		if lc.LogFormat != "" {
+			p.LogFormat = &lc.LogFormat
+		}
 		if lc.ApplicationLogLevel != "" {
 			p.AppLogLevel = &lc.ApplicationLogLevel
 		}
