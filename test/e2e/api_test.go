@@ -93,23 +93,26 @@ func TestBadInputGetsTheModelsErrors(t *testing.T) {
 	c := ctx(t)
 	cp := e.capacityProvider("cp")
 	good := func() *lambda.CreateFunctionInput { return createInput(t, "fn", cp, fnOpts{}) }
+	// The model's constraints (patterns, enums, ranges) are
+	// ValidationException on AWS; Lambda's own rules beyond them are
+	// InvalidParameterValueException. The conformance suite checks the texts.
 	tests := []struct {
 		name   string
 		mutate func(*lambda.CreateFunctionInput)
 		code   string
 	}{
-		{"bad name", func(in *lambda.CreateFunctionInput) { in.FunctionName = aws.String("bad name!") }, "InvalidParameterValueException"},
-		{"malformed role", func(in *lambda.CreateFunctionInput) { in.Role = aws.String("role") }, "InvalidParameterValueException"},
-		{"unknown runtime", func(in *lambda.CreateFunctionInput) { in.Runtime = "cobol85" }, "InvalidParameterValueException"},
+		{"bad name", func(in *lambda.CreateFunctionInput) { in.FunctionName = aws.String("bad name!") }, "ValidationException"},
+		{"malformed role", func(in *lambda.CreateFunctionInput) { in.Role = aws.String("role") }, "ValidationException"},
+		{"unknown runtime", func(in *lambda.CreateFunctionInput) { in.Runtime = "cobol85" }, "ValidationException"},
 		{"runtime not supported yet", func(in *lambda.CreateFunctionInput) { in.Runtime = types.RuntimePython312 }, "InvalidParameterValueException"},
 		{"memory below LMI minimum", func(in *lambda.CreateFunctionInput) { in.MemorySize = aws.Int32(1024) }, "InvalidParameterValueException"},
 		{"timeout too long", func(in *lambda.CreateFunctionInput) { in.Timeout = aws.Int32(901) }, "InvalidParameterValueException"},
 		{"concurrency out of range", func(in *lambda.CreateFunctionInput) {
 			in.CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig.PerExecutionEnvironmentMaxConcurrency = aws.Int32(1601)
-		}, "InvalidParameterValueException"},
+		}, "ValidationException"},
 		{"unknown capacity provider", func(in *lambda.CreateFunctionInput) {
 			in.CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig.CapacityProviderArn = aws.String("arn:aws:lambda:us-east-1:000000000000:capacity-provider:nope")
-		}, "InvalidParameterValueException"},
+		}, "ResourceNotFoundException"},
 		{"not a zip", func(in *lambda.CreateFunctionInput) { in.Code.ZipFile = []byte("definitely not a zip") }, "InvalidParameterValueException"},
 		{"zip escaping its directory", func(in *lambda.CreateFunctionInput) {
 			in.Code.ZipFile = zipOf(map[string][]byte{"../../evil": []byte("x")})
@@ -121,7 +124,7 @@ func TestBadInputGetsTheModelsErrors(t *testing.T) {
 		{"default mode below 128 MB", func(in *lambda.CreateFunctionInput) {
 			in.CapacityProviderConfig = nil
 			in.MemorySize = aws.Int32(64)
-		}, "InvalidParameterValueException"},
+		}, "ValidationException"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,7 +151,7 @@ func TestBadInputGetsTheModelsErrors(t *testing.T) {
 		PermissionsConfig:             &types.CapacityProviderPermissionsConfig{CapacityProviderOperatorRoleArn: aws.String(opRole)},
 		CapacityProviderScalingConfig: &types.CapacityProviderScalingConfig{ScalingMode: "Sideways"},
 	})
-	apiError(t, err, "InvalidParameterValueException")
+	apiError(t, err, "ValidationException")
 	_, err = e.lambda.ListCapacityProviders(c, &lambda.ListCapacityProvidersInput{MaxItems: aws.Int32(51)})
 	apiError(t, err, "InvalidParameterValueException")
 

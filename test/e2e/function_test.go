@@ -15,8 +15,13 @@ func TestFunctionLifecycle(t *testing.T) {
 	c := ctx(t)
 	cp := e.capacityProvider("cp")
 	created := e.function("life", cp, fnOpts{maxConcurrency: 4})
-	if created.State != types.StateActiveNonInvocable || aws.ToString(created.Version) != "$LATEST" {
-		t.Fatalf("new LMI function: state %s version %s, want ActiveNonInvocable $LATEST", created.State, aws.ToString(created.Version))
+	// CreateFunction answers Pending, as AWS does; once settled (e.function
+	// waits), an LMI function's $LATEST is ActiveNonInvocable.
+	if created.State != types.StatePending || aws.ToString(created.Version) != "$LATEST" {
+		t.Fatalf("new LMI function: state %s version %s, want Pending $LATEST", created.State, aws.ToString(created.Version))
+	}
+	if st := e.waitState("life", "$LATEST", func(types.State) bool { return true }); st != types.StateActiveNonInvocable {
+		t.Fatalf("settled LMI function: state %s, want ActiveNonInvocable", st)
 	}
 	if want := codezip.CodeSha256(exampleZip(t, "echo")); aws.ToString(created.CodeSha256) != want {
 		t.Fatalf("CodeSha256 %s, want %s", aws.ToString(created.CodeSha256), want)

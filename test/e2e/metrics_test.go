@@ -295,8 +295,10 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Errorf("GET /metrics on the API: %d, want 404 when --metrics-listen is set", resp.StatusCode)
+	// The API authenticates whatever it does not serve unsigned, as AWS
+	// does before it routes: an unsigned GET /metrics is 403 there.
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-Amzn-ErrorType") != "MissingAuthenticationTokenException" {
+		t.Errorf("GET /metrics on the API: %d %s, want 403 MissingAuthenticationTokenException when --metrics-listen is set", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))
 	}
 
 	stop()
