@@ -224,7 +224,43 @@ func compilePattern(p string) func(string) bool {
 	if err != nil {
 		return nil
 	}
-	return re.MatchString
+	return (&memo{match: re.MatchString}).matches
+}
+
+// memo remembers a pattern's answers for the values it saw last. Every
+// invoke brings the same few function names and qualifiers, and a match of
+// the model's FunctionName pattern costs microseconds where a map lookup
+// costs tens of nanoseconds. Bounded: a caller sending ever new values
+// only makes the memo start over.
+type memo struct {
+	match func(string) bool
+	mu    sync.Mutex
+	seen  map[string]bool
+}
+
+const (
+	memoEntries  = 1024
+	memoValueLen = 256 // longer values are matched each time
+)
+
+func (m *memo) matches(v string) bool {
+	if len(v) > memoValueLen {
+		return m.match(v)
+	}
+	m.mu.Lock()
+	ok, found := m.seen[v]
+	m.mu.Unlock()
+	if found {
+		return ok
+	}
+	ok = m.match(v)
+	m.mu.Lock()
+	if m.seen == nil || len(m.seen) >= memoEntries {
+		m.seen = make(map[string]bool, memoEntries)
+	}
+	m.seen[v] = ok
+	m.mu.Unlock()
+	return ok
 }
 
 // Operations returns all the model's operations, sorted by Name.

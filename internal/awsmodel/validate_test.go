@@ -162,3 +162,21 @@ func BenchmarkValidateCreateFunction(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkValidateInvoke is the cost Validate adds to every invoke: the
+// path label, the query and the headers (the payload is never parsed).
+func BenchmarkValidateInvoke(b *testing.B) {
+	in := Input{
+		Path:   func(string) string { return "my-function" },
+		Query:  url.Values{"Qualifier": {"1"}},
+		Header: http.Header{"X-Amz-Invocation-Type": {"RequestResponse"}},
+		Body:   []byte(`{"hello":"world"}`),
+	}
+	load()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Validate("Invoke", in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -150,6 +150,10 @@ func (a *API) route(ops map[string]handler) []string {
 	}
 	for pattern, cs := range byPattern {
 		// The one whose fixed query matches wins; the one without a fixed query is the fallback.
+		if len(cs) == 1 {
+			a.mux.Handle(pattern, cs[0].h)
+			continue
+		}
 		sort.Slice(cs, func(i, j int) bool { return len(cs[i].op.Query) > len(cs[j].op.Query) })
 		a.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			q := r.URL.Query()
