@@ -153,23 +153,24 @@ func TestBadInputGetsTheModelsErrors(t *testing.T) {
 	})
 	apiError(t, err, "ValidationException")
 	_, err = e.lambda.ListCapacityProviders(c, &lambda.ListCapacityProvidersInput{MaxItems: aws.Int32(51)})
-	apiError(t, err, "InvalidParameterValueException")
+	apiError(t, err, "ValidationException")
 
 	// Requests the SDK would not send (it checks required fields itself),
-	// signed by hand: the server must still answer with the model's errors.
+	// signed by hand: the server must still answer with the model's errors
+	// (a missing required member is ValidationException "Value null at ...").
 	raw := []struct {
 		name, method, path, body string
 		status                   int
 		code                     string
 	}{
-		{"function without role", "POST", "/2015-03-31/functions", `{"FunctionName":"f","Runtime":"provided.al2023","Code":{"ZipFile":"UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}}`, 400, "InvalidParameterValueException"},
-		{"function without code", "POST", "/2015-03-31/functions", `{"FunctionName":"f","Runtime":"provided.al2023","Role":"` + roleARN + `"}`, 400, "InvalidParameterValueException"},
+		{"function without role", "POST", "/2015-03-31/functions", `{"FunctionName":"f","Runtime":"provided.al2023","Code":{"ZipFile":"UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}}`, 400, "ValidationException"},
+		{"function without code", "POST", "/2015-03-31/functions", `{"FunctionName":"f","Runtime":"provided.al2023","Role":"` + roleARN + `"}`, 400, "ValidationException"},
 		{"malformed JSON", "POST", "/2015-03-31/functions", `{"FunctionName":`, 400, "InvalidRequestContentException"},
-		{"capacity provider without VPC", "POST", "/2025-11-30/capacity-providers", `{"CapacityProviderName":"x","PermissionsConfig":{"CapacityProviderOperatorRoleArn":"` + opRole + `"}}`, 400, "InvalidParameterValueException"},
-		{"wrong enum", "POST", "/2025-11-30/capacity-providers", `{"CapacityProviderName":"x","VpcConfig":{"SubnetIds":["s"],"SecurityGroupIds":[]},"PermissionsConfig":{"CapacityProviderOperatorRoleArn":"` + opRole + `"},"InstanceRequirements":{"Architectures":["sparc"]}}`, 400, "InvalidParameterValueException"},
+		{"capacity provider without VPC", "POST", "/2025-11-30/capacity-providers", `{"CapacityProviderName":"x","PermissionsConfig":{"CapacityProviderOperatorRoleArn":"` + opRole + `"}}`, 400, "ValidationException"},
+		{"wrong enum", "POST", "/2025-11-30/capacity-providers", `{"CapacityProviderName":"x","VpcConfig":{"SubnetIds":["s"],"SecurityGroupIds":[]},"PermissionsConfig":{"CapacityProviderOperatorRoleArn":"` + opRole + `"},"InstanceRequirements":{"Architectures":["sparc"]}}`, 400, "ValidationException"},
 		{"unknown operation", "GET", "/2015-03-31/nothing-here", ``, 404, "UnknownOperationException"},
 		{"invoke with invalid JSON", "POST", "/2015-03-31/functions/f/invocations", `not json`, 400, "InvalidRequestContentException"},
-		{"scaling config without qualifier", "GET", "/2025-11-30/functions/f/function-scaling-config", ``, 400, "InvalidParameterValueException"},
+		{"scaling config without qualifier", "GET", "/2025-11-30/functions/f/function-scaling-config", ``, 400, "ValidationException"},
 	}
 	for _, tt := range raw {
 		t.Run(tt.name, func(t *testing.T) {
