@@ -172,6 +172,10 @@ func (s *Service) DeleteAlias(ctx context.Context, function, name string) error 
 		return err
 	}
 	delete(f.aliases, name)
+	// A new alias of the same name starts without the old one's policy.
+	if err := s.dropPolicy(ctx, function, name); err != nil { // policy.go
+		return err
+	}
 	s.publishRoutes()
 	return nil
 }

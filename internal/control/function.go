@@ -716,6 +716,9 @@ func (s *Service) deleteFunction(ctx context.Context, f *fnState, name, qualifie
 			return err
 		}
 		delete(f.versions, n)
+		if err := s.dropPolicy(ctx, name, qualifier); err != nil { // policy.go
+			return err
+		}
 		if f.fn.LatestPublished == n {
 			// $LATEST.PUBLISHED moves only with PublishTo, never to
 			// another numbered version.

@@ -353,12 +353,24 @@ func (s *Service) loadPolicies(entries []store.Entry) error {
 		if err := json.Unmarshal(e.Value, &p); err != nil {
 			return err
 		}
-		// The policy of a version or alias deleted since is dropped here
-		// (DeleteAlias and DeleteFunction of one version leave the record).
+		// A policy whose version or alias is gone (a stop between the two
+		// deletes) is not loaded.
 		if s.policyTarget(p.Function, p.Qualifier) == nil {
 			s.setPolicy(&p)
 		}
 	}
+	return nil
+}
+
+// dropPolicy forgets the policy of a deleted version or alias. Under s.mu.
+func (s *Service) dropPolicy(ctx context.Context, function, qualifier string) error {
+	if _, ok := s.policies[policyMapKey(function, qualifier)]; !ok {
+		return nil
+	}
+	if err := s.del(ctx, policyKey(function, qualifier)); err != nil {
+		return err
+	}
+	delete(s.policies, policyMapKey(function, qualifier))
 	return nil
 }
 

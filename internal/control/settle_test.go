@@ -127,3 +127,41 @@ func TestSettleSequence(t *testing.T) {
 		t.Fatalf("h with unreadable code: %s/%s last update %s, want Failed/InternalError, Failed", d.Config.State, d.Config.StateReasonCode, d.Config.LastUpdateStatus)
 	}
 }
+
+// TestDeletedAliasTakesItsPolicy: an alias deleted and created again
+// starts without the old one's resource policy, at once and after a
+// AWS, where the policy belongs to the deleted resource.
+func TestDeletedAliasTakesItsPolicy(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenEmbedded(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s, err := Open(ctx, st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := CreateFunctionInput{Config: Config{FunctionName: "f", Runtime: "provided.al2023", Role: "arn:aws:iam::000000000000:role/r", Handler: "bootstrap"}, Zip: testZip(t), Publish: true}
+	if _, err := s.CreateFunction(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	s.settleOnce(ctx)
+	one := "1"
+	alias := AliasInput{Name: "live", Version: &one}
+	if _, err := s.CreateAlias(ctx, "f", alias); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddPermission(ctx, "f", "live", PermissionInput{StatementID: "s", Action: "lambda:InvokeFunction", Principal: "s3.amazonaws.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteAlias(ctx, "f", "live"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateAlias(ctx, "f", alias); err != nil {
+		t.Fatal(err)
+	}
+	if p, _, err := s.GetPolicy("f", "live"); err == nil {
+		t.Fatalf("the new alias has the old one's policy: %s", p)
+	}
+}
