@@ -129,8 +129,8 @@ func TestSettleSequence(t *testing.T) {
 }
 
 // TestDeletedAliasTakesItsPolicy: an alias deleted and created again
-// starts without the old one's resource policy, at once and after a
-// AWS, where the policy belongs to the deleted resource.
+// starts without the old one's resource policy, as on AWS, where the
+// policy belongs to the deleted resource.
 func TestDeletedAliasTakesItsPolicy(t *testing.T) {
 	ctx := context.Background()
 	st, err := store.OpenEmbedded(ctx, t.TempDir())
