@@ -372,3 +372,49 @@ func TestConformanceCoversEveryOperation(t *testing.T) {
 		}
 	}
 }
+
+// TestCodeLocationDownloads: GetFunction's Code.Location gives the zip back
+// to anyone holding the URL, as AWS's presigned S3 URL does, and a URL
+// whose digest, expiry or signature was changed gets S3's 403.
+func TestCodeLocationDownloads(t *testing.T) {
+	e := start(t)
+	c := ctx(t)
+	in := createInput(t, "dl", "", fnOpts{})
+	in.CapacityProviderConfig, in.MemorySize = nil, aws.Int32(128)
+	if _, err := e.lambda.CreateFunction(c, in); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.lambda.GetFunction(c, &lambda.GetFunctionInput{FunctionName: aws.String("dl")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := aws.ToString(out.Code.Location)
+	get := func(u string) (int, []byte) {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	if status, zip := get(loc); status != 200 || string(zip) != string(in.Code.ZipFile) {
+		t.Fatalf("GET Code.Location: %d, %d bytes; want 200 and the %d bytes uploaded", status, len(zip), len(in.Code.ZipFile))
+	}
+	u, q, _ := strings.Cut(loc, "?")
+	sig := regexp.MustCompile(`Signature=([0-9a-f]+)`).FindStringSubmatch(q)[1]
+	flipped := strings.Replace(q, sig, strings.Repeat("0", len(sig)), 1)
+	exp := regexp.MustCompile(`Expires=(\d+)`).FindStringSubmatch(q)[1]
+	n, _ := strconv.ParseInt(exp, 10, 64)
+	later := strings.Replace(q, "Expires="+exp, "Expires="+strconv.FormatInt(n+3600, 10), 1)
+	otherSHA := u[:len(u)-64] + strings.Repeat("a", 64)
+	for name, bad := range map[string]string{
+		"forged signature": u + "?" + flipped, "extended expiry": u + "?" + later,
+		"another digest": otherSHA + "?" + q, "no signature": u,
+	} {
+		if status, body := get(bad); status != http.StatusForbidden || !strings.Contains(string(body), "<Code>AccessDenied</Code>") {
+			t.Errorf("%s: %d %s, want 403 AccessDenied", name, status, body)
+		}
+	}
+}
