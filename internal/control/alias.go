@@ -23,7 +23,7 @@ func (s *Service) AliasARN(a *Alias) string { return s.FunctionARN(a.Function, a
 
 func (s *Service) validateAlias(f *fnState, a *Alias) error {
 	if a.Name == "" || len(a.Name) > 128 || !aliasRE.MatchString(a.Name) || isVersion(a.Name) {
-		return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)", a.Name)
+		return awserr.Validation("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)", a.Name)
 	}
 	if a.Version == "" {
 		return awserr.InvalidParameter("FunctionVersion is required.")
@@ -34,14 +34,14 @@ func (s *Service) validateAlias(f *fnState, a *Alias) error {
 	if a.Version != Latest && a.Version != LatestPublished {
 		n, err := strconv.Atoi(a.Version)
 		if err != nil || !isVersion(a.Version) {
-			return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'functionVersion' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\$LATEST(\\.PUBLISHED)?|[0-9]+)", a.Version)
+			return awserr.Validation("1 validation error detected: Value '%s' at 'functionVersion' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\$LATEST(\\.PUBLISHED)?|[0-9]+)", a.Version)
 		}
 		if f.versions[n] == nil {
 			return awserr.NotFound("Function not found: %s", s.FunctionARN(a.Function, a.Version))
 		}
 	}
 	if len(a.Description) > 256 {
-		return awserr.InvalidParameter("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256")
+		return awserr.Validation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256")
 	}
 	if len(a.Weights) > 1 {
 		return awserr.InvalidParameter("Number of items in AdditionalVersionWeights cannot be greater than 1.")
@@ -55,7 +55,7 @@ func (s *Service) validateAlias(f *fnState, a *Alias) error {
 			return awserr.InvalidParameter("Alias's primary version and routing config version cannot be the same.")
 		}
 		if w < 0 || w > 1 {
-			return awserr.InvalidParameter("1 validation error detected: Value '%v' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Member must have value between 0.0 and 1.0", w)
+			return awserr.Validation("1 validation error detected: Value '%v' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Member must have value between 0.0 and 1.0", w)
 		}
 	}
 	return nil

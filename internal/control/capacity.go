@@ -43,7 +43,7 @@ func validateCapacityProvider(cp *CapacityProvider) error {
 		return awserr.InvalidParameter("CapacityProviderName is required.")
 	}
 	if !plainNameRE.MatchString(cp.Name) || len(cp.Name) > 140 {
-		return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'capacityProviderName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+", cp.Name)
+		return awserr.Validation("1 validation error detected: Value '%s' at 'capacityProviderName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+", cp.Name)
 	}
 	if n := len(cp.SubnetIDs); n < 1 || n > 16 {
 		return awserr.InvalidParameter("VpcConfig.SubnetIds must have between 1 and 16 items.")
@@ -59,7 +59,7 @@ func validateCapacityProvider(cp *CapacityProvider) error {
 		cp.Architecture = "x86_64"
 	case "x86_64", "arm64":
 	default:
-		return awserr.InvalidParameter("1 validation error detected: Value '[%s]' at 'instanceRequirements.architectures' failed to satisfy constraint: Member must satisfy enum value set: [x86_64, arm64]", cp.Architecture)
+		return awserr.Validation("1 validation error detected: Value '[%s]' at 'instanceRequirements.architectures' failed to satisfy constraint: Member must satisfy enum value set: [x86_64, arm64]", cp.Architecture)
 	}
 	if len(cp.AllowedTypes) > 0 && len(cp.ExcludedTypes) > 0 {
 		return awserr.InvalidParameter("Specify either AllowedInstanceTypes or ExcludedInstanceTypes, not both.")
@@ -80,7 +80,7 @@ func validateCPScaling(sc *CPScaling) error {
 		sc.MaxVCPU = DefaultMaxVCPU
 	}
 	if sc.MaxVCPU < 2 || sc.MaxVCPU > 15000 {
-		return awserr.InvalidParameter("1 validation error detected: Value '%d' at 'capacityProviderScalingConfig.maxVCpuCount' failed to satisfy constraint: Member must have value between 2 and 15000", sc.MaxVCPU)
+		return awserr.Validation("1 validation error detected: Value '%d' at 'capacityProviderScalingConfig.maxVCpuCount' failed to satisfy constraint: Member must have value between 2 and 15000", sc.MaxVCPU)
 	}
 	switch sc.Mode {
 	case "":
@@ -90,7 +90,7 @@ func validateCPScaling(sc *CPScaling) error {
 		}
 	case "Auto", "Manual":
 	default:
-		return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'capacityProviderScalingConfig.scalingMode' failed to satisfy constraint: Member must satisfy enum value set: [Auto, Manual]", sc.Mode)
+		return awserr.Validation("1 validation error detected: Value '%s' at 'capacityProviderScalingConfig.scalingMode' failed to satisfy constraint: Member must satisfy enum value set: [Auto, Manual]", sc.Mode)
 	}
 	if len(sc.Policies) > 10 {
 		return awserr.InvalidParameter("ScalingPolicies must have at most 10 items.")
@@ -103,7 +103,7 @@ func validateCPScaling(sc *CPScaling) error {
 	}
 	for _, p := range sc.Policies {
 		if p.Metric != "LambdaCapacityProviderAverageCPUUtilization" {
-			return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'predefinedMetricType' failed to satisfy constraint: Member must satisfy enum value set: [LambdaCapacityProviderAverageCPUUtilization]", p.Metric)
+			return awserr.Validation("1 validation error detected: Value '%s' at 'predefinedMetricType' failed to satisfy constraint: Member must satisfy enum value set: [LambdaCapacityProviderAverageCPUUtilization]", p.Metric)
 		}
 		if p.Target < 0 || p.Target > 100 {
 			return awserr.InvalidParameter("TargetValue must be between 0 and 100; got %v.", p.Target)

@@ -33,7 +33,7 @@ func (s *Service) reservedTotal(except string) int {
 // PutFunctionConcurrency reserves concurrency for a function (0 disables it).
 func (s *Service) PutFunctionConcurrency(ctx context.Context, function string, reserved int) (int, error) {
 	if reserved < 0 {
-		return 0, awserr.InvalidParameter("1 validation error detected: Value '%d' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0", reserved)
+		return 0, awserr.Validation("1 validation error detected: Value '%d' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0", reserved)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -132,7 +132,7 @@ func pcKey(function, qualifier string) string { return "pc." + function + "." + 
 // PutProvisionedConcurrencyConfig keeps EEs warm for a version or alias.
 func (s *Service) PutProvisionedConcurrencyConfig(ctx context.Context, function, qualifier string, n int) (*Provisioned, error) {
 	if n < 1 {
-		return nil, awserr.InvalidParameter("1 validation error detected: Value '%d' at 'provisionedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 1", n)
+		return nil, awserr.Validation("1 validation error detected: Value '%d' at 'provisionedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 1", n)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -84,19 +84,19 @@ func (s *Service) validateConfig(c *Config) error {
 		return awserr.InvalidParameter("Runtime is required for a .zip deployment package.")
 	}
 	if !knownRuntimes[c.Runtime] {
-		return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [provided.al2023, provided.al2, ...]", c.Runtime)
+		return awserr.Validation("1 validation error detected: Value '%s' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [provided.al2023, provided.al2, ...]", c.Runtime)
 	}
 	if !supportedRuntimes[c.Runtime] {
 		return awserr.InvalidParameter("The runtime parameter of %s is not supported by Paddock yet: use provided.al2023 or provided.al2.", c.Runtime)
 	}
 	if !roleARNRE.MatchString(c.Role) {
-		return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+", c.Role)
+		return awserr.Validation("1 validation error detected: Value '%s' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+", c.Role)
 	}
 	if c.Handler != "" && (!handlerRE.MatchString(c.Handler) || len(c.Handler) > 128) {
-		return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'handler' failed to satisfy constraint: Member must satisfy regular expression pattern: [^\\s]+", c.Handler)
+		return awserr.Validation("1 validation error detected: Value '%s' at 'handler' failed to satisfy constraint: Member must satisfy regular expression pattern: [^\\s]+", c.Handler)
 	}
 	if len(c.Description) > 256 {
-		return awserr.InvalidParameter("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256")
+		return awserr.Validation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256")
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
@@ -106,7 +106,7 @@ func (s *Service) validateConfig(c *Config) error {
 	}
 	for k := range c.Env {
 		if !envNameRE.MatchString(k) {
-			return awserr.InvalidParameter("1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]")
+			return awserr.Validation("1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]")
 		}
 	}
 	if n := envSize(c.Env); n > 4096 {
@@ -116,13 +116,13 @@ func (s *Service) validateConfig(c *Config) error {
 		c.EphemeralStorage = 512
 	}
 	if c.EphemeralStorage < 512 || c.EphemeralStorage > 10240 {
-		return awserr.InvalidParameter("1 validation error detected: Value '%d' at 'ephemeralStorage.size' failed to satisfy constraint: Member must have value between 512 and 10240", c.EphemeralStorage)
+		return awserr.Validation("1 validation error detected: Value '%d' at 'ephemeralStorage.size' failed to satisfy constraint: Member must have value between 512 and 10240", c.EphemeralStorage)
 	}
 	if c.TracingMode == "" {
 		c.TracingMode = "PassThrough"
 	}
 	if c.TracingMode != "PassThrough" && c.TracingMode != "Active" {
-		return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'tracingConfig.mode' failed to satisfy constraint: Member must satisfy enum value set: [Active, PassThrough]", c.TracingMode)
+		return awserr.Validation("1 validation error detected: Value '%s' at 'tracingConfig.mode' failed to satisfy constraint: Member must satisfy enum value set: [Active, PassThrough]", c.TracingMode)
 	}
 	if c.LogGroup == "" {
 		c.LogGroup = "/aws/lambda/" + c.FunctionName
@@ -133,7 +133,7 @@ func (s *Service) validateConfig(c *Config) error {
 	cp := s.cpByARN(c.LMI.CapacityProviderARN)
 	if cp == nil {
 		if !cpARNRE.MatchString(c.LMI.CapacityProviderARN) {
-			return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'capacityProviderConfig.lambdaManagedInstancesCapacityProviderConfig.capacityProviderArn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws[a-zA-Z-]*:lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:capacity-provider:[a-zA-Z0-9-_]+", c.LMI.CapacityProviderARN)
+			return awserr.Validation("1 validation error detected: Value '%s' at 'capacityProviderConfig.lambdaManagedInstancesCapacityProviderConfig.capacityProviderArn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws[a-zA-Z-]*:lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:capacity-provider:[a-zA-Z0-9-_]+", c.LMI.CapacityProviderARN)
 		}
 		// AWS's text for a capacity provider that does not exist.
 		return awserr.NotFound("Capacity provider not found: %s", c.LMI.CapacityProviderARN)
@@ -142,7 +142,7 @@ func (s *Service) validateConfig(c *Config) error {
 		c.Architecture = cp.Architecture
 	}
 	if c.Architecture != "x86_64" && c.Architecture != "arm64" {
-		return awserr.InvalidParameter("1 validation error detected: Value '[%s]' at 'architectures' failed to satisfy constraint: Member must satisfy enum value set: [x86_64, arm64]", c.Architecture)
+		return awserr.Validation("1 validation error detected: Value '[%s]' at 'architectures' failed to satisfy constraint: Member must satisfy enum value set: [x86_64, arm64]", c.Architecture)
 	}
 	if c.Architecture != cp.Architecture {
 		return awserr.InvalidParameter("The function's architecture %s does not match capacity provider %s, which runs %s instances.", c.Architecture, cp.Name, cp.Architecture)
@@ -163,7 +163,7 @@ func (s *Service) validateConfig(c *Config) error {
 		return awserr.InvalidParameter("MemorySize %d MB is less than one vCPU's worth (%v GiB) at ExecutionEnvironmentMemoryGiBPerVCpu %v.", c.MemorySize, c.LMI.GiBPerVCPU, c.LMI.GiBPerVCPU)
 	}
 	if m := c.LMI.MaxConcurrency; m != 0 && (m < 1 || m > 1600) {
-		return awserr.InvalidParameter("1 validation error detected: Value '%d' at 'perExecutionEnvironmentMaxConcurrency' failed to satisfy constraint: Member must have value between 1 and 1600", m)
+		return awserr.Validation("1 validation error detected: Value '%d' at 'perExecutionEnvironmentMaxConcurrency' failed to satisfy constraint: Member must have value between 1 and 1600", m)
 	}
 	if c.Runtime == "provided.al2" {
 		// LMI runs on Amazon Linux 2023 images only; AWS lists provided.al2023 as its one OS-only runtime.
@@ -190,7 +190,7 @@ func validateDefaultMode(c *Config) error {
 		c.Architecture = "x86_64"
 	}
 	if c.Architecture != "x86_64" && c.Architecture != "arm64" {
-		return awserr.InvalidParameter("1 validation error detected: Value '[%s]' at 'architectures' failed to satisfy constraint: Member must satisfy enum value set: [x86_64, arm64]", c.Architecture)
+		return awserr.Validation("1 validation error detected: Value '[%s]' at 'architectures' failed to satisfy constraint: Member must satisfy enum value set: [x86_64, arm64]", c.Architecture)
 	}
 	if c.MemorySize == 0 {
 		c.MemorySize = DefaultMemoryMB
@@ -207,7 +207,7 @@ func validateDefaultMode(c *Config) error {
 
 func validatePublishTo(v string) error {
 	if v != "" && v != "LATEST_PUBLISHED" {
-		return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'publishTo' failed to satisfy constraint: Member must satisfy enum value set: [LATEST_PUBLISHED]", v)
+		return awserr.Validation("1 validation error detected: Value '%s' at 'publishTo' failed to satisfy constraint: Member must satisfy enum value set: [LATEST_PUBLISHED]", v)
 	}
 	return nil
 }
@@ -346,7 +346,7 @@ func (s *Service) configAt(f *fnState, qualifier string) (*Config, error) {
 // ListFunctions pages through functions ($LATEST), or every version with all.
 func (s *Service) ListFunctions(marker string, max int, all bool) ([]Config, string, error) {
 	if max < 0 || max > 10000 {
-		return nil, "", awserr.InvalidParameter("1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000", max)
+		return nil, "", awserr.Validation("1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000", max)
 	}
 	s.mu.Lock()
 	var out []Config
@@ -492,7 +492,7 @@ func (s *Service) UpdateFunctionConfiguration(ctx context.Context, name string, 
 		c.LMI = &lmi
 	}
 	if c.MemorySize < 0 {
-		return nil, awserr.InvalidParameter("1 validation error detected: Value '0' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128")
+		return nil, awserr.Validation("1 validation error detected: Value '0' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128")
 	}
 	if err := s.validateConfig(&c); err != nil {
 		return nil, err
@@ -541,7 +541,7 @@ func (s *Service) PublishVersion(ctx context.Context, name string, in PublishVer
 		return nil, err
 	}
 	if len(in.Description) > 256 {
-		return nil, awserr.InvalidParameter("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256")
+		return nil, awserr.Validation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -30,23 +30,23 @@ const (
 // ARN or a full ARN, each optionally qualified) into name and qualifier.
 func ParseFunctionName(s string) (name, qualifier string, err error) {
 	if len(s) < 1 || len(s) > 256 {
-		return "", "", awserr.InvalidParameter("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 140", s)
+		return "", "", awserr.Validation("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 140", s)
 	}
 	if isNameToken(s) {
 		// A plain name, the usual case on the invoke path: the pattern's
 		// other parts all need a colon, so it can only match as the name.
 		if len(s) > 64 {
-			return "", "", awserr.InvalidParameter("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64", s)
+			return "", "", awserr.Validation("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64", s)
 		}
 		return s, "", nil
 	}
 	m := functionNameRE.FindStringSubmatch(s)
 	if m == nil || strings.Contains(m[10], ".") {
-		return "", "", awserr.InvalidParameter("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?", s)
+		return "", "", awserr.Validation("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?", s)
 	}
 	name, qualifier = m[10], strings.TrimPrefix(m[11], ":")
 	if len(name) > 64 {
-		return "", "", awserr.InvalidParameter("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64", name)
+		return "", "", awserr.Validation("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64", name)
 	}
 	return name, qualifier, nil
 }
@@ -68,7 +68,7 @@ func FunctionScope(s string) (region, account string) {
 // parameter; Lambda refuses the two when they disagree.
 func ResolveQualifier(fromName, param string) (string, error) {
 	if param != "" && !isQualifier(param) || len(param) > 128 {
-		return "", awserr.InvalidParameter("1 validation error detected: Value '%s' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)", param)
+		return "", awserr.Validation("1 validation error detected: Value '%s' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)", param)
 	}
 	switch {
 	case fromName == "":
@@ -84,7 +84,7 @@ func ResolveQualifier(fromName, param string) (string, error) {
 func ParseCapacityProviderName(s string) (string, error) {
 	m := cpNameRE.FindStringSubmatch(s)
 	if m == nil || len(s) > 140 {
-		return "", awserr.InvalidParameter("1 validation error detected: Value '%s' at 'capacityProviderName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+", s)
+		return "", awserr.Validation("1 validation error detected: Value '%s' at 'capacityProviderName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+", s)
 	}
 	if m[6] != "" {
 		return m[6], nil

@@ -35,8 +35,8 @@ func TestParseFunctionName(t *testing.T) {
 			}
 			if !tt.ok {
 				var ae *awserr.Error
-				if !errors.As(err, &ae) || ae.Code != "InvalidParameterValueException" {
-					t.Fatalf("error %v is not InvalidParameterValueException", err)
+				if !errors.As(err, &ae) || ae.Code != "ValidationException" {
+					t.Fatalf("error %v is not ValidationException (the text is the model constraint's)", err)
 				}
 				return
 			}

@@ -61,7 +61,7 @@ func (s *Service) PutFunctionScalingConfig(ctx context.Context, function, qualif
 func validateScaling(sc ScalingConfig) error {
 	for _, p := range []*int{sc.Min, sc.Max} {
 		if p != nil && (*p < 0 || *p > 15000) {
-			return awserr.InvalidParameter("1 validation error detected: Value '%d' at 'functionScalingConfig' failed to satisfy constraint: Member must have value between 0 and 15000", *p)
+			return awserr.Validation("1 validation error detected: Value '%d' at 'functionScalingConfig' failed to satisfy constraint: Member must have value between 0 and 15000", *p)
 		}
 	}
 	if sc.Min != nil && sc.Max != nil && *sc.Min > *sc.Max {
@@ -81,7 +81,7 @@ func validateScaling(sc ScalingConfig) error {
 
 func (s *Service) version(f *fnState, qualifier string) (*Version, error) {
 	if !isVersion(qualifier) {
-		return nil, awserr.InvalidParameter("1 validation error detected: Value '%s' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\$LATEST\\.PUBLISHED|[0-9]+)", qualifier)
+		return nil, awserr.Validation("1 validation error detected: Value '%s' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\$LATEST\\.PUBLISHED|[0-9]+)", qualifier)
 	}
 	n, _ := strconv.Atoi(qualifier)
 	v := f.versions[n]

@@ -386,7 +386,7 @@ func maxItems(r *http.Request, limit int) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > limit {
-		return 0, awserr.InvalidParameter("1 validation error detected: Value '%s' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and %d", s, limit)
+		return 0, awserr.Validation("1 validation error detected: Value '%s' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and %d", s, limit)
 	}
 	return n, nil
 }

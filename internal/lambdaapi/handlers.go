@@ -100,7 +100,7 @@ func (a *API) listCapacityProviders(w http.ResponseWriter, r *http.Request, _ []
 	switch state {
 	case "", control.StatePending, control.StateActive, control.StateFailed, control.StateDeleting:
 	default:
-		return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [Pending, Active, Failed, Deleting]", state)
+		return awserr.Validation("1 validation error detected: Value '%s' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [Pending, Active, Failed, Deleting]", state)
 	}
 	cps, next, err := a.ctl.ListCapacityProviders(state, r.URL.Query().Get("Marker"), max)
 	if err != nil {
@@ -254,7 +254,7 @@ func (a *API) listFunctions(w http.ResponseWriter, r *http.Request, _ []byte) er
 	}
 	fv := r.URL.Query().Get("FunctionVersion")
 	if fv != "" && fv != "ALL" {
-		return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: [ALL]", fv)
+		return awserr.Validation("1 validation error detected: Value '%s' at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: [ALL]", fv)
 	}
 	cs, next, err := a.ctl.ListFunctions(r.URL.Query().Get("Marker"), max, fv == "ALL")
 	if err != nil {
@@ -509,7 +509,7 @@ func (a *API) scalingQualifier(r *http.Request) (string, string, error) {
 	if q != control.LatestPublished {
 		for _, c := range q {
 			if c < '0' || c > '9' {
-				return "", "", awserr.InvalidParameter("1 validation error detected: Value '%s' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\$LATEST\\.PUBLISHED|[0-9]+)", q)
+				return "", "", awserr.Validation("1 validation error detected: Value '%s' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\$LATEST\\.PUBLISHED|[0-9]+)", q)
 			}
 		}
 	}

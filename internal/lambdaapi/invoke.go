@@ -37,11 +37,11 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 	case "Event":
 		return awserr.InvalidParameter("Asynchronous invocation (InvocationType Event) is not supported by Paddock yet.")
 	default:
-		return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", invocationType)
+		return awserr.Validation("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", invocationType)
 	}
 	logType := h.Get("X-Amz-Log-Type")
 	if logType != "" && logType != "None" && logType != "Tail" {
-		return awserr.InvalidParameter("1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]", logType)
+		return awserr.Validation("1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]", logType)
 	}
 	clientContext := h.Get("X-Amz-Client-Context")
 	if clientContext != "" {
