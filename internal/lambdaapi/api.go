@@ -242,6 +242,10 @@ func (a *API) wrap(op awsmodel.Operation, h handler) http.Handler {
 				return
 			}
 		}
+		if err := refuseUnsupported(op.Name, body); err != nil {
+			writeError(w, err)
+			return
+		}
 		if err := h(w, r, body); err != nil && !errors.Is(err, errCallerGone) {
 			writeError(w, err)
 		}

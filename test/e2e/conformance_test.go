@@ -36,6 +36,7 @@ type wireCase struct {
 	typed    bool     // the body has "Type":"User" (the model's exceptions do; front-end errors do not)
 	msg      string   // regexp the message must match
 	want     []string // "a.b=v" equals, "a.b~re" matches, "a.b" present, "!a.b" absent
+	settle   string   // a function to wait for (function-updated-v2) after the case
 	source   string
 }
 
@@ -65,6 +66,9 @@ func TestConformance(t *testing.T) {
 	_ = cp
 	for _, tc := range conformanceCases(t) {
 		t.Run(tc.name, func(t *testing.T) { e.checkWire(t, tc) })
+		if tc.settle != "" {
+			e.settled(tc.settle)
+		}
 	}
 }
 
@@ -133,6 +137,13 @@ func conformanceCases(t testing.TB) []wireCase {
 		{op: "CreateFunction", name: "LogFormat Text on a capacity provider", method: "POST", path: "/2015-03-31/functions",
 			body:   create(onCP + `,"LoggingConfig":{"LogFormat":"Text"}`),
 			status: 400, code: "InvalidParameterValueException", msgKey: "message", typed: true, msg: `JSON log format`, source: "AWS's guide: Managed Instances only support JSON log format"},
+		{op: "CreateFunction", name: "a setting Paddock cannot honour (Layers)", method: "POST", path: "/2015-03-31/functions",
+			body:   create(`,"Layers":["arn:aws:lambda:us-east-1:000000000000:layer:l:1"]`),
+			status: 400, code: "InvalidParameterValueException", msgKey: "message", typed: true, msg: `^Layers is not supported by Paddock: `,
+			source: "issue 13: refuse what cannot be honoured with AWS's error for an unsupported value"},
+		{op: "UpdateFunctionConfiguration", name: "an empty VpcConfig and DeadLetterConfig, as Terraform sends to clear them", method: "PUT", path: "/2015-03-31/functions/conf-dm/configuration",
+			body:   `{"VpcConfig":{"SubnetIds":[],"SecurityGroupIds":[]},"DeadLetterConfig":{"TargetArn":""},"Layers":[]}`,
+			status: 200, want: []string{"FunctionName=conf-dm"}, settle: "conf-dm", source: "the hashicorp provider's update of a function without them"},
 		{op: "CreateAlias", name: "a numeric alias name", method: "POST", path: "/2015-03-31/functions/conf-dm/aliases", body: `{"Name":"123","FunctionVersion":"1"}`,
 			status: 400, code: "ValidationException", msgKey: "message",
 			msg: `^1 validation error detected: Value '123' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: \(\?!\^\[0-9\]\+\$\)\(\[a-zA-Z0-9-_\]\+\)$`, source: recV},
@@ -254,10 +265,10 @@ func conformanceCases(t testing.TB) []wireCase {
 		{op: "Invoke", name: "Invoke a default-mode version", method: "POST", path: "/2015-03-31/functions/conf-dm/invocations?Qualifier=1", body: `{"ping":1}`,
 			status: 200, want: []string{"ping=1"}, source: model},
 		{op: "UpdateFunctionConfiguration", name: "UpdateFunctionConfiguration answers InProgress", method: "PUT", path: "/2015-03-31/functions/conf-dm/configuration", body: `{"Timeout":7}`,
-			status: 200, want: []string{"Timeout=7", "State=Active", "LastUpdateStatus=InProgress", "LastUpdateStatusReason=The function is being created.", "LastUpdateStatusReasonCode=Creating"},
+			status: 200, want: []string{"Timeout=7", "State=Active", "LastUpdateStatus=InProgress", "LastUpdateStatusReason=The function is being created.", "LastUpdateStatusReasonCode=Creating"}, settle: "conf-dm",
 			source: "AWS's UpdateFunctionConfiguration answers, recorded in public READMEs"},
 		{op: "UpdateFunctionCode", name: "UpdateFunctionCode of an LMI function", method: "PUT", path: "/2015-03-31/functions/conf-lmi/code", body: `{"ZipFile":"` + zip + `"}`,
-			status: 200, want: []string{"LastUpdateStatus=InProgress"}, source: "as UpdateFunctionConfiguration"},
+			status: 200, want: []string{"LastUpdateStatus=InProgress"}, settle: "conf-lmi", source: "as UpdateFunctionConfiguration"},
 		{op: "CreateFunction", name: "CreateFunction answers Pending", method: "POST", path: "/2015-03-31/functions", body: create(`,"MemorySize":128`),
 			status: 201, want: []string{"State=Pending", "StateReason=The function is being created.", "StateReasonCode=Creating", "!LastUpdateStatus"},
 			source: "AWS's CreateFunction answers"},
