@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/paddockhq/paddock/internal/awserr"
@@ -24,10 +25,11 @@ import (
 // behalf.
 //
 // One policy per function and qualifier (none: the unqualified function),
-// each in a record policy.NAME.QUALIFIER-IN-HEX ("-" for none) with its own
-// RevisionId. (AWS's policy RevisionId is that of the function, version or
-// alias, which AddPermission and RemovePermission change; Paddock's is the
-// policy's own, so a policy change does not move GetFunction's RevisionId.)
+// each in a record policy.NAME.QUALIFIER-IN-HEX ("-" for none). As on AWS,
+// a policy has no revision of its own: GetPolicy answers the RevisionId of
+// the resource it is attached to ($LATEST, the version or the alias), which
+// AddPermission and RemovePermission move (LocalStack's tests, validated
+// against AWS, found the same), and their RevisionId is checked against it.
 // Texts: GetPolicy's "The resource you requested does not exist." is
 // AWS's recorded answer; RemovePermission's follow AWS's recorded answers
 // as LocalStack's snapshot tests keep them.
@@ -134,7 +136,6 @@ type policyDocument struct {
 type policyRecord struct {
 	Function   string            `json:"function"`
 	Qualifier  string            `json:"qualifier,omitempty"`
-	RevisionID string            `json:"revisionId"`
 	Statements []policyStatement `json:"statements"`
 }
 
@@ -250,7 +251,7 @@ func (s *Service) AddPermission(ctx context.Context, function, qualifier string,
 		return "", err
 	}
 	cur := s.policies[policyMapKey(function, qualifier)]
-	if in.RevisionID != "" && (cur == nil || cur.RevisionID != in.RevisionID) {
+	if in.RevisionID != "" && in.RevisionID != s.revisionOf(function, qualifier) {
 		return "", awserr.RevisionMismatch()
 	}
 	next := &policyRecord{Function: function, Qualifier: qualifier}
@@ -267,7 +268,6 @@ func (s *Service) AddPermission(ctx context.Context, function, qualifier string,
 		Action: in.Action, Resource: s.FunctionARN(function, qualifier), Condition: conditionJSON(in),
 	}
 	next.Statements = append(next.Statements, st)
-	next.RevisionID = ids.New()
 	if n := len(next.document()); n > MaxPolicyBytes {
 		return "", awserr.LimitExceeded("PolicyLengthExceededException", "The final policy size (%d) is bigger than the limit (%d).", n, MaxPolicyBytes)
 	}
@@ -275,6 +275,9 @@ func (s *Service) AddPermission(ctx context.Context, function, qualifier string,
 		return "", err
 	}
 	s.setPolicy(next)
+	if err := s.bumpRevision(ctx, function, qualifier); err != nil {
+		return "", err
+	}
 	data, _ := json.Marshal(st)
 	return string(data), nil
 }
@@ -293,7 +296,7 @@ func (s *Service) RemovePermission(ctx context.Context, function, qualifier, sid
 	if cur == nil {
 		return awserr.NotFound("No policy is associated with the given resource.")
 	}
-	next := &policyRecord{Function: function, Qualifier: qualifier, RevisionID: ids.New()}
+	next := &policyRecord{Function: function, Qualifier: qualifier}
 	for _, st := range cur.Statements {
 		if st.Sid != sid {
 			next.Statements = append(next.Statements, st)
@@ -303,7 +306,7 @@ func (s *Service) RemovePermission(ctx context.Context, function, qualifier, sid
 	if len(next.Statements) == len(cur.Statements) {
 		return awserr.NotFound("Statement %s is not found in resource policy.", sid)
 	}
-	if revisionID != "" && cur.RevisionID != revisionID {
+	if revisionID != "" && revisionID != s.revisionOf(function, qualifier) {
 		return awserr.RevisionMismatch()
 	}
 	if len(next.Statements) == 0 {
@@ -311,12 +314,65 @@ func (s *Service) RemovePermission(ctx context.Context, function, qualifier, sid
 			return err
 		}
 		delete(s.policies, policyMapKey(function, qualifier))
-		return nil
+	} else {
+		if err := s.put(ctx, policyKey(function, qualifier), next); err != nil {
+			return err
+		}
+		s.setPolicy(next)
 	}
-	if err := s.put(ctx, policyKey(function, qualifier), next); err != nil {
-		return err
+	return s.bumpRevision(ctx, function, qualifier)
+}
+
+// revisionOf is the RevisionId of the resource a policy is attached to:
+// $LATEST (no qualifier), a version or an alias. Under s.mu, after
+// policyTarget.
+func (s *Service) revisionOf(function, qualifier string) string {
+	f := s.fns[function]
+	if a := f.aliases[qualifier]; a != nil {
+		return a.RevisionID
 	}
-	s.setPolicy(next)
+	c, err := s.configAt(f, qualifier)
+	if err != nil {
+		return ""
+	}
+	return c.RevisionID
+}
+
+// bumpRevision gives the resource a policy is attached to a new RevisionId,
+// as a policy change does on AWS. Under s.mu, after policyTarget.
+func (s *Service) bumpRevision(ctx context.Context, function, qualifier string) error {
+	f := s.fns[function]
+	rev := ids.New()
+	switch a := f.aliases[qualifier]; {
+	case a != nil:
+		next := *a
+		next.RevisionID = rev
+		if err := s.put(ctx, aliasKey(function, qualifier), &next); err != nil {
+			return err
+		}
+		f.aliases[qualifier] = &next
+	case qualifier == "" || qualifier == Latest:
+		next := f.fn
+		next.Latest.RevisionID = rev
+		if err := s.put(ctx, fnKey(function), &next); err != nil {
+			return err
+		}
+		f.fn = next
+		s.kickSettle() // a creation or update in progress is settled under the new revision
+	default:
+		c, err := s.configAt(f, qualifier)
+		if err != nil {
+			return err
+		}
+		n, _ := strconv.Atoi(c.Version)
+		next := *f.versions[n]
+		next.Config.RevisionID = rev
+		if err := s.put(ctx, verKey(function, n), &next); err != nil {
+			return err
+		}
+		f.versions[n] = &next
+	}
+	s.publishRoutes()
 	return nil
 }
 
@@ -332,7 +388,7 @@ func (s *Service) GetPolicy(function, qualifier string) (policy, revisionID stri
 	if cur == nil {
 		return "", "", awserr.NotFound("The resource you requested does not exist.")
 	}
-	return cur.document(), cur.RevisionID, nil
+	return cur.document(), s.revisionOf(function, qualifier), nil
 }
 
 func (s *Service) setPolicy(p *policyRecord) {

@@ -72,6 +72,12 @@ func TestPolicy(t *testing.T) {
 	if rev == "" {
 		t.Fatal("GetPolicy: no RevisionId")
 	}
+	// As on AWS, the policy's RevisionId is the function's, which the
+	// permission moved.
+	if fn, err := e.lambda.GetFunction(c, &lambda.GetFunctionInput{FunctionName: aws.String("guarded")}); err != nil ||
+		aws.ToString(fn.Configuration.RevisionId) != rev || rev == aws.ToString(created.RevisionId) {
+		t.Fatalf("GetPolicy RevisionId %s; the function's is now %v (created with %s): want the function's, moved by AddPermission", rev, fn, aws.ToString(created.RevisionId))
+	}
 
 	withRev := func(in *lambda.AddPermissionInput, r string) *lambda.AddPermissionInput {
 		in.RevisionId = aws.String(r)
