@@ -144,7 +144,11 @@ func (a *API) route(ops map[string]handler) []string {
 		}
 		names = append(names, name)
 		path := muxPath(op.Path)
-		for _, p := range []string{path, strings.TrimSuffix(path, "/") + "/{$}"} {
+		patterns := []string{path}
+		if !strings.HasSuffix(path, "...}") { // a greedy label takes the slash already
+			patterns = append(patterns, strings.TrimSuffix(path, "/")+"/{$}")
+		}
+		for _, p := range patterns {
 			byPattern[op.Method+" "+p] = append(byPattern[op.Method+" "+p], choice{op, a.wrap(op, h)})
 		}
 	}

@@ -260,13 +260,14 @@ func (a *API) listFunctions(w http.ResponseWriter, r *http.Request, _ []byte) er
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, a.configList("Functions", cs, next))
+	return writeJSON(w, http.StatusOK, a.configList("Functions", cs, next, a.configToWire))
 }
 
-func (a *API) configList(field string, cs []control.Config, next string) map[string]any {
+// configList is a page of configurations in the wire shape toWire gives.
+func (a *API) configList(field string, cs []control.Config, next string, toWire func(*control.Config) functionConfiguration) map[string]any {
 	list := make([]functionConfiguration, 0, len(cs))
 	for i := range cs {
-		list = append(list, a.configToWire(&cs[i]))
+		list = append(list, toWire(&cs[i]))
 	}
 	out := map[string]any{field: list}
 	if next != "" {
@@ -394,11 +395,7 @@ func (a *API) listVersionsByFunction(w http.ResponseWriter, r *http.Request, _ [
 	if err != nil {
 		return err
 	}
-	out := a.configList("Versions", cs, next)
-	for i := range out["Versions"].([]functionConfiguration) {
-		out["Versions"].([]functionConfiguration)[i].FunctionArn = a.ctl.FunctionARN(cs[i].FunctionName, cs[i].Version)
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, a.configList("Versions", cs, next, a.versionToWire))
 }
 
 func (a *API) aliasInput(body []byte) (control.AliasInput, error) {
