@@ -149,7 +149,7 @@ func (s *Service) finish(ctx context.Context, u unsettled, failure string) bool 
 
 // settleLatest moves a $LATEST out of Pending / InProgress.
 func settleLatest(c *Config, failure string) {
-	if c.State == StatePending {
+	if c.State == StatePending || c.State == StateFailed { // an update of a Failed function can mend it
 		c.State, c.StateReason, c.StateReasonCode = StateActive, "", ""
 		if c.LMI != nil {
 			c.State = StateActiveNonInvocable // LMI runs published versions only
