@@ -84,12 +84,13 @@ export TF_VAR_access_key="$PADDOCK_ACCESS_KEY_ID"
 export TF_VAR_secret_key="$PADDOCK_SECRET_ACCESS_KEY"
 export TF_VAR_zip_path="$root/examples/echo/echo.zip"
 
-"$TOFU" version
+TF_LOG= "$TOFU" version
 
 declare -A result
 run_tofu() { # name, args...
 	local name="$1"; shift
 	step "tofu $*"
+	: >"$logs/$name.log" # TF_LOG_PATH appends; one run per file
 	TF_LOG_PATH="$logs/$name.log" "$TOFU" -chdir="$work" "$@" -no-color
 	local rc=$?
 	echo "--- tofu $name exit status $rc"
@@ -123,6 +124,9 @@ else
 	aws --endpoint-url "$endpoint" lambda list-functions --query 'Functions[].FunctionName' --output text 2>&1
 	aws --endpoint-url "$endpoint" lambda list-capacity-providers --query 'CapacityProviders[].CapacityProviderArn' --output text 2>&1
 fi
+
+step "Lambda API calls the provider made (from the debug logs)"
+python3 "$here/exchanges.py" "$logs/apply.log" "$logs/plan.log" "$logs/destroy.log" | sed "s#$logs/##"
 
 step "summary"
 status=0
