@@ -74,6 +74,13 @@ func TestColdStartBenchmark(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// CreateFunction answers Pending, as on AWS; wait as AWS's users do.
+	active := lambda.NewFunctionActiveV2Waiter(lc, func(o *lambda.FunctionActiveV2WaiterOptions) { o.MinDelay = 20 * time.Millisecond })
+	for i := 0; i < n; i++ {
+		if err := active.Wait(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String(fmt.Sprintf("cold-%d", i))}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	// Cold starts are told by the pool's counter, not by LogType Tail,
 	// which would add its log collection to the latency.
