@@ -1,8 +1,8 @@
 package control
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"time"
@@ -18,10 +18,12 @@ import (
 // CDK), and Lambda refuses another update or a publish in between.
 //
 // Paddock's step between the two states is real work, done by Settle off
-// the request path: the code is read back from the object store and its
-// digest checked, so a function whose code cannot be read back ends Failed
-// instead of Active. The states live in the store, so a restart in between
-// finishes the step (Settle starts with a full pass).
+// the request path: the code object is looked up in the store and the
+// digest and size recorded with it checked against the function's (its
+// metadata, not the whole zip: an update may be only a new timeout), so a
+// function whose code is not stored whole ends Failed instead of Active.
+// The states live in the store, so a restart in between finishes the step
+// (Settle starts with a full pass).
 
 // Reasons Lambda gives while a function is being created or updated (as
 // AWS sends them; the update's reason is the creation's text, verbatim).
@@ -60,6 +62,7 @@ type unsettled struct {
 	version  int // 0: $LATEST
 	revision string
 	sha      string // base64, as in Config.CodeSHA256
+	size     int64
 }
 
 // settleOnce settles what is waiting and reports whether it changed anything.
@@ -68,18 +71,18 @@ func (s *Service) settleOnce(ctx context.Context) bool {
 	var todo []unsettled
 	for name, f := range s.fns {
 		if c := f.fn.Latest; c.State == StatePending || c.LastUpdateStatus == statusInProgress {
-			todo = append(todo, unsettled{name, 0, c.RevisionID, c.CodeSHA256})
+			todo = append(todo, unsettled{name, 0, c.RevisionID, c.CodeSHA256, c.CodeSize})
 		}
 		for n, v := range f.versions {
 			if v.Config.LMI == nil && v.Config.State == StatePending {
-				todo = append(todo, unsettled{name, n, v.Config.RevisionID, v.Config.CodeSHA256})
+				todo = append(todo, unsettled{name, n, v.Config.RevisionID, v.Config.CodeSHA256, v.Config.CodeSize})
 			}
 		}
 	}
 	s.mu.Unlock()
 	changed := false
 	for _, u := range todo {
-		failure := s.checkCode(ctx, u.sha)
+		failure := s.checkCode(ctx, u.sha, u.size)
 		if ctx.Err() != nil {
 			return false
 		}
@@ -90,19 +93,20 @@ func (s *Service) settleOnce(ctx context.Context) bool {
 	return changed
 }
 
-// checkCode reads a code zip back and checks its digest; "" means ready.
-func (s *Service) checkCode(ctx context.Context, b64sha string) string {
+// checkCode checks the stored code object against the function's digest
+// and size; "" means ready.
+func (s *Service) checkCode(ctx context.Context, b64sha string, size int64) string {
 	want, err := base64.StdEncoding.DecodeString(b64sha)
 	if err != nil {
 		return "The function's code digest is malformed."
 	}
-	zip, err := s.store.GetCode(ctx, hex.EncodeToString(want))
+	sum, n, err := s.store.CodeDigest(ctx, hex.EncodeToString(want))
 	if err != nil {
-		s.log.Error("code not readable", "sha256", b64sha, "err", err)
-		return "Lambda could not read the function's code back from storage."
+		s.log.Error("code not found in storage", "sha256", b64sha, "err", err)
+		return "Lambda could not find the function's code in storage."
 	}
-	if sum := sha256.Sum256(zip); string(sum[:]) != string(want) {
-		return "The function's stored code does not match its CodeSha256."
+	if !bytes.Equal(sum, want) || int64(n) != size {
+		return "The function's stored code does not match its CodeSha256 and CodeSize."
 	}
 	return ""
 }

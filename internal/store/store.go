@@ -231,6 +231,24 @@ func (s *Store) PutCode(ctx context.Context, hexSHA string, zip []byte) error {
 	return nil
 }
 
+// CodeDigest returns the SHA-256 digest (raw bytes) and size recorded for
+// the code stored under hexSHA, without reading the code: the object
+// store's metadata, written when the whole object was stored.
+func (s *Store) CodeDigest(ctx context.Context, hexSHA string) ([]byte, uint64, error) {
+	info, err := s.code.GetInfo(ctx, hexSHA)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("code info %s: %w", hexSHA, err)
+	}
+	sum, err := jetstream.DecodeObjectDigest(info.Digest)
+	if err != nil {
+		return nil, 0, fmt.Errorf("code info %s: %w", hexSHA, err)
+	}
+	return sum, info.Size, nil
+}
+
 // GetCode returns the code zip stored under hexSHA.
 func (s *Store) GetCode(ctx context.Context, hexSHA string) ([]byte, error) {
 	b, err := s.code.GetBytes(ctx, hexSHA)

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"sort"
 	"strings"
@@ -74,6 +76,13 @@ func TestKVAndCodeSurviveReopen(t *testing.T) {
 	}
 	if _, err := s.GetCode(ctx, "missing"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing code: %v, want ErrNotFound", err)
+	}
+	want := sha256.Sum256([]byte("zip bytes"))
+	if sum, n, err := s.CodeDigest(ctx, "abc"); err != nil || !bytes.Equal(sum, want[:]) || n != uint64(len("zip bytes")) {
+		t.Fatalf("CodeDigest = %x, %d, %v; want %x, %d", sum, n, err, want, len("zip bytes"))
+	}
+	if _, _, err := s.CodeDigest(ctx, "missing"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("CodeDigest of missing code: %v, want ErrNotFound", err)
 	}
 }
 
