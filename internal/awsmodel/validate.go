@@ -1,9 +1,12 @@
 package awsmodel
 
 import (
+	"io"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/go-json-experiment/json/jsontext"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -445,65 +448,74 @@ func (o *object) get(k string) (any, bool) {
 }
 
 // decodeJSON decodes one JSON value (objects as *object, numbers as
-// json.Number) and nothing after it.
+// json.Number) and nothing after it. It reads with jsontext, whose string
+// scanning is about ten times faster than encoding/json's: a CreateFunction
+// body carries the zip as one base64 string of up to 70 MB, which
+// encoding/json's decoder took 80 ms to step through for 6.5 MB. Duplicate
+// names and invalid UTF-8 are let through, as encoding/json (which decodes
+// the request afterwards) lets them.
 func decodeJSON(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
+	dec := jsontext.NewDecoder(bytes.NewReader(b), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	v, err := decodeValue(dec)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); err == nil {
+	if _, err := dec.ReadToken(); err != io.EOF {
 		return nil, fmt.Errorf("awsmodel: data after the JSON value")
 	}
 	return v, nil
 }
 
-func decodeValue(dec *json.Decoder) (any, error) {
-	t, err := dec.Token()
+func decodeValue(dec *jsontext.Decoder) (any, error) {
+	t, err := dec.ReadToken()
 	if err != nil {
 		return nil, err
 	}
-	switch t := t.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			o := &object{m: map[string]any{}}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, _ := kt.(string)
-				v, err := decodeValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				if _, dup := o.m[k]; !dup {
-					o.keys = append(o.keys, k)
-				}
-				o.m[k] = v
-			}
-			if _, err := dec.Token(); err != nil {
+	switch t.Kind() {
+	case '{':
+		o := &object{m: map[string]any{}}
+		for dec.PeekKind() != '}' {
+			kt, err := dec.ReadToken()
+			if err != nil {
 				return nil, err
 			}
-			return o, nil
-		case '[':
-			l := []any{}
-			for dec.More() {
-				v, err := decodeValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				l = append(l, v)
-			}
-			if _, err := dec.Token(); err != nil {
+			k := kt.String()
+			v, err := decodeValue(dec)
+			if err != nil {
 				return nil, err
 			}
-			return l, nil
+			if _, dup := o.m[k]; !dup {
+				o.keys = append(o.keys, k)
+			}
+			o.m[k] = v
 		}
-		return nil, fmt.Errorf("awsmodel: unexpected %v", t)
-	default:
-		return t, nil
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, err
+		}
+		return o, nil
+	case '[':
+		l := []any{}
+		for dec.PeekKind() != ']' {
+			v, err := decodeValue(dec)
+			if err != nil {
+				return nil, err
+			}
+			l = append(l, v)
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, err
+		}
+		return l, nil
+	case '"':
+		return t.String(), nil
+	case '0':
+		return json.Number(t.String()), nil
+	case 't':
+		return true, nil
+	case 'f':
+		return false, nil
+	case 'n':
+		return nil, nil
 	}
+	return nil, fmt.Errorf("awsmodel: unexpected %v", t)
 }

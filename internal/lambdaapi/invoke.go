@@ -124,8 +124,11 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 var jsonContentType = []string{"application/json"}
 
 // tailLogGrace is how far past the answer a line still counts as the
-// invoke's (the pipe reader stamps lines when it reads them).
-const tailLogGrace = 20 * time.Millisecond
+// invoke's: the pipe reader stamps lines when it reads them, and a line
+// the function wrote just before it answered may be read a little after.
+// A LogType Tail invoke waits that long for such lines (seen missing from
+// the tail under load when it did not).
+const tailLogGrace = 50 * time.Millisecond
 
 // tail returns the last 4 KB of the invoke's log, base64, as Lambda's
 // X-Amz-Log-Result: the EE's output while the invoke ran, between the
@@ -138,6 +141,7 @@ func tail(target router.Target, inv *runtimeapi.Invocation, route *control.Route
 		if end.IsZero() {
 			end = time.Now()
 		}
+		time.Sleep(time.Until(end.Add(tailLogGrace)))
 		for _, line := range t.LogsBetween(inv.Dispatched(), end.Add(tailLogGrace)) {
 			b.WriteString(line)
 			b.WriteByte('\n')

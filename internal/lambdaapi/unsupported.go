@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"sort"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/paddockhq/paddock/internal/awserr"
 )
 
@@ -47,13 +49,35 @@ func refuseUnsupported(op string, body []byte) error {
 	if len(members) == 0 || len(body) == 0 {
 		return nil
 	}
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(body, &fields) != nil {
+	// A CreateFunction body carries a zip of up to 70 MB in one base64
+	// string (which has no '"'): look for the names first, at memory speed,
+	// and walk the JSON only when one of them is there.
+	if !mentionsAny(body, members) {
+		return nil
+	}
+	// Only the top level's names are read; every other value is skipped.
+	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if t, err := dec.ReadToken(); err != nil || t.Kind() != '{' {
 		return nil // decode answers InvalidRequestContentException
 	}
 	var set []string
-	for name, v := range fields {
-		if _, ok := members[name]; ok && !emptyJSON(v) && !(name == "SnapStart" && isSnapStartOff(v)) {
+	for dec.PeekKind() == '"' {
+		t, err := dec.ReadToken()
+		if err != nil {
+			return nil
+		}
+		name := t.String()
+		if _, ok := members[name]; !ok {
+			if dec.SkipValue() != nil {
+				return nil
+			}
+			continue
+		}
+		v, err := dec.ReadValue()
+		if err != nil {
+			return nil
+		}
+		if !emptyJSON(json.RawMessage(v)) && !(name == "SnapStart" && isSnapStartOff(json.RawMessage(v))) {
 			set = append(set, name)
 		}
 	}
@@ -62,6 +86,27 @@ func refuseUnsupported(op string, body []byte) error {
 	}
 	sort.Strings(set)
 	return awserr.InvalidParameter("%s is not supported by Paddock: %s.", set[0], members[set[0]])
+}
+
+// mentionsAny reports whether a quoted string in body is one of names: one
+// pass from quote to quote (IndexByte runs at memory speed, and base64 has
+// no quote).
+func mentionsAny(body []byte, names map[string]string) bool {
+	for rest := body; ; {
+		i := bytes.IndexByte(rest, '"')
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+1:]
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 {
+			return false
+		}
+		if _, ok := names[string(rest[:j])]; ok {
+			return true
+		}
+		rest = rest[j+1:]
+	}
 }
 
 // emptyJSON reports whether v asks for nothing: null, false, 0, "", [],
