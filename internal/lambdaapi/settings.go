@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/paddockhq/paddock/internal/awserr"
+	"github.com/paddockhq/paddock/internal/control"
 )
 
 // The settings infrastructure tools read on every plan: code signing,
@@ -62,11 +63,7 @@ func (a *API) getRuntimeManagementConfig(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	out := map[string]string{"UpdateRuntimeOn": rm.UpdateRuntimeOn, "FunctionArn": rm.FunctionARN}
-	if rm.RuntimeVersionARN != "" {
-		out["RuntimeVersionArn"] = rm.RuntimeVersionARN
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, runtimeManagementWire(rm))
 }
 
 func (a *API) putRuntimeManagementConfig(w http.ResponseWriter, r *http.Request, body []byte) error {
@@ -85,11 +82,7 @@ func (a *API) putRuntimeManagementConfig(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	out := map[string]string{"UpdateRuntimeOn": rm.UpdateRuntimeOn, "FunctionArn": rm.FunctionARN}
-	if rm.RuntimeVersionARN != "" {
-		out["RuntimeVersionArn"] = rm.RuntimeVersionARN
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, runtimeManagementWire(rm))
 }
 
 func (a *API) getFunctionRecursionConfig(w http.ResponseWriter, r *http.Request, _ []byte) error {
@@ -120,4 +113,13 @@ func (a *API) putFunctionRecursionConfig(w http.ResponseWriter, r *http.Request,
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"RecursiveLoop": loop})
+}
+
+// runtimeManagementWire is the answer of Get/PutRuntimeManagementConfig.
+func runtimeManagementWire(rm *control.RuntimeManagement) map[string]string {
+	out := map[string]string{"UpdateRuntimeOn": rm.UpdateRuntimeOn, "FunctionArn": rm.FunctionARN}
+	if rm.RuntimeVersionARN != "" {
+		out["RuntimeVersionArn"] = rm.RuntimeVersionARN
+	}
+	return out
 }
