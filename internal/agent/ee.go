@@ -133,6 +133,9 @@ type EE struct {
 	sb atomic.Pointer[sandbox.Sandbox] // nil when the EE runs unconfined
 }
 
+// ID is the EE's id (Spec.ID).
+func (e *EE) ID() string { return e.Spec.ID }
+
 // State is the EE's current state.
 func (e *EE) State() State { return State(e.state.Load()) }
 

@@ -18,11 +18,11 @@ type Provider interface {
 	// Arch is the architecture of the instances this provider can launch;
 	// empty means any.
 	Arch() string
-	// Launch brings up an instance of type t and returns its agent, which
-	// reports its EEs' state changes to notify.
-	Launch(ctx context.Context, id string, t InstanceType, notify func(agent.Event)) (*agent.Agent, error)
+	// Launch brings up an instance of type t and returns it once it runs;
+	// it reports its EEs' state changes to notify.
+	Launch(ctx context.Context, id string, t InstanceType, notify func(Event)) (Host, error)
 	// Terminate stops every EE of the instance and releases it.
-	Terminate(a *agent.Agent)
+	Terminate(h Host)
 }
 
 // Local launches instances as members of this process: each gets an agent
@@ -44,7 +44,7 @@ func (l *Local) Name() string { return "local" }
 func (l *Local) Arch() string { return HostArch() }
 
 // Launch waits the launch delay, then starts the instance's agent.
-func (l *Local) Launch(ctx context.Context, id string, t InstanceType, notify func(agent.Event)) (*agent.Agent, error) {
+func (l *Local) Launch(ctx context.Context, id string, t InstanceType, notify func(Event)) (Host, error) {
 	if l.LaunchDelay > 0 {
 		timer := time.NewTimer(l.LaunchDelay)
 		defer timer.Stop()
@@ -54,7 +54,7 @@ func (l *Local) Launch(ctx context.Context, id string, t InstanceType, notify fu
 			return nil, ctx.Err()
 		}
 	}
-	a := agent.New(id, l.Cache, notify)
+	a := agent.New(id, l.Cache, notifyEvents(notify))
 	a.Output = l.Output
 	l.mu.Lock()
 	if l.agents == nil {
@@ -62,11 +62,12 @@ func (l *Local) Launch(ctx context.Context, id string, t InstanceType, notify fu
 	}
 	l.agents[id] = a
 	l.mu.Unlock()
-	return a, nil
+	return localHost{a}, nil
 }
 
 // Terminate stops the agent's EEs and waits for their processes to end.
-func (l *Local) Terminate(a *agent.Agent) {
+func (l *Local) Terminate(h Host) {
+	a := h.(localHost).Agent
 	a.Close()
 	l.mu.Lock()
 	for id, b := range l.agents {

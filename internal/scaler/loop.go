@@ -44,11 +44,11 @@ type Loop struct {
 	provider fleet.Provider
 	log      *slog.Logger
 
-	events   chan agent.Event
+	events   chan fleet.Event
 	launched chan launchResult
 
 	instances map[string]*instance
-	ees       map[*agent.EE]*eeRecord
+	ees       map[fleet.EE]*eeRecord
 	failedAt  map[string]time.Time // by version key: last EE failure
 
 	// EmptyInstanceCooldown overrides DefaultEmptyInstanceCooldown when
@@ -74,7 +74,7 @@ type instance struct {
 	id       string
 	cp       string
 	typ      fleet.InstanceType
-	agent    *agent.Agent // nil while launching
+	host     fleet.Host // nil while launching
 	usedCPU  int
 	usedMem  int
 	versions map[string]int // EEs per version key, started or promised
@@ -93,7 +93,7 @@ type promise struct {
 }
 
 type eeRecord struct {
-	ee       *agent.EE
+	ee       fleet.EE
 	key      string
 	inst     *instance
 	cpu, mem int
@@ -103,7 +103,7 @@ type eeRecord struct {
 
 type launchResult struct {
 	inst  *instance
-	agent *agent.Agent
+	host  fleet.Host
 	err   error
 }
 
@@ -113,10 +113,10 @@ func NewLoop(ctl *control.Service, r *router.Router, provider fleet.Provider) *L
 	return &Loop{
 		ctl: ctl, router: r, provider: provider,
 		log:       slog.Default().With("role", "scaler"),
-		events:    make(chan agent.Event, 1024),
+		events:    make(chan fleet.Event, 1024),
 		launched:  make(chan launchResult, 64),
 		instances: map[string]*instance{},
-		ees:       map[*agent.EE]*eeRecord{},
+		ees:       map[fleet.EE]*eeRecord{},
 		failedAt:  map[string]time.Time{},
 		meters:    map[string]*versionMeter{},
 	}
@@ -161,28 +161,28 @@ func (l *Loop) drainEvents(ctx context.Context) {
 }
 
 // notify is the agents' callback: it hands the event to the loop.
-func (l *Loop) notify(ev agent.Event) { l.events <- ev }
+func (l *Loop) notify(ev fleet.Event) { l.events <- ev }
 
 func (l *Loop) shutdown() {
 	// Launches in progress end early (their ctx is done); take their results.
 	go func() { l.launches.Wait(); close(l.launched) }()
 	for res := range l.launched {
-		if res.agent != nil {
-			l.provider.Terminate(res.agent)
+		if res.host != nil {
+			l.provider.Terminate(res.host)
 		}
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); l.lost.Wait() }()
 	for _, in := range l.instances {
-		if in.agent == nil {
+		if in.host == nil {
 			continue
 		}
 		wg.Add(1)
-		go func(a *agent.Agent) {
+		go func(h fleet.Host) {
 			defer wg.Done()
-			l.provider.Terminate(a)
-		}(in.agent)
+			l.provider.Terminate(h)
+		}(in.host)
 	}
 	// Agents report Stopped while closing: keep the channel moving.
 	done := make(chan struct{})
@@ -204,7 +204,7 @@ func (l *Loop) handleLaunch(res launchResult) {
 		delete(l.instances, in.id)
 		return
 	}
-	in.agent = res.agent
+	in.host = res.host
 	l.log.Info("instance running", "instance", in.id, "type", in.typ.Name, "capacityProvider", in.cp, "promisedEEs", sum(in.promised))
 }
 
@@ -218,7 +218,7 @@ func (l *Loop) keepPromises(byKey map[string]control.Workload) {
 				l.release(in, key, p.n)
 				continue
 			}
-			if in.agent == nil {
+			if in.host == nil {
 				continue
 			}
 			for range p.n {
@@ -286,7 +286,7 @@ func sum(m map[string]promise) int {
 	return n
 }
 
-func (l *Loop) handleEvent(ctx context.Context, ev agent.Event) {
+func (l *Loop) handleEvent(ctx context.Context, ev fleet.Event) {
 	rec := l.ees[ev.EE]
 	if rec == nil {
 		return
@@ -451,7 +451,7 @@ func (l *Loop) advance(ctx context.Context, w control.Workload, d Decision, read
 // replacements elsewhere.
 func (l *Loop) replaceLost(now time.Time) {
 	for id, in := range l.instances {
-		if in.agent == nil || now.Sub(in.agent.LastHeartbeat()) < HeartbeatTimeout {
+		if in.host == nil || now.Sub(in.host.LastHeartbeat()) < HeartbeatTimeout {
 			continue
 		}
 		n := 0
@@ -464,13 +464,13 @@ func (l *Loop) replaceLost(now time.Time) {
 			}
 		}
 		l.log.Warn("instance lost: no heartbeat", "instance", id, "type", in.typ.Name,
-			"capacityProvider", in.cp, "since", in.agent.LastHeartbeat(), "ees", n)
+			"capacityProvider", in.cp, "since", in.host.LastHeartbeat(), "ees", n)
 		delete(l.instances, id)
 		l.lost.Add(1)
-		go func(a *agent.Agent) {
+		go func(h fleet.Host) {
 			defer l.lost.Done()
-			l.provider.Terminate(a)
-		}(in.agent)
+			l.provider.Terminate(h)
+		}(in.host)
 	}
 }
 
@@ -509,7 +509,7 @@ func (l *Loop) meterTime(now time.Time, workloads []control.Workload, byKey map[
 // terminateEmpty ends instances that have run no EE for the cooldown.
 func (l *Loop) terminateEmpty(now time.Time) {
 	for id, in := range l.instances {
-		if in.agent == nil {
+		if in.host == nil {
 			continue // still launching
 		}
 		if len(in.versions) > 0 {
@@ -527,7 +527,7 @@ func (l *Loop) terminateEmpty(now time.Time) {
 			continue
 		}
 		l.log.Info("terminating empty instance", "instance", id, "type", in.typ.Name, "capacityProvider", in.cp)
-		l.provider.Terminate(in.agent)
+		l.provider.Terminate(in.host)
 		delete(l.instances, id)
 	}
 }
@@ -583,8 +583,8 @@ func (l *Loop) stopExtra(recs []*eeRecord, n int) {
 		}
 		r.state = agent.Draining
 		l.router.Remove(r.key, r.ee)
-		if r.inst.agent != nil {
-			r.inst.agent.Stop(r.ee)
+		if r.inst.host != nil {
+			r.inst.host.Stop(r.ee)
 		}
 	}
 }
@@ -612,7 +612,7 @@ func (l *Loop) place(ctx context.Context, round []placeReq) {
 			ID: in.id, Type: in.typ.Name, CapacityProvider: in.cp,
 			FreeMilliCPU:  in.typ.AllocatableMilliCPU() - in.usedCPU,
 			FreeMemoryMiB: in.typ.AllocatableMemoryMiB() - in.usedMem,
-			Launching:     in.agent == nil,
+			Launching:     in.host == nil,
 			EEs:           in.versions,
 		}
 		hosts = append(hosts, h)
@@ -646,7 +646,7 @@ func (l *Loop) place(ctx context.Context, round []placeReq) {
 			if in == nil {
 				in = newIDs[id]
 			}
-			if in.agent == nil {
+			if in.host == nil {
 				l.promise(in, w.Key, need, 1)
 				continue
 			}
@@ -683,7 +683,7 @@ func (l *Loop) promise(in *instance, key string, need placement.Need, n int) {
 // capacity was already taken by a promise.
 func (l *Loop) startEE(w control.Workload, in *instance, need placement.Need, reserved bool) {
 	spec := eespec.For(&w.Config, w.Function, strconv.Itoa(w.Version), l.ctl.Region())
-	ee := in.agent.Start(spec)
+	ee := in.host.Start(spec)
 	l.ees[ee] = &eeRecord{ee: ee, key: w.Key, inst: in, cpu: need.MilliCPU, mem: need.MemoryMiB, state: agent.Starting}
 	if !reserved {
 		in.usedCPU += need.MilliCPU
@@ -700,8 +700,8 @@ func (l *Loop) launch(ctx context.Context, cp string, t fleet.InstanceType) *ins
 	l.launches.Add(1)
 	go func() {
 		defer l.launches.Done()
-		a, err := l.provider.Launch(ctx, in.id, t, l.notify)
-		l.launched <- launchResult{inst: in, agent: a, err: err}
+		h, err := l.provider.Launch(ctx, in.id, t, l.notify)
+		l.launched <- launchResult{inst: in, host: h, err: err}
 	}()
 	return in
 }

@@ -181,7 +181,7 @@ func (l *Loop) instanceStatus(in *instance) InstanceStatus {
 		VCPUAllocated: float64(in.usedCPU) / 1000, VCPUAvailable: float64(in.typ.AllocatableMilliCPU()-in.usedCPU) / 1000,
 		MemoryAllocatedMiB: in.usedMem, MemoryAvailableMiB: in.typ.AllocatableMemoryMiB() - in.usedMem,
 	}
-	if in.agent == nil {
+	if in.host == nil {
 		st.State = "Launching"
 	}
 	var cpu float64
