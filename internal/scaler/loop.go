@@ -102,9 +102,9 @@ type eeRecord struct {
 }
 
 type launchResult struct {
-	inst  *instance
-	host  fleet.Host
-	err   error
+	inst *instance
+	host fleet.Host
+	err  error
 }
 
 // NewLoop returns a loop that provisions ctl's versions through provider and
