@@ -62,3 +62,13 @@ func (inv *Invocation) Dispatched() time.Time {
 	}
 	return time.Time{}
 }
+
+// SetDispatched records when a worker took the invoke, for a hop that ran
+// the invoke elsewhere and carries its times back; the zero time clears it.
+func (inv *Invocation) SetDispatched(t time.Time) {
+	var n int64
+	if !t.IsZero() {
+		n = t.UnixNano()
+	}
+	inv.dispatched.Store(n)
+}
