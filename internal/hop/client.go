@@ -45,7 +45,13 @@ func NewClient() *Client {
 // later, so each request's context carries the invocation's deadline plus
 // the grace instead.
 func NewTransport() *http.Transport {
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	d := &net.Dialer{
+		Timeout: 5 * time.Second,
+		// An invoke may hold its connection silent for 900 s: probes find
+		// an agent machine that vanished without a reset in about 30 s,
+		// rather than at the invoke's deadline.
+		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3},
+	}
 	return &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := d.DialContext(ctx, network, addr)
