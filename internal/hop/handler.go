@@ -21,9 +21,12 @@ type Invoker interface {
 // Handler is the agent's end of the hop: POST /v1/ee/{id}/invoke runs the
 // invoke carried by the request on the EE that Lookup finds.
 //
-// It is only the handler: the http.Server it runs in must cap and time out
-// connections (ReadHeaderTimeout, IdleTimeout) like Paddock's other servers.
-// No ReadTimeout or WriteTimeout there: an invoke may last 900 s.
+// It is only the handler: the server it runs in must cap and time out
+// connections (ReadHeaderTimeout, IdleTimeout, MaxConns) like Paddock's
+// other servers, with no overall read or write timeout (an invoke may last
+// 900 s). It must also notice a router's hang-up during the invoke, as
+// net/http does: a frontdoor.Server serves it with Match nil, since the
+// fast loop notices a hang-up only when the answer is written.
 type Handler struct {
 	// Token is the shared secret a router presents as "Authorization:
 	// Bearer <Token>". Required: an empty Token refuses every request.
