@@ -17,7 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paddockhq/paddock/internal/router"
 	"github.com/paddockhq/paddock/internal/runtimeapi"
+)
+
+// The two ends fit what they stand between.
+var (
+	_ router.Target = (*EE)(nil)
+	_ Invoker       = (*runtimeapi.Server)(nil)
 )
 
 func TestRequestHeadersRoundTrip(t *testing.T) {
