@@ -21,7 +21,7 @@ Start it with 'paddock up', then point the AWS CLI at it:
   aws --endpoint-url http://127.0.0.1:9400 lambda list-functions`,
 		SilenceUsage: true,
 	}
-	root.AddCommand(upCommand(), simulateCommand())
+	root.AddCommand(upCommand(), serverCommand(), agentCommand(), simulateCommand())
 	root.AddCommand(statusCommand())
 	root.AddCommand(costCommand())
 	root.AddCommand(deployCommand(), invokeCommand())

@@ -17,7 +17,29 @@ import (
 	"github.com/paddockhq/paddock/internal/sandbox"
 )
 
-func upCommand() *cobra.Command {
+func upCommand() *cobra.Command { return platformCommand(false) }
+
+// serverCommand is up with the instances on other machines: agents that
+// join through the engine's client port.
+func serverCommand() *cobra.Command { return platformCommand(true) }
+
+const serverLong = `Run a Paddock server: the embedded NATS JetStream engine (state in --data-dir),
+the Lambda API on --listen, the control plane, the router and the scaler, with
+the instances of capacity providers on other machines. Each instance is a
+'paddock agent' that joins through the engine's client port (--engine-listen)
+with the join token (--join-token or PADDOCK_JOIN_TOKEN; generated and printed
+when empty). Capacity providers draw on the joined hosts by instance type and
+architecture; an instance whose agent stops beating for 3s is lost, and its
+execution environments are started on other hosts. Default-mode functions
+(without a capacity provider) run on this machine, as with 'paddock up'.
+
+Every flag of 'paddock up' applies.`
+
+const serverExample = `  paddock server --listen 0.0.0.0:9400 --engine-listen 0.0.0.0:4222 --data-dir /var/lib/paddock
+  # then, on each instance:
+  paddock agent --join nats://SERVER:4222 --token TOKEN --instance-type m7i.xlarge --advertise http://THIS-HOST:9402`
+
+func platformCommand(server bool) *cobra.Command {
 	var opts platform.Options
 	var verbose, writeProfile bool
 	var maxConns int
@@ -83,6 +105,16 @@ empty success, and the log says how many were cut.`,
 			} else {
 				opts.MaxConnections = maxConns
 			}
+			generatedJoin := false
+			if server {
+				opts.Provider = "static"
+				if opts.JoinToken == "" {
+					opts.JoinToken = os.Getenv("PADDOCK_JOIN_TOKEN")
+				}
+				if opts.JoinToken == "" {
+					opts.JoinToken, generatedJoin = rand.Text(), true
+				}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			started := time.Now()
@@ -107,6 +139,14 @@ empty success, and the log says how many were cut.`,
 				fmt.Fprintf(out, "Console: %s/console (log in with the key pair or the token %s)\n", p.Endpoint, opts.ConsoleToken)
 			} else {
 				fmt.Fprintf(out, "Console: %s/console (log in with the key pair or the token you gave with --console-token)\n", p.Endpoint)
+			}
+			if server {
+				token := "<the token you gave>"
+				if generatedJoin {
+					token = opts.JoinToken
+				}
+				fmt.Fprintf(out, "Instances join the engine at %s, with:\n  paddock agent --join %s --token %s --instance-type m7i.xlarge --advertise http://THIS-HOST:9402\n\n",
+					p.EngineURL, p.EngineURL, token)
 			}
 			fmt.Fprintf(out, "\nCtrl-C stops Paddock and every function process.\n")
 			if writeProfile {
@@ -149,5 +189,10 @@ empty success, and the log says how many were cut.`,
 	f.Int64Var(&opts.BodyReadMin, "body-read-min", platform.DefaultBodyReadMin, "bytes a request body must bring per --body-read-window")
 	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 0, "at a stop, how long invokes in progress may run before they are cut short with a ServiceException (0: the longest function Timeout, at least 5s, at most 60s)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail, including function output")
+	if server {
+		cmd.Use, cmd.Short, cmd.Long, cmd.Example = "server", "Run a Paddock server whose instances are agents on other machines", serverLong, serverExample
+		f.StringVar(&opts.EngineListen, "engine-listen", "127.0.0.1:4222", "client address of the engine, where agents join (0.0.0.0:4222 to take agents from other machines)")
+		f.StringVar(&opts.JoinToken, "join-token", "", "the token agents join with (env PADDOCK_JOIN_TOKEN; generated and printed when empty)")
+	}
 	return cmd
 }

@@ -96,6 +96,16 @@ func (s State) String() string {
 	return [...]string{"Starting", "Initializing", "Ready", "Draining", "Stopped", "Failed"}[s]
 }
 
+// ParseState is the State named s (State.String's inverse).
+func ParseState(s string) (State, bool) {
+	for st := Starting; st <= Failed; st++ {
+		if st.String() == s {
+			return st, true
+		}
+	}
+	return 0, false
+}
+
 // Failure says why an EE failed, with Lambda's StateReasonCode.
 type Failure struct {
 	Code    string // e.g. "FunctionError.RuntimeInitError"

@@ -23,7 +23,9 @@ import (
 	"github.com/paddockhq/paddock/internal/control"
 	"github.com/paddockhq/paddock/internal/fleet"
 	"github.com/paddockhq/paddock/internal/frontdoor"
+	"github.com/paddockhq/paddock/internal/hop"
 	"github.com/paddockhq/paddock/internal/lambdaapi"
+	"github.com/paddockhq/paddock/internal/livestate"
 	"github.com/paddockhq/paddock/internal/meter"
 	"github.com/paddockhq/paddock/internal/ondemand"
 	"github.com/paddockhq/paddock/internal/router"
@@ -78,6 +80,12 @@ type Options struct {
 	HeaderTimeout   time.Duration
 	BodyReadWindow  time.Duration
 	BodyReadMin     int64
+	// Provider is where LMI instances come from: "local" (the default:
+	// agents in this process) or "static" (agents that join through the
+	// engine's client port, EngineListen, with JoinToken).
+	Provider     string
+	EngineListen string
+	JoinToken    string
 	// ShutdownTimeout is how long Close waits for invokes in progress
 	// before it cuts the rest short (they are answered ServiceException).
 	// Zero: the longest Timeout among the functions, within
@@ -127,8 +135,11 @@ type Platform struct {
 
 	Control  *control.Service
 	Scaler   *scaler.Loop
-	Provider *fleet.Local
-	OnDemand *ondemand.Pool
+	Provider *fleet.Local  // nil unless the provider is local
+	Static   *fleet.Static // nil unless the provider is static
+	// EngineURL is where agents join ("" unless the engine listens).
+	EngineURL string
+	OnDemand  *ondemand.Pool
 
 	store   *store.Store
 	server  *frontdoor.Server
@@ -170,7 +181,17 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	opts.DataDir = dataDir
-	st, err := store.OpenEmbedded(ctx, filepath.Join(opts.DataDir, "engine"))
+	switch opts.Provider {
+	case "", "local":
+	case "static":
+		if opts.EngineListen == "" || opts.JoinToken == "" {
+			return nil, errors.New("the static provider needs the engine's client address and a join token")
+		}
+	default:
+		return nil, fmt.Errorf("instance provider must be local or static, not %q", opts.Provider)
+	}
+	st, err := store.OpenEmbeddedListening(ctx, filepath.Join(opts.DataDir, "engine"),
+		store.Listen{Addr: opts.EngineListen, JoinToken: opts.JoinToken})
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +203,20 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	cache := agent.NewCodeCache(filepath.Join(opts.DataDir, "code"), st.GetCode)
 	rt := router.New()
 	outputs := &fanout{}
-	provider := &fleet.Local{Cache: cache, LaunchDelay: opts.LaunchDelay, Output: outputs}
+	var provider fleet.Provider
+	local := &fleet.Local{Cache: cache, LaunchDelay: opts.LaunchDelay, Output: outputs}
+	var static *fleet.Static
+	if opts.Provider == "static" {
+		kv, err := livestate.Create(ctx, st.JetStream(), 1)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		static = fleet.NewStatic(st.Conn(), kv, hop.NewClient())
+		provider, local = static, nil
+	} else {
+		provider = local
+	}
 	loop := scaler.NewLoop(ctl, rt, provider)
 	loop.EmptyInstanceCooldown = opts.EmptyInstanceCooldown
 	loop.Tuning = opts.Tuning
@@ -245,7 +279,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p := &Platform{
 		Endpoint: "http://" + ln.Addr().String(), AccessKeyID: opts.AccessKeyID, SecretAccessKey: opts.SecretAccessKey,
-		Region: opts.Region, Control: ctl, Scaler: loop, Provider: provider, store: st, cancel: cancel,
+		Region: opts.Region, Control: ctl, Scaler: loop, Provider: local, Static: static, EngineURL: st.ClientURL(), store: st, cancel: cancel,
 		server: apiServer(opts, api, lambdaapi.IsInvoke), api: api, drain: opts.ShutdownTimeout,
 	}
 	p.OnDemand = pool
@@ -261,6 +295,10 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	}
 	meters.Start()
 	p.closers = append(p.closers, meters.Close) // runs after the loops and the API stopped
+	if static != nil {
+		p.wg.Add(1)
+		go func() { defer p.wg.Done(); static.Run(runCtx) }()
+	}
 	p.wg.Add(4)
 	go func() { defer p.wg.Done(); ctl.Settle(runCtx) }()
 	go func() { defer p.wg.Done(); loop.Run(runCtx) }()

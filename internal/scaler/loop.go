@@ -625,6 +625,9 @@ func (l *Loop) place(ctx context.Context, round []placeReq) {
 		if arch := l.provider.Arch(); arch == "" || arch == cp.Architecture {
 			cands[i] = fleet.MatchInstanceTypes(cp.Architecture, cp.AllowedTypes, cp.ExcludedTypes)
 		}
+		if o, ok := l.provider.(fleet.Offerer); ok {
+			cands[i] = o.Offer(cands[i])
+		}
 		reqs[i] = placement.Request{
 			Key: r.w.Key, CapacityProvider: cp.Name, Count: r.count, Candidates: cands[i],
 			Need:           placement.Need{MilliCPU: r.w.Config.VCPUMilli(), MemoryMiB: r.w.Config.MemorySize},
@@ -658,7 +661,9 @@ func (l *Loop) place(ctx context.Context, round []placeReq) {
 		if plan.Unplaced > 0 && w.Config.State == control.StatePending && len(plan.Launch) == 0 && len(plan.Assign) == 0 {
 			cp := w.CapacityProvider
 			reason := "No instance can hold an execution environment of " + need.String() + " on capacity provider " + cp.Name + ": " + plan.Why
-			if len(cands[i]) == 0 {
+			if _, ok := l.provider.(fleet.Offerer); ok && len(cands[i]) == 0 {
+				reason = "No joined host is of an instance type that capacity provider " + cp.Name + " allows (" + cp.Architecture + ")."
+			} else if len(cands[i]) == 0 {
 				reason = "The " + l.provider.Name() + " instance provider launches " + l.provider.Arch() + " instances only; capacity provider " + cp.Name + " asks for " + cp.Architecture + "."
 			}
 			if err := l.ctl.SetVersionState(ctx, w.Function, w.Version, control.StateFailed, "InsufficientCapacity", reason); err != nil {

@@ -6,11 +6,15 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -47,6 +51,25 @@ type Store struct {
 // dir and opens the buckets. The server does not listen on TCP: the process
 // talks to it in memory.
 func OpenEmbedded(ctx context.Context, dir string) (*Store, error) {
+	return OpenEmbeddedListening(ctx, dir, Listen{})
+}
+
+// AgentUser is the NATS user instance agents join as; its password is the
+// join token.
+const AgentUser = "agent"
+
+// Listen opens the embedded server to other machines: Addr is its client
+// address ("0.0.0.0:4222"); agents connect as AgentUser with JoinToken as
+// password. The server's own connection is a user of its own with a
+// random password.
+type Listen struct {
+	Addr      string
+	JoinToken string
+}
+
+// OpenEmbeddedListening is OpenEmbedded with a client port for agents when
+// l.Addr is set.
+func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -62,6 +85,29 @@ func OpenEmbedded(ctx context.Context, dir string) (*Store, error) {
 		SyncAlways: true,
 		NoLog:      true,
 	}
+	var conn []nats.Option
+	if l.Addr != "" {
+		if l.JoinToken == "" {
+			return nil, errors.New("a listening engine needs a join token")
+		}
+		host, port, err := net.SplitHostPort(l.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("engine address %q: %w", l.Addr, err)
+		}
+		opts.DontListen = false
+		opts.Host = host
+		if opts.Port, err = strconv.Atoi(port); err != nil {
+			return nil, fmt.Errorf("engine address %q: %w", l.Addr, err)
+		}
+		if opts.Port == 0 {
+			opts.Port = server.RANDOM_PORT
+		}
+		own := make([]byte, 24)
+		rand.Read(own) //nolint:errcheck // never fails on Linux
+		ownPassword := hex.EncodeToString(own)
+		opts.Users = []*server.User{{Username: "paddock", Password: ownPassword}, {Username: AgentUser, Password: l.JoinToken}}
+		conn = append(conn, nats.UserInfo("paddock", ownPassword))
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded NATS: %w", err)
@@ -71,7 +117,7 @@ func OpenEmbedded(ctx context.Context, dir string) (*Store, error) {
 		ns.Shutdown()
 		return nil, errors.New("embedded NATS did not become ready in 10s")
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("paddock"))
+	nc, err := nats.Connect("", append(conn, nats.InProcessServer(ns), nats.Name("paddock"))...)
 	if err != nil {
 		ns.Shutdown()
 		return nil, fmt.Errorf("connect to embedded NATS: %w", err)
@@ -106,6 +152,35 @@ func open(ctx context.Context, nc *nats.Conn) (*Store, error) {
 		return nil, fmt.Errorf("open object store %s: %w", codeBucket, err)
 	}
 	return s, nil
+}
+
+// ClientURL is where agents reach the embedded engine ("" when it does
+// not listen).
+func (s *Store) ClientURL() string {
+	if s.server == nil || s.server.Addr() == nil {
+		return ""
+	}
+	return "nats://" + s.server.Addr().String()
+}
+
+// Conn is the store's NATS connection, for roles that use the engine's
+// messaging beside its buckets.
+func (s *Store) Conn() *nats.Conn { return s.nc }
+
+// CodeFetcher reads code zips from the object store a server created, for
+// agents that join over nc's engine.
+func CodeFetcher(ctx context.Context, js jetstream.JetStream) (func(ctx context.Context, hexSHA string) ([]byte, error), error) {
+	code, err := js.ObjectStore(ctx, codeBucket)
+	if err != nil {
+		return nil, fmt.Errorf("object store %s: %w", codeBucket, err)
+	}
+	return func(ctx context.Context, hexSHA string) ([]byte, error) {
+		b, err := code.GetBytes(ctx, hexSHA)
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			return nil, ErrNotFound
+		}
+		return b, err
+	}, nil
 }
 
 // Close disconnects and stops the embedded server, if any.

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -32,6 +33,37 @@ type Host struct {
 	// Server is a TCP server at Addr: for each connection it writes the
 	// peer address it sees ("from 198.51.100.1:40000\n") and closes.
 	Server netip.AddrPort
+
+	ns netns.NsHandle
+}
+
+// Start starts cmd inside the host's network namespace: the process sees
+// only the host's link (Addr, with a route to this machine through
+// Gateway) and its own loopback. It is how tests run a second machine's
+// daemon. Start waits for the process itself (do not call cmd.Wait): the
+// returned channel gets its exit. The thread that forked it lives until
+// then, so a Pdeathsig in cmd.SysProcAttr fires when the test process
+// dies, not when that thread would have ended.
+func (h *Host) Start(cmd *exec.Cmd) (<-chan error, error) {
+	started := make(chan error, 1)
+	exited := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine, outside the namespace no more
+		if err := netns.Set(h.ns); err != nil {
+			started <- err
+			return
+		}
+		if err := cmd.Start(); err != nil { // forked from this thread: it inherits the namespace
+			started <- err
+			return
+		}
+		started <- nil
+		exited <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return exited, nil
 }
 
 var seq atomic.Uint32
@@ -114,7 +146,7 @@ func New(t testing.TB) *Host {
 			}()
 		}
 	}()
-	return &Host{Addr: addr, Gateway: gw, Server: netip.MustParseAddrPort(ln.Addr().String())}
+	return &Host{Addr: addr, Gateway: gw, Server: netip.MustParseAddrPort(ln.Addr().String()), ns: ns}
 }
 
 // claim takes one of the 64 /30s of TEST-NET-2 for the test, by a flock

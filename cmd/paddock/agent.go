@@ -1,0 +1,146 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+
+	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/agentd"
+	"github.com/paddockhq/paddock/internal/fleet"
+	"github.com/paddockhq/paddock/internal/livestate"
+	"github.com/paddockhq/paddock/internal/sandbox"
+	"github.com/paddockhq/paddock/internal/store"
+)
+
+func agentCommand() *cobra.Command {
+	var join, token, id, instanceType, listen, advertise, dataDir string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "agent --join nats://SERVER:4222 --token TOKEN --instance-type TYPE",
+		Short: "Run this machine as an instance of a Paddock server's fleet",
+		Long: `Run the instance agent: join a Paddock server's engine (--join, with the join
+token the server printed), offer this machine as an instance of --instance-type
+to its capacity providers, and run the execution environments the server
+assigns here, in their sandboxes. The server's routers send invokes to the
+agent's invoke port (--listen), which they reach at --advertise; every
+request there must carry the agent's own token, which it publishes to the
+servers only.
+
+The agent beats every 0.5s. If no server answers for 2s (the network is
+down) it stops taking invokes, since the servers are about to start its
+execution environments elsewhere; when the link returns it stops what is no
+longer assigned to it. Ctrl-C stops its execution environments and leaves.`,
+		Example: `  paddock agent --join nats://10.0.0.1:4222 --token "$PADDOCK_JOIN_TOKEN" --instance-type m7i.xlarge --listen 0.0.0.0:9402 --advertise http://10.0.0.7:9402`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+			syscall.Umask(0o077)
+			if token == "" {
+				token = os.Getenv("PADDOCK_JOIN_TOKEN")
+			}
+			if join == "" || token == "" {
+				return errors.New("give the engine to join (--join) and the join token (--token or PADDOCK_JOIN_TOKEN)")
+			}
+			t, ok := fleet.LookupInstanceType(instanceType)
+			if !ok {
+				return fmt.Errorf("--instance-type %q is not an instance type Paddock knows (e.g. m7i.xlarge, c7g.large)", instanceType)
+			}
+			if id == "" {
+				b := make([]byte, 8)
+				rand.Read(b) //nolint:errcheck
+				id = "h-" + hex.EncodeToString(b)
+			}
+			if !livestate.ValidID(id) {
+				return fmt.Errorf("--id %q: use letters, digits, '-' and '_'", id)
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("invoke port: %w", err)
+			}
+			if advertise == "" {
+				advertise, err = advertiseURL(ln.Addr())
+				if err != nil {
+					ln.Close()
+					return err
+				}
+			}
+			if u, err := url.Parse(advertise); err != nil || u.Scheme != "http" || u.Host == "" {
+				ln.Close()
+				return fmt.Errorf("--advertise %q must be an http:// URL the servers can reach", advertise)
+			}
+			dataDir, err = filepath.Abs(dataDir)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(dataDir, 0o700); err != nil {
+				return fmt.Errorf("data dir: %w", err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			nc, err := nats.Connect(join, nats.UserInfo(store.AgentUser, token), nats.Name("paddock-agent "+id),
+				nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
+				nats.PingInterval(time.Second), nats.MaxPingsOutstanding(2), nats.Timeout(5*time.Second))
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("join %s: %w", join, err)
+			}
+			defer nc.Close()
+			js, err := jetstream.New(nc)
+			if err != nil {
+				return err
+			}
+			fetch, err := store.CodeFetcher(ctx, js)
+			if err != nil {
+				return fmt.Errorf("join %s: %w", join, err)
+			}
+			sandbox.Require(false) //nolint:errcheck // never fails when not strict: logs what is missing, once
+			cache := agent.NewCodeCache(filepath.Join(dataDir, "code"), fetch)
+			fmt.Fprintf(cmd.OutOrStdout(), "Agent %s (%s) joined %s; invoke port %s\n", id, t.Name, join, advertise)
+			err = agentd.Run(ctx, nc, agentd.Options{
+				Host:  livestate.Host{ID: id, Provider: "static", Type: t.Name, Arch: t.Arch, VCPU: t.VCPU, MemoryMiB: t.MemoryMiB, HopURL: advertise},
+				Cache: cache, Hop: ln,
+			})
+			if serr := sandbox.Shutdown(); serr != nil {
+				slog.Warn("sandbox: releasing the host's EE network", "err", serr)
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&join, "join", "", "the server's engine, nats://HOST:4222 (several, comma-separated, for a cluster)")
+	f.StringVar(&token, "token", "", "the join token the server printed (env PADDOCK_JOIN_TOKEN)")
+	f.StringVar(&id, "id", "", "this host's id (letters, digits, '-', '_'; generated when empty)")
+	f.StringVar(&instanceType, "instance-type", "m7i.xlarge", "the instance type this machine stands for: its vCPUs and memory are what capacity providers may place on it")
+	f.StringVar(&listen, "listen", "0.0.0.0:9402", "address of the invoke port the servers call")
+	f.StringVar(&advertise, "advertise", "", "URL the servers reach the invoke port at (default: from --listen, when it names an address)")
+	f.StringVar(&dataDir, "data-dir", ".paddock-agent", "where code is cached and sandboxes are built")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
+	return cmd
+}
+
+// advertiseURL is the invoke port's URL when its address names a host.
+func advertiseURL(addr net.Addr) (string, error) {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		return "", errors.New("--listen is on every address: say where servers reach it with --advertise http://HOST:PORT")
+	}
+	return "http://" + tcp.String(), nil
+}

@@ -1,0 +1,297 @@
+// Package agentd is the instance agent as a process of its own: it joins
+// the engine (NATS), says which host it is, runs the EEs the fleet leader
+// assigns to it, reports their states, beats with their usage, and serves
+// the invoke hop the servers' routers call. Package agent does the work on
+// the instance; this package connects it to the cluster.
+//
+// Everything it does is level-triggered: at start, and after a lost
+// connection, it reads the assignments as they are and converges, so a
+// restarted or partitioned agent heals itself.
+package agentd
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/hop"
+	"github.com/paddockhq/paddock/internal/livestate"
+)
+
+// Lease is how long the agent keeps taking invokes without an answer to
+// its beats: shorter than the servers' heartbeat timeout, so a partitioned
+// agent has stopped serving before its EEs are replaced elsewhere.
+const Lease = 2 * time.Second
+
+// Options describe the host.
+type Options struct {
+	Host      livestate.Host // ID, Provider, Type, Arch, VCPU, MemoryMiB and HopURL; HopToken and Started are set by Run
+	Cache     *agent.CodeCache
+	Hop       net.Listener // where the invoke hop is served
+	Output    agent.OutputSink
+	Logger    *slog.Logger
+	BeatEvery time.Duration // 0: livestate.HeartbeatInterval
+}
+
+// Daemon is a running agent joined to the engine.
+type Daemon struct {
+	opts   Options
+	nc     *nats.Conn
+	kv     *livestate.Buckets
+	agent  *agent.Agent
+	log    *slog.Logger
+	states chan agent.Event
+
+	mu  sync.Mutex
+	ees map[string]*agent.EE // by EE id: every EE the agent runs
+
+	lastAck atomic.Int64 // unix ns of the last beat a server answered
+}
+
+// Run joins through nc and serves until ctx ends; then it stops every EE
+// and removes the host's records.
+func Run(ctx context.Context, nc *nats.Conn, opts Options) error {
+	if !livestate.ValidID(opts.Host.ID) {
+		return fmt.Errorf("host id %q: use letters, digits, '-' and '_'", opts.Host.ID)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	kv, err := livestate.Bind(ctx, js)
+	if err != nil {
+		return fmt.Errorf("join: %w (is the server up?)", err)
+	}
+	d := &Daemon{opts: opts, nc: nc, kv: kv, ees: map[string]*agent.EE{}, states: make(chan agent.Event, 4096),
+		log: cmpLogger(opts.Logger).With("role", "agent", "host", opts.Host.ID)}
+	d.lastAck.Store(time.Now().UnixNano())
+	d.agent = agent.New(opts.Host.ID, opts.Cache, func(ev agent.Event) { d.states <- ev })
+	d.agent.Output = opts.Output
+
+	token := make([]byte, 24)
+	rand.Read(token) //nolint:errcheck // never fails on Linux
+	host := opts.Host
+	host.HopToken = hex.EncodeToString(token)
+	host.Started = time.Now().UTC()
+	if err := livestate.Put(ctx, kv.Hosts, host.ID, host); err != nil {
+		d.agent.Close()
+		return err
+	}
+	d.log.Info("joined", "type", host.Type, "hop", host.HopURL)
+
+	srv := &http.Server{Handler: &hop.Handler{Token: host.HopToken, Lookup: d.lookup},
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	var wg sync.WaitGroup
+	runCtx, cancel := context.WithCancel(ctx)
+	wg.Add(4)
+	go func() { defer wg.Done(); d.writeStates(runCtx) }()
+	go func() { defer wg.Done(); d.beat(runCtx) }()
+	go func() { defer wg.Done(); d.follow(runCtx) }()
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(opts.Hop); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("invoke hop stopped", "err", err)
+		}
+	}()
+	<-ctx.Done()
+	srv.Close() //nolint:errcheck
+	d.agent.Close()
+	cancel()
+	wg.Wait()
+	// A clean stop says goodbye; after kill -9 the servers see the beats stop.
+	bye, done := context.WithTimeout(context.Background(), 2*time.Second)
+	defer done()
+	livestate.Delete(bye, kv.Hosts, host.ID) //nolint:errcheck
+	d.log.Info("left")
+	return nil
+}
+
+func cmpLogger(l *slog.Logger) *slog.Logger {
+	if l != nil {
+		return l
+	}
+	return slog.Default()
+}
+
+// lookup is the hop's view of the EEs: ready ones, while the lease holds.
+func (d *Daemon) lookup(id string) hop.Invoker {
+	if time.Since(time.Unix(0, d.lastAck.Load())) > Lease {
+		return nil // fenced: the servers may already be replacing these EEs
+	}
+	d.mu.Lock()
+	e := d.ees[id]
+	d.mu.Unlock()
+	if e == nil || e.State() != agent.Ready {
+		return nil // starting EEs have no Runtime API yet; draining ones take no invokes
+	}
+	return e
+}
+
+// follow watches the host's assignments and converges the EEs to them.
+func (d *Daemon) follow(ctx context.Context) {
+	for ctx.Err() == nil {
+		w, err := d.kv.Assign.Watch(ctx, d.opts.Host.ID+".*")
+		if err != nil {
+			d.log.Warn("watch assignments", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		d.converge(ctx, w)
+		w.Stop() //nolint:errcheck
+	}
+}
+
+// converge applies one watch's updates until it ends. The first batch is
+// every current assignment: EEs the agent runs that are not among them are
+// stopped (assignments deleted while it was away).
+func (d *Daemon) converge(ctx context.Context, w jetstream.KeyWatcher) {
+	assigned := map[string]bool{}
+	initial := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e == nil {
+				initial = false
+				d.stopUnassigned(assigned)
+				continue
+			}
+			_, id, _ := livestate.SplitKey(e.Key())
+			if e.Operation() != jetstream.KeyValuePut {
+				d.unassign(ctx, id)
+				continue
+			}
+			if initial {
+				assigned[id] = true
+			}
+			var spec agent.Spec
+			if err := json.Unmarshal(e.Value(), &spec); err != nil || spec.ID != id {
+				d.log.Error("bad assignment", "key", e.Key(), "err", err)
+				continue
+			}
+			d.assign(spec)
+		}
+	}
+}
+
+func (d *Daemon) assign(spec agent.Spec) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ees[spec.ID] != nil {
+		return
+	}
+	d.ees[spec.ID] = d.agent.Start(spec)
+}
+
+// unassign drains the EE, or forgets its record if it already ended.
+func (d *Daemon) unassign(ctx context.Context, id string) {
+	d.mu.Lock()
+	e := d.ees[id]
+	d.mu.Unlock()
+	if e != nil {
+		d.agent.Stop(e)
+		return
+	}
+	livestate.Delete(ctx, d.kv.EEs, livestate.Key(d.opts.Host.ID, id)) //nolint:errcheck // retried at the next converge
+}
+
+func (d *Daemon) stopUnassigned(assigned map[string]bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, e := range d.ees {
+		if !assigned[id] {
+			d.agent.Stop(e)
+		}
+	}
+}
+
+// writeStates reports every EE state change, in order per EE.
+func (d *Daemon) writeStates(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-d.states:
+			id := ev.EE.ID()
+			rec := livestate.EE{State: ev.State.String(), InitDurationNs: int64(ev.EE.InitDuration())}
+			if ev.Failure != nil {
+				rec.FailureCode, rec.FailureMessage = ev.Failure.Code, ev.Failure.Message
+			}
+			if ev.State == agent.Stopped || ev.State == agent.Failed {
+				d.mu.Lock()
+				delete(d.ees, id)
+				d.mu.Unlock()
+			}
+			for ctx.Err() == nil {
+				if err := livestate.Put(ctx, d.kv.EEs, livestate.Key(d.opts.Host.ID, id), rec); err == nil {
+					break
+				} else {
+					d.log.Warn("report EE state", "ee", id, "err", err)
+					sleep(ctx, 200*time.Millisecond)
+				}
+			}
+		}
+	}
+}
+
+// beat sends a heartbeat with the EEs' usage every interval. A server's
+// answer renews the lease that lets the hop take invokes.
+func (d *Daemon) beat(ctx context.Context) {
+	every := d.opts.BeatEvery
+	if every <= 0 {
+		every = livestate.HeartbeatInterval
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	subject := livestate.BeatSubject + d.opts.Host.ID
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		b := livestate.Beat{Host: d.opts.Host.ID, EEs: map[string]livestate.EEUsage{}}
+		d.mu.Lock()
+		for id, e := range d.ees {
+			if e.State() != agent.Ready && e.State() != agent.Draining {
+				continue
+			}
+			u := e.Usage()
+			b.EEs[id] = livestate.EEUsage{CPUSeconds: u.CPUSeconds, RSSBytes: u.RSSBytes, Completed: e.Completed(), InFlight: e.InFlight()}
+		}
+		d.mu.Unlock()
+		data, _ := json.Marshal(b)
+		sent := time.Now()
+		rctx, cancel := context.WithTimeout(ctx, every)
+		if _, err := d.nc.RequestWithContext(rctx, subject, data); err == nil {
+			d.lastAck.Store(sent.UnixNano())
+		}
+		cancel()
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,267 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/paddockhq/paddock/internal/platform"
+	"github.com/paddockhq/paddock/internal/testhost"
+)
+
+// cluster is a Paddock server whose instances are agents, each a process
+// of its own on a test host of its own (a network namespace linked to
+// this machine): separate machines, as far as the network goes.
+type cluster struct {
+	*env
+	t     *testing.T
+	bin   string
+	token string
+	hosts []*testhost.Host
+
+	mu     sync.Mutex
+	agents map[int]*exec.Cmd
+	exited map[int]<-chan error
+	logs   map[int]string
+}
+
+const joinToken = "test-join-token"
+
+func startCluster(t *testing.T, agents int) *cluster {
+	t.Helper()
+	hosts := make([]*testhost.Host, agents)
+	for i := range hosts {
+		hosts[i] = testhost.New(t) // skips the test where the machine cannot make one
+	}
+	bin := paddockBinary(t)
+	dataDir := t.TempDir()
+	p, err := platform.Start(context.Background(), platform.Options{
+		DataDir: dataDir, Listen: "127.0.0.1:0",
+		AccessKeyID: "AKIDPADDOCKTEST", SecretAccessKey: "paddock-test-secret",
+		Provider: "static", EngineListen: hosts[0].Gateway.String() + ":0", JoinToken: joinToken,
+	})
+	if err != nil {
+		t.Fatalf("start paddock server: %v", err)
+	}
+	c := &cluster{env: &env{t: t, p: p, dataDir: dataDir, lambda: client(p.Endpoint, p.AccessKeyID, p.SecretAccessKey)},
+		t: t, bin: bin, token: joinToken, hosts: hosts, agents: map[int]*exec.Cmd{}, exited: map[int]<-chan error{}, logs: map[int]string{}}
+	t.Cleanup(func() {
+		p.Close()
+		c.stopAll()
+		if t.Failed() {
+			c.dumpLogs()
+		}
+	})
+	for i := range hosts {
+		c.startAgent(i)
+	}
+	waitFor(t, fmt.Sprintf("%d hosts joined", agents), func() bool { return len(p.Static.Hosts()) == agents })
+	return c
+}
+
+func hostID(i int) string { return fmt.Sprintf("h-test-%d", i) }
+
+// startAgent runs `paddock agent` on test host i.
+func (c *cluster) startAgent(i int) {
+	c.t.Helper()
+	h := c.hosts[i]
+	logPath := filepath.Join(c.t.TempDir(), "agent.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cmd := exec.Command(c.bin, "agent", "--join", c.p.EngineURL, "--token", c.token, "--id", hostID(i),
+		"--instance-type", "m7i.xlarge", "--listen", h.Addr.String()+":9402", "--data-dir", filepath.Join(c.t.TempDir(), "agent"))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	exited, err := h.Start(cmd)
+	if err != nil {
+		c.t.Fatalf("start agent %d: %v", i, err)
+	}
+	c.mu.Lock()
+	c.agents[i], c.exited[i], c.logs[i] = cmd, exited, logPath
+	c.mu.Unlock()
+}
+
+// kill ends agent i with SIGKILL, as a host that dies: its EE processes
+// go with it.
+func (c *cluster) kill(i int) {
+	c.mu.Lock()
+	cmd := c.agents[i]
+	delete(c.agents, i)
+	c.mu.Unlock()
+	if cmd != nil {
+		cmd.Process.Kill() //nolint:errcheck
+		<-c.exited[i]
+	}
+}
+
+func (c *cluster) stopAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cmd := range c.agents {
+		cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck
+	}
+	for i, cmd := range c.agents {
+		select {
+		case <-c.exited[i]:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill() //nolint:errcheck
+			<-c.exited[i]
+		}
+		delete(c.agents, i)
+	}
+}
+
+func (c *cluster) dumpLogs() {
+	for i, path := range c.logs {
+		b, _ := os.ReadFile(path)
+		c.t.Logf("agent %d log:\n%s", i, b)
+	}
+}
+
+// boundHosts is the joined hosts bound to an instance, by host id.
+func (c *cluster) boundHosts() map[string]string {
+	out := map[string]string{}
+	for _, h := range c.p.Static.Hosts() {
+		if h.Instance != "" {
+			out[h.ID] = h.Instance
+		}
+	}
+	return out
+}
+
+// TestClusterServesAcrossHosts: a server and four agents on test hosts of
+// their own. An LMI version's EEs spread over three hosts, invokes cross
+// the network to them, concurrency is the sum of theirs and past it the
+// API throttles; when a host dies (kill -9 of its agent and its EEs) its
+// EEs come back on the spare host within 10 s, the other invokes carry on.
+func TestClusterServesAcrossHosts(t *testing.T) {
+	c := startCluster(t, 4)
+	cp := c.capacityProvider("cp-spread")
+	c.function("spread", cp, fnOpts{example: "sleep", maxConcurrency: 4})
+	// Three EEs, no more: the autoscaler would add some under the load below.
+	if _, err := c.lambda.PutFunctionScalingConfig(ctx(t), &lambda.PutFunctionScalingConfigInput{
+		FunctionName: aws.String("spread"), Qualifier: aws.String("$LATEST.PUBLISHED"),
+		FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(3), MaxExecutionEnvironments: aws.Int32(3)}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, st := c.publish("spread"); st != types.StateActive {
+		t.Fatalf("version %s is %s, want Active", v, st)
+	}
+	if n := len(c.boundHosts()); n != 3 {
+		t.Fatalf("%d hosts bound, want 3 (the version's EEs spread over 3 instances)", n)
+	}
+	for i := 0; i < 20; i++ {
+		out, err := c.invoke("spread", "1", `{"sleep_ms":1}`)
+		if err != nil || out.FunctionError != nil {
+			t.Fatalf("invoke %d: %v %+v", i, err, out)
+		}
+	}
+
+	// 12 slots on 3 hosts: 12 long invokes are admitted, the 13th throttled.
+	hold, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var held atomic.Int32
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := c.lambda.Invoke(hold, &lambda.InvokeInput{FunctionName: aws.String("spread"), Qualifier: aws.String("1"), Payload: []byte(`{"sleep_ms":2500}`)})
+			if err == nil && out.FunctionError == nil {
+				held.Add(1)
+			}
+		}()
+	}
+	time.Sleep(800 * time.Millisecond)
+	_, err := c.invoke("spread", "1", `{"sleep_ms":1}`)
+	apiError(t, err, "TooManyRequestsException")
+	var tm *types.TooManyRequestsException
+	if !asErr(err, &tm) || tm.Reason != types.ThrottleReasonConcurrentInvocationLimitExceeded {
+		t.Fatalf("throttle: %+v, want Reason ConcurrentInvocationLimitExceeded", tm)
+	}
+	wg.Wait()
+	cancel()
+	if held.Load() != 12 {
+		t.Fatalf("%d of 12 invokes that filled the slots succeeded", held.Load())
+	}
+
+	// A host dies while invokes run.
+	var victim int = -1
+	bound := c.boundHosts()
+	for i := range c.hosts {
+		if _, ok := bound[hostID(i)]; ok {
+			victim = i
+			break
+		}
+	}
+	stop := make(chan struct{})
+	var ok, failed atomic.Int32
+	var firstErr atomic.Value
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				out, err := c.invoke("spread", "1", `{"sleep_ms":20}`)
+				switch {
+				case err == nil && out.FunctionError == nil:
+					ok.Add(1)
+				default:
+					failed.Add(1)
+					if err == nil {
+						err = fmt.Errorf("function error %s: %s", aws.ToString(out.FunctionError), out.Payload)
+					}
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	killed := time.Now()
+	c.kill(victim)
+	waitFor(t, "the dead host's EEs replaced", func() bool {
+		b := c.boundHosts()
+		_, stillBound := b[hostID(victim)]
+		return !stillBound && len(b) == 3 && readyEEs(c.env, "spread:1") == 3
+	})
+	replacedIn := time.Since(killed)
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("host %s killed: EEs replaced in %v; %d invokes ok, %d failed during the fault (first: %v)",
+		hostID(victim), replacedIn, ok.Load(), failed.Load(), firstErr.Load())
+	if replacedIn > 10*time.Second {
+		t.Errorf("replacement took %v, want under 10s", replacedIn)
+	}
+	// Only the invokes in flight on the dead host may fail: 4 callers hold
+	// at most 4, and throttles while the capacity is down count too.
+	if failed.Load() > 4 {
+		t.Errorf("%d invokes failed during the fault (first: %v), want at most the 4 in flight", failed.Load(), firstErr.Load())
+	}
+	for i := 0; i < 20; i++ {
+		if out, err := c.invoke("spread", "1", `{"sleep_ms":1}`); err != nil || out.FunctionError != nil {
+			t.Fatalf("invoke %d after the replacement: %v %+v", i, err, out)
+		}
+	}
+	if !strings.HasPrefix(c.p.EngineURL, "nats://") {
+		t.Errorf("engine URL %q", c.p.EngineURL)
+	}
+}
