@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -46,19 +47,7 @@ func TestInvokeBenchmark(t *testing.T) {
 	if os.Getenv("PADDOCK_BENCH") != "1" {
 		t.Skip("set PADDOCK_BENCH=1 (or run bench/invoke.sh) to run the invoke benchmark")
 	}
-	duration := 5 * time.Second
-	if s := os.Getenv("PADDOCK_BENCH_DURATION"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			t.Fatalf("PADDOCK_BENCH_DURATION: %v", err)
-		}
-		duration = d
-	}
-	// Warm-up before each measured run: it opens the client's
-	// connections, and lets each server reach its steady state, so that
-	// neither is billed to whichever target happens to run first.
-	warmup := min(duration/5, time.Second)
-
+	duration, warmup, rounds := settings(t)
 	report(t, "machine: %d CPUs (GOMAXPROCS %d), %s %s/%s; %s per cell after %s warm-up",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, duration, warmup)
 
@@ -110,22 +99,35 @@ func TestInvokeBenchmark(t *testing.T) {
 		}
 		targets = kept
 	}
-	concs := []int{1, 16, 64}
-	if s := os.Getenv("PADDOCK_BENCH_CONC"); s != "" {
-		concs = nil
-		for _, f := range strings.Split(s, ",") {
-			n, err := strconv.Atoi(f)
-			if err != nil {
-				t.Fatalf("PADDOCK_BENCH_CONC: %v", err)
-			}
-			concs = append(concs, n)
-		}
-	}
+	concs := concurrencies(t, 1, 16, 64)
 
-	// Each cell's duration is split into rounds, and the targets take
-	// turns within each round (the first to go rotates), so that the
-	// machine's speed changing during the run cannot favour one of them.
-	rounds := 5
+	rows := measure(ctx, t, targets, concs, duration, warmup, rounds)
+
+	var sb strings.Builder
+	WriteTable(&sb, rows)
+	writeGoals(&sb, rows)
+	report(t, "\n%s", sb.String())
+}
+
+// settings reads the measured time per cell (PADDOCK_BENCH_DURATION,
+// default 5s) and the number of interleaved rounds it is split into
+// (PADDOCK_BENCH_ROUNDS, default 5), and derives the warm-up run that
+// precedes each target's measured runs at each concurrency.
+func settings(t *testing.T) (duration, warmup time.Duration, rounds int) {
+	t.Helper()
+	duration = 5 * time.Second
+	if s := os.Getenv("PADDOCK_BENCH_DURATION"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatalf("PADDOCK_BENCH_DURATION: %v", err)
+		}
+		duration = d
+	}
+	// Warm-up before each measured run: it opens the client's
+	// connections, and lets each server reach its steady state, so that
+	// neither is billed to whichever target happens to run first.
+	warmup = min(duration/5, time.Second)
+	rounds = 5
 	if s := os.Getenv("PADDOCK_BENCH_ROUNDS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
@@ -133,9 +135,37 @@ func TestInvokeBenchmark(t *testing.T) {
 		}
 		rounds = n
 	}
+	return duration, warmup, rounds
+}
+
+// concurrencies is PADDOCK_BENCH_CONC ("1,64") read as a list, or def.
+func concurrencies(t *testing.T, def ...int) []int {
+	t.Helper()
+	s := os.Getenv("PADDOCK_BENCH_CONC")
+	if s == "" {
+		return def
+	}
+	var concs []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			t.Fatalf("PADDOCK_BENCH_CONC: want positive numbers, got %q", s)
+		}
+		concs = append(concs, n)
+	}
+	return concs
+}
+
+// measure loads every target at every concurrency for duration each and
+// returns a row per target and concurrency. Each cell's duration is split
+// into rounds, and the targets take turns within each round (the first to
+// go rotates), so that the machine's speed changing during the run cannot
+// favour one of them. A target whose first request fails is reported and
+// left out of that concurrency's rows.
+func measure(ctx context.Context, t *testing.T, targets []target, concs []int, duration, warmup time.Duration, rounds int) []Row {
+	t.Helper()
 	slice := duration / time.Duration(rounds)
 	report(t, "each cell: %s in %d interleaved rounds of %s per target", duration, rounds, slice)
-
 	var rows []Row
 	for _, conc := range concs {
 		// One client per concurrency, shared by the targets, so they are
@@ -174,11 +204,7 @@ func TestInvokeBenchmark(t *testing.T) {
 		}
 		client.CloseIdleConnections()
 	}
-
-	var sb strings.Builder
-	WriteTable(&sb, rows)
-	writeGoals(&sb, rows)
-	report(t, "\n%s", sb.String())
+	return rows
 }
 
 // report prints to stdout as well as the test log, so the table shows up
@@ -205,19 +231,26 @@ func logFirstError(t *testing.T, name string, conc int, do func() error) func() 
 // provided.al2023 function is deployed, into a temporary directory.
 func buildEcho(t *testing.T) string {
 	t.Helper()
+	return goBuild(t, "./examples/echo", "bootstrap", "CGO_ENABLED=0")
+}
+
+// goBuild builds the module's package pkg into a temporary directory as
+// name, with env added to the environment, and returns its path.
+func goBuild(t *testing.T, pkg, name string, env ...string) string {
+	t.Helper()
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		t.Fatalf("go env GOMOD: %v", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(out)))
-	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
-	cmd := exec.Command("go", "build", "-o", bootstrap, "./examples/echo")
+	bin := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build examples/echo: %v\n%s", err, out)
+		t.Fatalf("build %s: %v\n%s", pkg, err, out)
 	}
-	return bootstrap
+	return bin
 }
 
 // writeGoals prints the goals against this run's numbers. They are

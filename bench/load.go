@@ -216,29 +216,53 @@ type Row struct {
 // WriteTable prints rows as a table, with each row's throughput and p50
 // next to the relay's at the same concurrency (the baseline the goal is
 // stated against). Rows without a relay row at their concurrency get "-".
-func WriteTable(w io.Writer, rows []Row) {
-	relay := map[int]Result{}
+func WriteTable(w io.Writer, rows []Row) { writeTable(w, rows, "relay", false) }
+
+// WriteTableAgainst is WriteTable with the rows of target base as the
+// baseline, and a column more: each row's p50 minus the baseline's, for
+// goals stated as a latency budget rather than a ratio.
+func WriteTableAgainst(w io.Writer, rows []Row, base string) { writeTable(w, rows, base, true) }
+
+func writeTable(w io.Writer, rows []Row, base string, p50Diff bool) {
+	baseline := map[int]Result{}
 	for _, r := range rows {
-		if r.Target == "relay" {
-			relay[r.Concurrency] = r.Result
+		if r.Target == base {
+			baseline[r.Concurrency] = r.Result
 		}
 	}
-	fmt.Fprintf(w, "%-8s %5s %10s %10s %10s %7s %9s %11s %9s %9s %9s %9s %9s\n",
-		"target", "conc", "req/s", "p50", "p99", "errors", "429s", "req/s/relay", "p50/relay", "cpu/req", "self/req", "fn/req", "conns/req")
+	diffHead := ""
+	if p50Diff {
+		diffHead = fmt.Sprintf(" %10s", "p50-"+base)
+	}
+	fmt.Fprintf(w, "%-8s %5s %10s %10s %10s %7s %9s %11s %9s%s %9s %9s %9s %9s\n",
+		"target", "conc", "req/s", "p50", "p99", "errors", "429s", "req/s/"+base, "p50/"+base, diffHead, "cpu/req", "self/req", "fn/req", "conns/req")
 	for _, r := range rows {
-		tput, p50 := "-", "-"
-		if b, ok := relay[r.Concurrency]; ok {
+		tput, p50, diff := "-", "-", "-"
+		if b, ok := baseline[r.Concurrency]; ok {
 			if b.Throughput > 0 {
 				tput = fmt.Sprintf("%.2fx", r.Throughput/b.Throughput)
 			}
 			if b.P50 > 0 {
 				p50 = fmt.Sprintf("%.2fx", float64(r.P50)/float64(b.P50))
+				diff = signed(r.P50 - b.P50)
 			}
 		}
-		fmt.Fprintf(w, "%-8s %5d %10.0f %10s %10s %7d %9d %11s %9s %9s %9s %9s %9.2f\n",
+		diffCol := ""
+		if p50Diff {
+			diffCol = fmt.Sprintf(" %10s", diff)
+		}
+		fmt.Fprintf(w, "%-8s %5d %10.0f %10s %10s %7d %9d %11s %9s%s %9s %9s %9s %9.2f\n",
 			r.Target, r.Concurrency, r.Throughput, round(r.P50), round(r.P99),
-			r.Errors, r.Throttled, tput, p50, round(r.CPUPerReq), round(r.SelfCPUPerReq), round(r.FunctionCPUPerReq), r.ConnsPerReq)
+			r.Errors, r.Throttled, tput, p50, diffCol, round(r.CPUPerReq), round(r.SelfCPUPerReq), round(r.FunctionCPUPerReq), r.ConnsPerReq)
 	}
+}
+
+// signed is round(d) with its sign always written.
+func signed(d time.Duration) string {
+	if d >= 0 {
+		return "+" + round(d)
+	}
+	return round(d)
 }
 
 // round keeps latencies readable: microseconds are the resolution that

@@ -22,10 +22,10 @@ import (
 	"github.com/paddockhq/paddock/internal/platform"
 )
 
-// startPaddock starts the whole platform in-process, deploys the echo
-// bootstrap as a Lambda Managed Instances function with one execution
-// environment of 64 workers (the relay's shape), and returns the target for
-// its synchronous Invoke API.
+// startPaddock starts the whole platform in-process (what `paddock up`
+// runs: its instances are agents in this process), deploys the echo
+// bootstrap on it (deployEcho) and returns the target for its synchronous
+// Invoke API.
 func startPaddock(ctx context.Context, t *testing.T, bootstrap string) (*target, error) {
 	p, err := platform.Start(ctx, platform.Options{
 		DataDir: t.TempDir(),
@@ -38,7 +38,15 @@ func startPaddock(ctx context.Context, t *testing.T, bootstrap string) (*target,
 		return nil, fmt.Errorf("start platform: %w", err)
 	}
 	t.Cleanup(p.Close)
+	return deployEcho(ctx, t, p, "paddock", bootstrap)
+}
 
+// deployEcho deploys the echo bootstrap on p as a Lambda Managed Instances
+// function with one execution environment of 64 workers (the relay's
+// shape), publishes it as version 1 and returns the target, named name,
+// for its synchronous Invoke API. Every Paddock target of the benchmarks
+// is deployed here, so they differ only in the platform under them.
+func deployEcho(ctx context.Context, t *testing.T, p *platform.Platform, name, bootstrap string) (*target, error) {
 	// The SDK is used for the control plane only (a handful of calls); the
 	// load itself goes through the same plain client as the baselines.
 	lc := lambda.New(lambda.Options{
@@ -85,6 +93,24 @@ func startPaddock(ctx context.Context, t *testing.T, bootstrap string) (*target,
 		return nil, fmt.Errorf("CreateFunction: %w", err)
 	}
 
+	// A published version starts with the default minimum of 3 execution
+	// environments, spread over 3 instances. The relay runs one process
+	// with 64 workers, so pin Paddock to the same single EE, and do it on
+	// $LATEST.PUBLISHED before publishing, which carries the config to the
+	// new version: it starts with that one EE (and needs one instance only,
+	// which a cluster of one agent has) rather than scaling in from three.
+	_, err = lc.PutFunctionScalingConfig(ctx, &lambda.PutFunctionScalingConfigInput{
+		FunctionName: aws.String("echo"),
+		Qualifier:    aws.String("$LATEST.PUBLISHED"),
+		FunctionScalingConfig: &types.FunctionScalingConfig{
+			MinExecutionEnvironments: aws.Int32(1),
+			MaxExecutionEnvironments: aws.Int32(1),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("PutFunctionScalingConfig: %w", err)
+	}
+
 	// Publishing can be refused while $LATEST is still being created
 	// (ResourceConflictException, as on AWS), so retry that for a while.
 	var ver string
@@ -108,35 +134,17 @@ func startPaddock(ctx context.Context, t *testing.T, bootstrap string) (*target,
 		return nil, err
 	}
 
-	// A published version starts with the default minimum of 3 execution
-	// environments. The relay runs one process with 64 workers, so pin
-	// Paddock to the same single EE to compare like with like.
-	_, err = lc.PutFunctionScalingConfig(ctx, &lambda.PutFunctionScalingConfigInput{
-		FunctionName: aws.String("echo"),
-		Qualifier:    aws.String(ver),
-		FunctionScalingConfig: &types.FunctionScalingConfig{
-			MinExecutionEnvironments: aws.Int32(1),
-			MaxExecutionEnvironments: aws.Int32(1),
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("PutFunctionScalingConfig: %w", err)
-	}
-	// Scale-in is asynchronous and the Lambda API has no call that
-	// reports the EE count, so give the scaler time to retire the extra
-	// two, then show what its status says rather than trusting the sleep.
-	time.Sleep(3 * time.Second)
 	for _, s := range p.Scaler.Status() {
-		report(t, "paddock: scaler status %s: desired %d, live %d, ready %d (%s)", s.Key, s.Desired, s.Live, s.Ready, s.Why)
+		report(t, "%s: scaler status %s: desired %d, live %d, ready %d (%s)", name, s.Key, s.Desired, s.Live, s.Ready, s.Why)
 	}
-	report(t, "paddock: 1 EE x %d workers, same as the relay (endpoint %s)", workers, p.Endpoint)
+	report(t, "%s: 1 EE x %d workers, same as the relay (endpoint %s)", name, workers, p.Endpoint)
 
 	url := p.Endpoint + "/2015-03-31/functions/echo/invocations?Qualifier=" + ver
 	creds := aws.Credentials{AccessKeyID: p.AccessKeyID, SecretAccessKey: p.SecretAccessKey}
 	sum := sha256.Sum256(payload)
 	hash := hex.EncodeToString(sum[:])
 	return &target{
-		name: "paddock",
+		name: name,
 		url:  url,
 		// One signature per run, reused for every request of it: signing
 		// per request would add client CPU that the baselines do not pay,
