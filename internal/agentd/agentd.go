@@ -230,7 +230,9 @@ func (d *Daemon) writeStates(ctx context.Context) {
 			return
 		case ev := <-d.states:
 			id := ev.EE.ID()
-			rec := livestate.EE{State: ev.State.String(), InitDurationNs: int64(ev.EE.InitDuration())}
+			spec := ev.EE.Spec
+			rec := livestate.EE{Key: spec.FunctionName + ":" + spec.Version, MaxConcurrency: spec.MaxConcurrency,
+				State: ev.State.String(), InitDurationNs: int64(ev.EE.InitDuration())}
 			if ev.Failure != nil {
 				rec.FailureCode, rec.FailureMessage = ev.Failure.Code, ev.Failure.Message
 			}

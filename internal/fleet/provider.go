@@ -18,9 +18,9 @@ type Provider interface {
 	// Arch is the architecture of the instances this provider can launch;
 	// empty means any.
 	Arch() string
-	// Launch brings up an instance of type t and returns it once it runs;
-	// it reports its EEs' state changes to notify.
-	Launch(ctx context.Context, id string, t InstanceType, notify func(Event)) (Host, error)
+	// Launch brings up an instance of type t for a capacity provider and
+	// returns it once it runs; it reports its EEs' state changes to notify.
+	Launch(ctx context.Context, id string, t InstanceType, capacityProvider string, notify func(Event)) (Host, error)
 	// Terminate stops every EE of the instance and releases it.
 	Terminate(h Host)
 }
@@ -44,7 +44,7 @@ func (l *Local) Name() string { return "local" }
 func (l *Local) Arch() string { return HostArch() }
 
 // Launch waits the launch delay, then starts the instance's agent.
-func (l *Local) Launch(ctx context.Context, id string, t InstanceType, notify func(Event)) (Host, error) {
+func (l *Local) Launch(ctx context.Context, id string, t InstanceType, _ string, notify func(Event)) (Host, error) {
 	if l.LaunchDelay > 0 {
 		timer := time.NewTimer(l.LaunchDelay)
 		defer timer.Stop()

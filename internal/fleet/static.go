@@ -15,48 +15,63 @@ import (
 	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/hop"
 	"github.com/paddockhq/paddock/internal/livestate"
+	"github.com/paddockhq/paddock/internal/router"
 	"github.com/paddockhq/paddock/internal/runtimeapi"
 )
 
-// joinFresh is how recent a joined host's last beat must be for it to be
-// given to a capacity provider.
-const joinFresh = 3 * time.Second
+// HeartbeatTimeout is how long a joined host may go without a beat before
+// servers stop routing to it and the leader replaces it.
+const HeartbeatTimeout = 3 * time.Second
 
 // Static provides the hosts that join: agents (package agentd) started on
-// machines of their own, which connect to the engine with a join token. A
-// launch binds a free joined host to a capacity provider, a termination
-// gives it back; nothing is booted or shut down.
+// machines of their own, which connect to the engine with a join token.
+//
+// It has two faces. On every server, Run follows the live state (hosts,
+// their beats, their EEs' states) and keeps the router's table: an EE is
+// routed while its agent says Ready and its host beats. On the fleet
+// leader, it is the scaler's Provider: a launch binds a free joined host
+// to a capacity provider (recorded, so the next leader adopts it), a
+// termination gives it back; nothing is booted or shut down.
 type Static struct {
-	nc  *nats.Conn
-	kv  *livestate.Buckets
-	hop *hop.Client
-	log *slog.Logger
+	nc     *nats.Conn
+	kv     *livestate.Buckets
+	hop    *hop.Client
+	router *router.Router
+	log    *slog.Logger
 
 	mu      sync.Mutex
 	hosts   map[string]*joinedHost
 	changed chan struct{} // closed and replaced when a host joins or is released
-}
-
-// NewStatic returns the provider of the hosts that join through nc; Run
-// follows them.
-func NewStatic(nc *nats.Conn, kv *livestate.Buckets, client *hop.Client) *Static {
-	return &Static{nc: nc, kv: kv, hop: client, log: slog.Default().With("role", "fleet"),
-		hosts: map[string]*joinedHost{}, changed: make(chan struct{})}
+	ready   chan struct{} // closed once Run has read the hosts and EEs as they are
+	hopErrs atomic.Uint64
 }
 
 // joinedHost is one joined agent, and the Host handle of the instance it
 // is bound to.
 type joinedHost struct {
-	s       *Static
-	rec     livestate.Host
-	beat    atomic.Int64 // unix ns of its last heartbeat, as received here
-	boundTo string       // instance id; "" when free
+	s     *Static
+	rec   livestate.Host
+	beat  atomic.Int64 // unix ns of its last heartbeat, as received here
+	fresh bool         // beats recently (as of the last sweep); routes follow it
+
+	views map[string]*eeView // every EE its agent reports, by id (all servers)
+
+	// The leader's side (guarded by Static.mu).
+	boundTo string // instance id; "" when free
+	cp      string
 	notify  func(Event)
-	ees     map[string]*remoteEE
+	ees     map[string]*remoteEE // EEs assigned by this leader (or adopted)
 }
 
-// remoteEE is an EE on a joined host: invokes go through the hop, usage
-// comes with the host's beats.
+// eeView is an EE as the router sees it.
+type eeView struct {
+	rec    livestate.EE
+	target *hop.EE
+	routed bool
+}
+
+// remoteEE is an EE on a joined host as the scaler sees it: usage comes
+// with the host's beats, state from its agent's records.
 type remoteEE struct {
 	id    string
 	hop   atomic.Pointer[hop.EE]
@@ -68,7 +83,15 @@ func (e *remoteEE) ID() string { return e.id }
 func (e *remoteEE) Invoke(ctx context.Context, inv *runtimeapi.Invocation) error {
 	return e.hop.Load().Invoke(ctx, inv)
 }
-func (e *remoteEE) InFlight() int { return e.hop.Load().InFlight() }
+
+// InFlight is what the agent last reported: the whole EE's, from every
+// server's router.
+func (e *remoteEE) InFlight() int {
+	if u := e.usage.Load(); u != nil {
+		return u.InFlight
+	}
+	return 0
+}
 func (e *remoteEE) Usage() agent.Usage {
 	if u := e.usage.Load(); u != nil {
 		return agent.Usage{CPUSeconds: u.CPUSeconds, RSSBytes: u.RSSBytes}
@@ -80,6 +103,13 @@ func (e *remoteEE) Completed() uint64 {
 		return u.Completed
 	}
 	return 0
+}
+
+// NewStatic returns the provider of the hosts that join through nc; Run
+// follows them and keeps rt's table of their EEs.
+func NewStatic(nc *nats.Conn, kv *livestate.Buckets, client *hop.Client, rt *router.Router) *Static {
+	return &Static{nc: nc, kv: kv, hop: client, router: rt, log: slog.Default().With("role", "fleet"),
+		hosts: map[string]*joinedHost{}, changed: make(chan struct{}), ready: make(chan struct{})}
 }
 
 // Name is "static".
@@ -94,9 +124,8 @@ func (s *Static) Arch() string { return "" }
 func (s *Static) Offer(types []InstanceType) []InstanceType {
 	s.mu.Lock()
 	have := map[string]bool{}
-	now := time.Now()
 	for _, h := range s.hosts {
-		if now.Sub(h.lastBeat()) < joinFresh {
+		if h.fresh {
 			have[h.rec.Type] = true
 		}
 	}
@@ -114,7 +143,7 @@ func (s *Static) Offer(types []InstanceType) []InstanceType {
 }
 
 // Run follows the joined hosts, their EEs' states and their beats until
-// ctx ends.
+// ctx ends, and answers the beats: an answer renews an agent's lease.
 func (s *Static) Run(ctx context.Context) {
 	sub, err := s.nc.Subscribe(livestate.BeatSubject+"*", s.onBeat)
 	if err != nil {
@@ -123,15 +152,43 @@ func (s *Static) Run(ctx context.Context) {
 	}
 	defer sub.Unsubscribe() //nolint:errcheck
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); s.watch(ctx, s.kv.Hosts, s.onHost) }()
-	go func() { defer wg.Done(); s.watch(ctx, s.kv.EEs, s.onEE) }()
-	wg.Wait()
+	hostsIn, eesIn := make(chan struct{}), make(chan struct{})
+	wg.Add(3)
+	go func() { defer wg.Done(); s.watch(ctx, s.kv.Hosts, s.onHost, hostsIn) }()
+	go func() {
+		defer wg.Done()
+		select { // EE records name hosts: read those first
+		case <-hostsIn:
+		case <-ctx.Done():
+			return
+		}
+		s.watch(ctx, s.kv.EEs, s.onEE, eesIn)
+	}()
+	go func() {
+		defer wg.Done()
+		select {
+		case <-eesIn:
+			close(s.ready)
+		case <-ctx.Done():
+		}
+	}()
+	t := time.NewTicker(livestate.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.sweep(time.Now())
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		}
+	}
 }
 
 // watch delivers every update of kv to apply until ctx ends, watching
-// again when a watch breaks.
-func (s *Static) watch(ctx context.Context, kv jetstream.KeyValue, apply func(context.Context, jetstream.KeyValueEntry)) {
+// again when a watch breaks; caughtUp is closed once the values present
+// at the first watch are applied.
+func (s *Static) watch(ctx context.Context, kv jetstream.KeyValue, apply func(context.Context, jetstream.KeyValueEntry), caughtUp chan struct{}) {
 	for ctx.Err() == nil {
 		w, err := kv.WatchAll(ctx)
 		if err != nil {
@@ -142,6 +199,9 @@ func (s *Static) watch(ctx context.Context, kv jetstream.KeyValue, apply func(co
 		for e := range w.Updates() {
 			if e != nil {
 				apply(ctx, e)
+			} else if caughtUp != nil {
+				close(caughtUp)
+				caughtUp = nil
 			}
 		}
 		w.Stop() //nolint:errcheck
@@ -154,6 +214,10 @@ func (s *Static) onBeat(m *nats.Msg) {
 		s.mu.Lock()
 		if h := s.hosts[b.Host]; h != nil {
 			h.beat.Store(time.Now().UnixNano())
+			if !h.fresh {
+				h.fresh = true
+				s.routeHost(h)
+			}
 			for id, u := range b.EEs {
 				if e := h.ees[id]; e != nil {
 					u := u
@@ -166,6 +230,39 @@ func (s *Static) onBeat(m *nats.Msg) {
 	m.Respond(nil) //nolint:errcheck // the answer renews the agent's lease
 }
 
+// sweep stops routing to hosts whose beats stopped.
+func (s *Static) sweep(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.hosts {
+		if fresh := now.Sub(h.lastBeat()) < HeartbeatTimeout; fresh != h.fresh {
+			h.fresh = fresh
+			if !fresh {
+				s.log.Warn("host stopped beating: not routing to it", "host", h.rec.ID, "since", h.lastBeat())
+			}
+			s.routeHost(h)
+		}
+	}
+}
+
+// route puts v in the router's table or takes it out (s.mu held).
+func (s *Static) route(h *joinedHost, v *eeView) {
+	want := h.fresh && v.rec.State == agent.Ready.String() && v.target != nil
+	switch {
+	case want && !v.routed:
+		s.router.Add(v.rec.Key, v.target)
+	case !want && v.routed:
+		s.router.Remove(v.rec.Key, v.target)
+	}
+	v.routed = want
+}
+
+func (s *Static) routeHost(h *joinedHost) {
+	for _, v := range h.views {
+		s.route(h, v)
+	}
+}
+
 // onHost takes a host's record: a join, a restart (new token: its EEs died
 // with the old process), or a clean leave.
 func (s *Static) onHost(ctx context.Context, e jetstream.KeyValueEntry) {
@@ -176,7 +273,7 @@ func (s *Static) onHost(ctx context.Context, e jetstream.KeyValueEntry) {
 	h := s.hosts[id]
 	if e.Operation() != jetstream.KeyValuePut {
 		if h != nil {
-			h.beat.Store(0) // gone: its instance is lost at the next reconcile
+			h.beat.Store(0) // gone: unrouted at the next sweep, its instance lost at the next reconcile
 		}
 		s.mu.Unlock()
 		return
@@ -189,14 +286,23 @@ func (s *Static) onHost(ctx context.Context, e jetstream.KeyValueEntry) {
 	}
 	switch {
 	case h == nil:
-		h = &joinedHost{s: s, rec: rec, ees: map[string]*remoteEE{}}
+		h = &joinedHost{s: s, rec: rec, views: map[string]*eeView{}, ees: map[string]*remoteEE{}}
 		h.beat.Store(time.Now().UnixNano())
+		h.fresh = true
 		s.hosts[id] = h
 		s.log.Info("host joined", "host", id, "type", rec.Type, "hop", rec.HopURL)
-	case !h.rec.Started.Equal(rec.Started) || h.rec.HopToken != rec.HopToken:
+	case !h.rec.Started.Equal(rec.Started) || h.rec.HopToken != rec.HopToken || h.rec.HopURL != rec.HopURL:
 		s.log.Warn("host restarted: its execution environments are lost", "host", id, "ees", len(h.ees))
 		h.rec = rec
 		h.beat.Store(time.Now().UnixNano())
+		for id, v := range h.views { // the same EEs, at the new process's address and token
+			if v.routed {
+				s.router.Remove(v.rec.Key, v.target)
+				v.routed = false
+			}
+			v.target = hop.NewEE(s.hop, rec.HopURL, rec.HopToken, id)
+		}
+		s.routeHost(h)
 		for eid, ee := range h.ees {
 			delete(h.ees, eid)
 			lost = append(lost, Event{EE: ee, State: agent.Failed,
@@ -214,29 +320,50 @@ func (s *Static) onHost(ctx context.Context, e jetstream.KeyValueEntry) {
 	}
 }
 
-// onEE takes an EE's state from its agent.
+// onEE takes an EE's state from its agent: every server routes by it, and
+// the leader tells its scaler.
 func (s *Static) onEE(ctx context.Context, e jetstream.KeyValueEntry) {
-	if e.Operation() != jetstream.KeyValuePut {
-		return
-	}
 	hostID, id, ok := livestate.SplitKey(e.Key())
-	if !ok {
-		return
-	}
-	var rec livestate.EE
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
-		return
-	}
-	st, ok := agent.ParseState(rec.State)
 	if !ok {
 		return
 	}
 	s.mu.Lock()
 	h := s.hosts[hostID]
-	var ee *remoteEE
-	if h != nil {
-		ee = h.ees[id]
+	if h == nil {
+		s.mu.Unlock()
+		return
 	}
+	if e.Operation() != jetstream.KeyValuePut {
+		if v := h.views[id]; v != nil {
+			v.rec.State = agent.Stopped.String()
+			s.route(h, v)
+			delete(h.views, id)
+		}
+		s.mu.Unlock()
+		return
+	}
+	var rec livestate.EE
+	st, known := agent.State(0), false
+	if err := json.Unmarshal(e.Value(), &rec); err == nil {
+		st, known = agent.ParseState(rec.State)
+	}
+	if !known {
+		s.mu.Unlock()
+		return
+	}
+	v := h.views[id]
+	if v == nil {
+		v = &eeView{target: hop.NewEE(s.hop, h.rec.HopURL, h.rec.HopToken, id)}
+		h.views[id] = v
+	}
+	if v.routed && v.rec.Key != rec.Key { // never, but a key is what Remove finds it by
+		s.router.Remove(v.rec.Key, v.target)
+		v.routed = false
+	}
+	v.rec = rec
+	s.route(h, v)
+
+	ee := h.ees[id]
 	if ee == nil || ee.state == st {
 		s.mu.Unlock()
 		return
@@ -268,12 +395,17 @@ func (s *Static) broadcast() {
 
 // Launch binds a free joined host of type t, or of t's architecture with
 // at least its capacity, waiting for one to join or be released.
-func (s *Static) Launch(ctx context.Context, id string, t InstanceType, notify func(Event)) (Host, error) {
+func (s *Static) Launch(ctx context.Context, id string, t InstanceType, cp string, notify func(Event)) (Host, error) {
 	for {
 		s.mu.Lock()
 		if h := s.pick(t); h != nil {
-			h.boundTo, h.notify = id, notify
+			h.boundTo, h.cp, h.notify = id, cp, notify
 			s.mu.Unlock()
+			rec := livestate.Instance{ID: id, Host: h.rec.ID, CapacityProvider: cp, Type: t.Name, Launched: time.Now().UTC()}
+			if err := livestate.Put(ctx, s.kv.Instances, id, rec); err != nil {
+				s.release(h)
+				return nil, err
+			}
 			s.log.Info("host bound", "host", h.rec.ID, "instance", id, "type", h.rec.Type)
 			return h, nil
 		}
@@ -294,9 +426,8 @@ func (s *Static) Launch(ctx context.Context, id string, t InstanceType, notify f
 // pick chooses the host for a launch of t (s.mu held).
 func (s *Static) pick(t InstanceType) *joinedHost {
 	var fits []*joinedHost
-	now := time.Now()
 	for _, h := range s.hosts {
-		if h.boundTo != "" || now.Sub(h.lastBeat()) >= joinFresh {
+		if h.boundTo != "" || !h.fresh {
 			continue
 		}
 		if h.rec.Type == t.Name {
@@ -323,20 +454,139 @@ func (s *Static) pick(t InstanceType) *joinedHost {
 func (s *Static) Terminate(h Host) {
 	jh := h.(*joinedHost)
 	s.mu.Lock()
+	instance := jh.boundTo
 	ids := make([]string, 0, len(jh.ees))
 	for id := range jh.ees {
 		ids = append(ids, id)
 	}
-	jh.ees = map[string]*remoteEE{}
-	jh.boundTo, jh.notify = "", nil
-	s.broadcast()
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, id := range ids {
 		livestate.Delete(ctx, s.kv.Assign, livestate.Key(jh.rec.ID, id)) //nolint:errcheck // best effort: the agent's converge stops the rest
 	}
-	s.log.Info("host released", "host", jh.rec.ID)
+	if instance != "" {
+		livestate.Delete(ctx, s.kv.Instances, instance) //nolint:errcheck // an unknown host's instance is dropped at adoption
+	}
+	s.release(jh)
+	s.log.Info("host released", "host", jh.rec.ID, "instance", instance)
+}
+
+func (s *Static) release(h *joinedHost) {
+	s.mu.Lock()
+	h.ees = map[string]*remoteEE{}
+	h.boundTo, h.cp, h.notify = "", "", nil
+	s.broadcast()
+	s.mu.Unlock()
+}
+
+// Adopted is an instance the previous leader bound, with its EEs.
+type Adopted struct {
+	Instance livestate.Instance
+	Host     Host
+	EEs      []AdoptedEE
+}
+
+// AdoptedEE is an EE assigned to an adopted instance.
+type AdoptedEE struct {
+	EE    EE
+	Spec  agent.Spec
+	State agent.State
+}
+
+// Adopter is a provider whose instances outlive the leader that launched
+// them: a new leader adopts them (Adopt) instead of launching its own,
+// and one that stops leading leaves them running (Release).
+type Adopter interface {
+	Adopt(ctx context.Context, notify func(Event)) ([]Adopted, error)
+	Release()
+}
+
+// Adopt binds the instances recorded by previous leaders to this one, with
+// the EEs assigned to them and their last reported states. Instances
+// whose host is gone are dropped.
+func (s *Static) Adopt(ctx context.Context, notify func(Event)) ([]Adopted, error) {
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	insts, err := entries(ctx, s.kv.Instances, ">")
+	if err != nil {
+		return nil, err
+	}
+	assigns, err := entries(ctx, s.kv.Assign, ">")
+	if err != nil {
+		return nil, err
+	}
+	byHost := map[string][]agent.Spec{}
+	for _, e := range assigns {
+		host, _, _ := livestate.SplitKey(e.Key())
+		var spec agent.Spec
+		if json.Unmarshal(e.Value(), &spec) == nil {
+			byHost[host] = append(byHost[host], spec)
+		}
+	}
+	var out []Adopted
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range insts {
+		var rec livestate.Instance
+		if json.Unmarshal(e.Value(), &rec) != nil {
+			continue
+		}
+		h := s.hosts[rec.Host]
+		if h == nil || (h.boundTo != "" && h.boundTo != rec.ID) {
+			s.log.Warn("dropping an instance whose host is gone", "instance", rec.ID, "host", rec.Host)
+			livestate.Delete(ctx, s.kv.Instances, rec.ID) //nolint:errcheck
+			for _, spec := range byHost[rec.Host] {
+				livestate.Delete(ctx, s.kv.Assign, livestate.Key(rec.Host, spec.ID)) //nolint:errcheck
+			}
+			continue
+		}
+		h.boundTo, h.cp, h.notify = rec.ID, rec.CapacityProvider, notify
+		a := Adopted{Instance: rec, Host: h}
+		for _, spec := range byHost[rec.Host] {
+			ee := &remoteEE{id: spec.ID, state: agent.Starting}
+			ee.hop.Store(hop.NewEE(s.hop, h.rec.HopURL, h.rec.HopToken, spec.ID))
+			if v := h.views[spec.ID]; v != nil {
+				ee.state, _ = agent.ParseState(v.rec.State)
+			}
+			h.ees[spec.ID] = ee
+			a.EEs = append(a.EEs, AdoptedEE{EE: ee, Spec: spec, State: ee.state})
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// Release forgets this server's leadership of the hosts: they stay bound
+// (in the store) and their EEs keep running for the next leader to adopt.
+func (s *Static) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.hosts {
+		h.boundTo, h.cp, h.notify = "", "", nil
+		h.ees = map[string]*remoteEE{}
+	}
+	s.broadcast()
+}
+
+// entries reads every current value of kv under filter.
+func entries(ctx context.Context, kv jetstream.KeyValue, filter string) ([]jetstream.KeyValueEntry, error) {
+	w, err := kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, err
+	}
+	defer w.Stop() //nolint:errcheck
+	var out []jetstream.KeyValueEntry
+	for e := range w.Updates() {
+		if e == nil {
+			return out, nil
+		}
+		out = append(out, e)
+	}
+	return out, ctx.Err()
 }
 
 func (h *joinedHost) lastBeat() time.Time { return time.Unix(0, h.beat.Load()) }
@@ -386,9 +636,10 @@ func wait(ctx context.Context, d time.Duration) {
 // HostStatus is a joined host as status pages show it.
 type HostStatus struct {
 	ID, Type, Arch, Provider, HopURL string
-	Instance                         string // the instance it is bound to; "" when free
+	Instance                         string // the instance it is bound to (as this server leads); "" when free
 	LastBeat                         time.Time
-	EEs                              int
+	EEs                              int // EEs its agent reports
+	Routed                           int // of which this server routes to
 }
 
 // Hosts lists the joined hosts, by id.
@@ -397,8 +648,14 @@ func (s *Static) Hosts() []HostStatus {
 	defer s.mu.Unlock()
 	out := make([]HostStatus, 0, len(s.hosts))
 	for _, h := range s.hosts {
-		out = append(out, HostStatus{ID: h.rec.ID, Type: h.rec.Type, Arch: h.rec.Arch, Provider: h.rec.Provider, HopURL: h.rec.HopURL,
-			Instance: h.boundTo, LastBeat: h.lastBeat(), EEs: len(h.ees)})
+		st := HostStatus{ID: h.rec.ID, Type: h.rec.Type, Arch: h.rec.Arch, Provider: h.rec.Provider, HopURL: h.rec.HopURL,
+			Instance: h.boundTo, LastBeat: h.lastBeat(), EEs: len(h.views)}
+		for _, v := range h.views {
+			if v.routed {
+				st.Routed++
+			}
+		}
+		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

@@ -26,6 +26,10 @@ const (
 	HostsBucket  = "paddock-hosts"  // key: host id → Host (written by the agent)
 	AssignBucket = "paddock-assign" // key: host.ee → agent.Spec (written by the fleet leader)
 	EEsBucket    = "paddock-ees"    // key: host.ee → EE (written by the agent)
+	// key: instance id → Instance (written by the fleet leader when it
+	// binds a host to a capacity provider, so that the next leader adopts
+	// the fleet as it is instead of launching it again)
+	InstancesBucket = "paddock-instances"
 )
 
 // BeatSubject prefixes every host's heartbeat subject: BeatSubject + host id.
@@ -47,8 +51,19 @@ type Host struct {
 	Started   time.Time `json:"started"`
 }
 
+// Instance is a host bound to a capacity provider as an instance.
+type Instance struct {
+	ID               string    `json:"id"`
+	Host             string    `json:"host"`
+	CapacityProvider string    `json:"capacityProvider"`
+	Type             string    `json:"type"`
+	Launched         time.Time `json:"launched"`
+}
+
 // EE is one execution environment's state as its agent reports it.
 type EE struct {
+	Key            string `json:"key"` // the function version it serves, as the router names it ("fn:3")
+	MaxConcurrency int    `json:"maxConcurrency"`
 	State          string `json:"state"` // agent.State's name
 	FailureCode    string `json:"failureCode,omitempty"`
 	FailureMessage string `json:"failureMessage,omitempty"`
@@ -93,9 +108,9 @@ func ValidID(id string) bool {
 	return true
 }
 
-// Buckets are the three live-state buckets.
+// Buckets are the live-state buckets.
 type Buckets struct {
-	Hosts, Assign, EEs jetstream.KeyValue
+	Hosts, Assign, EEs, Instances jetstream.KeyValue
 }
 
 // Create makes (or updates) the buckets; servers call it. replicas is the
@@ -110,6 +125,7 @@ func Create(ctx context.Context, js jetstream.JetStream, replicas int) (*Buckets
 		{&b.Hosts, HostsBucket, "Joined instance agents (written by each agent)"},
 		{&b.Assign, AssignBucket, "EEs each host must run (written by the fleet leader)"},
 		{&b.EEs, EEsBucket, "State of each EE (written by its agent)"},
+		{&b.Instances, InstancesBucket, "Hosts bound to capacity providers (written by the fleet leader)"},
 	} {
 		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: c.name, Description: c.desc, History: 1, Replicas: max(replicas, 1), Storage: jetstream.FileStorage,

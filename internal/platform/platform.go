@@ -212,12 +212,13 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 			st.Close()
 			return nil, err
 		}
-		static = fleet.NewStatic(st.Conn(), kv, hop.NewClient())
+		static = fleet.NewStatic(st.Conn(), kv, hop.NewClient(), rt)
 		provider, local = static, nil
 	} else {
 		provider = local
 	}
 	loop := scaler.NewLoop(ctl, rt, provider)
+	loop.ExternalRoutes = static != nil // every server routes from the live state
 	loop.EmptyInstanceCooldown = opts.EmptyInstanceCooldown
 	loop.Tuning = opts.Tuning
 	creds := sigv4.StaticCredentials{opts.AccessKeyID: opts.SecretAccessKey}

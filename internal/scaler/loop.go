@@ -51,6 +51,9 @@ type Loop struct {
 	ees       map[fleet.EE]*eeRecord
 	failedAt  map[string]time.Time // by version key: last EE failure
 
+	// ExternalRoutes, set before Run, leaves the router's table to someone
+	// else: the provider's watch of the live state, on every server.
+	ExternalRoutes bool
 	// EmptyInstanceCooldown overrides DefaultEmptyInstanceCooldown when
 	// set before Run.
 	EmptyInstanceCooldown time.Duration
@@ -122,11 +125,24 @@ func NewLoop(ctl *control.Service, r *router.Router, provider fleet.Provider) *L
 	}
 }
 
-// Run reconciles until ctx ends, then stops every instance and EE.
+// Run reconciles until ctx ends, then stops every instance and EE (or,
+// when the provider's instances outlive a leader, leaves them to the
+// next one). A Loop may Run again after that, as a server that leads
+// again: each run starts from what the provider has.
 func (l *Loop) Run(ctx context.Context) {
+	l.instances, l.ees, l.failedAt, l.meters = map[string]*instance{}, map[fleet.EE]*eeRecord{}, map[string]time.Time{}, map[string]*versionMeter{}
+	l.lastMeter = time.Time{}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	defer l.shutdown()
+	if a, ok := l.provider.(fleet.Adopter); ok {
+		if err := l.adopt(ctx, a); err != nil {
+			if ctx.Err() == nil {
+				l.log.Error("adopting the fleet", "err", err)
+			}
+			return
+		}
+	}
 	l.reconcile(ctx, time.Time{})
 	for {
 		var sampleAt time.Time // set once a second: measure and autoscale
@@ -165,8 +181,25 @@ func (l *Loop) notify(ev fleet.Event) { l.events <- ev }
 
 func (l *Loop) shutdown() {
 	// Launches in progress end early (their ctx is done); take their results.
-	go func() { l.launches.Wait(); close(l.launched) }()
-	for res := range l.launched {
+	launched := l.launched
+	go func() { l.launches.Wait(); close(launched) }()
+	defer func() { l.launched = make(chan launchResult, 64) }() // for the next Run
+	if a, ok := l.provider.(fleet.Adopter); ok {
+		// The instances outlive this leader: the next one adopts them.
+		for range launched {
+		}
+		l.lost.Wait()
+		a.Release()
+		l.log.Info("fleet left to the next leader", "instances", len(l.instances))
+		for {
+			select {
+			case <-l.events: // sent before Release
+			default:
+				return
+			}
+		}
+	}
+	for res := range launched {
 		if res.host != nil {
 			l.provider.Terminate(res.host)
 		}
@@ -294,11 +327,11 @@ func (l *Loop) handleEvent(ctx context.Context, ev fleet.Event) {
 	rec.state = ev.State
 	switch ev.State {
 	case agent.Ready:
-		l.router.Add(rec.key, ev.EE)
+		l.route(rec.key, ev.EE)
 	case agent.Draining:
-		l.router.Remove(rec.key, ev.EE)
+		l.unroute(rec.key, ev.EE)
 	case agent.Stopped, agent.Failed:
-		l.router.Remove(rec.key, ev.EE)
+		l.unroute(rec.key, ev.EE)
 		l.forget(rec)
 	}
 	if ev.State != agent.Failed {
@@ -457,7 +490,7 @@ func (l *Loop) replaceLost(now time.Time) {
 		n := 0
 		for _, rec := range l.ees {
 			if rec.inst == in {
-				l.router.Remove(rec.key, rec.ee)
+				l.unroute(rec.key, rec.ee)
 				l.forget(rec)
 				l.failedAt[rec.key] = time.Time{} // replace at once
 				n++
@@ -582,7 +615,7 @@ func (l *Loop) stopExtra(recs []*eeRecord, n int) {
 			continue
 		}
 		r.state = agent.Draining
-		l.router.Remove(r.key, r.ee)
+		l.unroute(r.key, r.ee)
 		if r.inst.host != nil {
 			r.inst.host.Stop(r.ee)
 		}
@@ -705,7 +738,7 @@ func (l *Loop) launch(ctx context.Context, cp string, t fleet.InstanceType) *ins
 	l.launches.Add(1)
 	go func() {
 		defer l.launches.Done()
-		h, err := l.provider.Launch(ctx, in.id, t, l.notify)
+		h, err := l.provider.Launch(ctx, in.id, t, cp, l.notify)
 		l.launched <- launchResult{inst: in, host: h, err: err}
 	}()
 	return in
@@ -756,4 +789,54 @@ func randomHex(n int) string {
 	b := make([]byte, (n+1)/2)
 	rand.Read(b) //nolint:errcheck
 	return hex.EncodeToString(b)[:n]
+}
+
+func (l *Loop) route(key string, ee fleet.EE) {
+	if !l.ExternalRoutes {
+		l.router.Add(key, ee)
+	}
+}
+
+func (l *Loop) unroute(key string, ee fleet.EE) {
+	if !l.ExternalRoutes {
+		l.router.Remove(key, ee)
+	}
+}
+
+// adopt takes over the instances and EEs a previous leader left running.
+func (l *Loop) adopt(ctx context.Context, a fleet.Adopter) error {
+	adopted, err := a.Adopt(ctx, l.notify)
+	if err != nil {
+		return err
+	}
+	ees := 0
+	for _, ad := range adopted {
+		t, ok := fleet.LookupInstanceType(ad.Instance.Type)
+		if !ok {
+			l.log.Error("adopted instance of an unknown type", "instance", ad.Instance.ID, "type", ad.Instance.Type)
+			continue
+		}
+		in := &instance{id: ad.Instance.ID, cp: ad.Instance.CapacityProvider, typ: t, host: ad.Host,
+			versions: map[string]int{}, promised: map[string]promise{}}
+		l.instances[in.id] = in
+		for _, e := range ad.EEs {
+			if e.State == agent.Stopped || e.State == agent.Failed {
+				continue
+			}
+			key := e.Spec.FunctionName + ":" + e.Spec.Version
+			rec := &eeRecord{ee: e.EE, key: key, inst: in, cpu: e.Spec.MilliCPU, mem: e.Spec.MemoryMB, state: e.State}
+			l.ees[e.EE] = rec
+			in.usedCPU += rec.cpu
+			in.usedMem += rec.mem
+			in.versions[key]++
+			ees++
+			if e.State == agent.Ready {
+				l.route(key, e.EE)
+			}
+		}
+	}
+	if len(adopted) > 0 {
+		l.log.Info("adopted the fleet", "instances", len(adopted), "ees", ees)
+	}
+	return nil
 }
