@@ -6,15 +6,19 @@ package store
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -39,12 +43,13 @@ var ErrConflict = errors.New("revision conflict")
 
 // Store is the typed face of JetStream for the rest of Paddock.
 type Store struct {
-	server *server.Server // nil when connected to an external cluster
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	Config KV
-	State  KV
-	code   jetstream.ObjectStore
+	server   *server.Server // nil when connected to an external cluster
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	replicas int
+	Config   KV
+	State    KV
+	code     jetstream.ObjectStore
 }
 
 // OpenEmbedded starts an in-process NATS server with JetStream data under
@@ -61,14 +66,49 @@ const AgentUser = "agent"
 // Listen opens the embedded server to other machines: Addr is its client
 // address ("0.0.0.0:4222"); agents connect as AgentUser with JoinToken as
 // password. The server's own connection is a user of its own with a
-// random password.
+// random password. Cluster, when its Addr is set, makes this server one
+// node of a JetStream cluster of Paddock servers.
 type Listen struct {
 	Addr      string
 	JoinToken string
+	Cluster   Cluster
 }
 
+// Cluster is what one node needs to join the others: each Paddock server
+// embeds one node, and the engine's buckets are replicated over them so a
+// server can die without losing acknowledged writes.
+type Cluster struct {
+	// Addr is the route listen address ("0.0.0.0:6222"); "" means a single
+	// node, as before.
+	Addr string
+	// Peers are the other nodes' route URLs ("nats://10.0.0.2:6222"). Listing
+	// this node too is harmless: it is not counted twice.
+	Peers []string
+	// Name is the cluster's name, the same on every node (default "paddock").
+	Name string
+	// NodeName must be unique in the cluster and stable across restarts:
+	// JetStream knows its peers by name. Default: the hostname plus a random
+	// suffix, generated once and kept in the data dir.
+	NodeName string
+	// Secret is the route password every node shares. Default: derived from
+	// the join token, which is simpler to deploy but lets anyone holding the
+	// join token (agents) join as a node; set it to keep the two apart.
+	Secret string
+	// JoinTimeout bounds how long opening waits for the cluster to have a
+	// JetStream leader and the buckets (default 2 minutes: servers of a new
+	// cluster start one by one).
+	JoinTimeout time.Duration
+}
+
+// clusterUser is the route user; only its password is secret.
+const clusterUser = "paddock-route"
+
+// nodeNameFile keeps a generated node name so a restart rejoins as the same
+// JetStream peer instead of a new one that the cluster does not know.
+const nodeNameFile = "node-name"
+
 // OpenEmbeddedListening is OpenEmbedded with a client port for agents when
-// l.Addr is set.
+// l.Addr is set, and one node of a cluster when l.Cluster.Addr is set.
 func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
@@ -85,28 +125,36 @@ func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, e
 		SyncAlways: true,
 		NoLog:      true,
 	}
-	var conn []nats.Option
+	// Only the in-process connection uses it, and only its own server knows
+	// the password: it must not fail over to another node.
+	conn := []nats.Option{nats.IgnoreDiscoveredServers(), nats.MaxReconnects(-1)}
 	if l.Addr != "" {
 		if l.JoinToken == "" {
 			return nil, errors.New("a listening engine needs a join token")
 		}
-		host, port, err := net.SplitHostPort(l.Addr)
+		host, port, err := splitAddr(l.Addr)
 		if err != nil {
 			return nil, fmt.Errorf("engine address %q: %w", l.Addr, err)
 		}
 		opts.DontListen = false
-		opts.Host = host
-		if opts.Port, err = strconv.Atoi(port); err != nil {
-			return nil, fmt.Errorf("engine address %q: %w", l.Addr, err)
-		}
-		if opts.Port == 0 {
-			opts.Port = server.RANDOM_PORT
-		}
+		opts.Host, opts.Port = host, port
 		own := make([]byte, 24)
 		rand.Read(own) //nolint:errcheck // never fails on Linux
 		ownPassword := hex.EncodeToString(own)
 		opts.Users = []*server.User{{Username: "paddock", Password: ownPassword}, {Username: AgentUser, Password: l.JoinToken}}
 		conn = append(conn, nats.UserInfo("paddock", ownPassword))
+	}
+	replicas, joinTimeout := 1, time.Duration(0)
+	var peers []string
+	if c := l.Cluster; c.Addr != "" {
+		var err error
+		if peers, replicas, err = configureCluster(opts, dir, l.JoinToken, c); err != nil {
+			return nil, err
+		}
+		joinTimeout = c.JoinTimeout
+		if joinTimeout <= 0 {
+			joinTimeout = 2 * time.Minute
+		}
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -117,13 +165,24 @@ func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, e
 		ns.Shutdown()
 		return nil, errors.New("embedded NATS did not become ready in 10s")
 	}
+	deadline := time.Now().Add(joinTimeout)
+	if len(peers) > 0 || l.Cluster.Addr != "" {
+		if err := waitMetaLeader(ctx, ns, deadline); err != nil {
+			err = fmt.Errorf("join cluster %q as %q: %w%s", opts.Cluster.Name, opts.ServerName, err, peerReport(ns, peers))
+			ns.Shutdown()
+			return nil, err
+		}
+	}
 	nc, err := nats.Connect("", append(conn, nats.InProcessServer(ns), nats.Name("paddock"))...)
 	if err != nil {
 		ns.Shutdown()
 		return nil, fmt.Errorf("connect to embedded NATS: %w", err)
 	}
-	s, err := open(ctx, nc)
+	s, err := open(ctx, nc, replicas, deadline)
 	if err != nil {
+		if len(peers) > 0 {
+			err = fmt.Errorf("%w%s", err, peerReport(ns, peers))
+		}
 		nc.Close()
 		ns.Shutdown()
 		return nil, err
@@ -132,26 +191,258 @@ func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, e
 	return s, nil
 }
 
-func open(ctx context.Context, nc *nats.Conn) (*Store, error) {
+// splitAddr parses host:port, port 0 meaning any free port.
+func splitAddr(addr string) (string, int, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return "", 0, err
+	}
+	if p == 0 {
+		p = server.RANDOM_PORT
+	}
+	return host, p, nil
+}
+
+// configureCluster fills opts for one cluster node and returns the peers'
+// route URLs (without this node) and the replica count for the buckets.
+func configureCluster(opts *server.Options, dir, joinToken string, c Cluster) ([]string, int, error) {
+	host, port, err := splitAddr(c.Addr)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cluster address %q: %w", c.Addr, err)
+	}
+	secret := c.Secret
+	if secret == "" {
+		if joinToken == "" {
+			return nil, 0, errors.New("a cluster node needs a cluster secret or a join token to derive it from")
+		}
+		secret = deriveSecret(joinToken)
+	}
+	name := c.NodeName
+	if name == "" {
+		if name, err = persistedNodeName(dir); err != nil {
+			return nil, 0, err
+		}
+	}
+	opts.ServerName = name
+	opts.Cluster.Name = c.Name
+	if opts.Cluster.Name == "" {
+		opts.Cluster.Name = "paddock"
+	}
+	opts.Cluster.Host, opts.Cluster.Port = host, port
+	opts.Cluster.Username, opts.Cluster.Password = clusterUser, secret
+	var peers []string
+	seen := map[string]bool{}
+	for _, p := range c.Peers {
+		u, err := url.Parse(p)
+		if err != nil || u.Host == "" {
+			return nil, 0, fmt.Errorf("cluster peer %q: not a route URL (nats://host:port)", p)
+		}
+		if isSelf(u.Host, host, port) || seen[u.Host] {
+			continue
+		}
+		seen[u.Host] = true
+		// Configured routes authenticate with the user in their URL only.
+		u.User = url.UserPassword(clusterUser, secret)
+		opts.Routes = append(opts.Routes, u)
+		peers = append(peers, u.Host)
+	}
+	replicas := 1
+	if len(peers)+1 >= 3 {
+		// R3, not more: a write waits for a quorum, and 3 tolerates one dead
+		// node at the cost of 2 copies to wait for.
+		replicas = 3
+	}
+	return peers, replicas, nil
+}
+
+// deriveSecret turns the join token into a route password that is not the
+// token itself, so a route password seen on one wire does not admit agents.
+func deriveSecret(joinToken string) string {
+	m := hmac.New(sha256.New, []byte(joinToken))
+	m.Write([]byte("paddock cluster route"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// persistedNodeName returns the node name kept in dir, creating it first.
+func persistedNodeName(dir string) (string, error) {
+	p := filepath.Join(dir, nodeNameFile)
+	if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read node name: %w", err)
+	}
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "paddock"
+	}
+	suffix := make([]byte, 4)
+	rand.Read(suffix) //nolint:errcheck // never fails on Linux
+	name := host + "-" + hex.EncodeToString(suffix)
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(name+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write node name: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return "", fmt.Errorf("write node name: %w", err)
+	}
+	return name, nil
+}
+
+// isSelf reports whether a peer's host:port is this node's own route
+// address, so one peer list can be given to every node.
+func isSelf(peer, host string, port int) bool {
+	ph, pp, err := net.SplitHostPort(peer)
+	if err != nil || pp != strconv.Itoa(port) {
+		return false
+	}
+	if ph == host {
+		return true
+	}
+	if host != "" && host != "0.0.0.0" && host != "::" {
+		return false
+	}
+	ip := net.ParseIP(ph)
+	if ip == nil {
+		return false
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// waitMetaLeader waits until this node knows the JetStream meta leader and
+// is current with it: before that, no stream can be created or found.
+func waitMetaLeader(ctx context.Context, ns *server.Server, deadline time.Time) error {
+	for !ns.JetStreamIsCurrent() {
+		if time.Now().After(deadline) {
+			return errors.New("no JetStream leader: a quorum of the nodes is not connected")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// peerReport names the peers this node has no route to, for an error that
+// says which machine to look at.
+func peerReport(ns *server.Server, peers []string) string {
+	routed := map[string]bool{}
+	if rz, err := ns.Routez(nil); err == nil {
+		for _, r := range rz.Routes {
+			routed[net.JoinHostPort(r.IP, strconv.Itoa(r.Port))] = true
+		}
+	}
+	var missing []string
+	for _, p := range peers {
+		if routed[p] {
+			continue
+		}
+		c, err := net.DialTimeout("tcp", p, time.Second)
+		if err != nil {
+			missing = append(missing, fmt.Sprintf("%s (unreachable: %v)", p, err))
+			continue
+		}
+		c.Close()
+		missing = append(missing, p+" (reachable, but no route: wrong cluster secret or name?)")
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	return "; no route to " + strings.Join(missing, ", ")
+}
+
+// Connect opens the buckets on an existing NATS cluster instead of
+// embedding one. urls is a comma-separated server list; opts carry the
+// credentials (nats.UserInfo, nats.UserCredentials) and override the
+// defaults here. replicas is the bucket replica count the cluster can hold.
+func Connect(ctx context.Context, urls string, replicas int, opts ...nats.Option) (*Store, error) {
+	if replicas < 1 {
+		replicas = 1
+	}
+	// Reconnect forever and notice a dead server within seconds: the
+	// buckets are the server's state, losing the connection for good is
+	// worse than waiting.
+	all := append([]nats.Option{
+		nats.Name("paddock"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.PingInterval(2 * time.Second),
+		nats.MaxPingsOutstanding(2),
+		nats.RetryOnFailedConnect(false),
+	}, opts...)
+	nc, err := nats.Connect(urls, all...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS %s: %w", urls, err)
+	}
+	s, err := open(ctx, nc, replicas, time.Now().Add(30*time.Second))
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// open creates or opens the buckets, retrying until deadline: while a new
+// cluster is still forming, an R3 bucket cannot be placed yet.
+func open(ctx context.Context, nc *nats.Conn, replicas int, deadline time.Time) (*Store, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	s := &Store{nc: nc, js: js}
-	cfg, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: configBucket, History: 1})
-	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", configBucket, err)
+	s := &Store{nc: nc, js: js, replicas: replicas}
+	for {
+		err = s.openBuckets(ctx)
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
-	st, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: stateBucket, History: 1})
+}
+
+func (s *Store) openBuckets(ctx context.Context) error {
+	cfg, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: configBucket, History: 1, Replicas: s.replicas})
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", stateBucket, err)
+		return fmt.Errorf("open bucket %s: %w", configBucket, err)
+	}
+	st, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: stateBucket, History: 1, Replicas: s.replicas})
+	if err != nil {
+		return fmt.Errorf("open bucket %s: %w", stateBucket, err)
 	}
 	s.Config, s.State = KV{cfg}, KV{st}
-	s.code, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: codeBucket})
+	s.code, err = s.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: codeBucket, Replicas: s.replicas})
 	if err != nil {
-		return nil, fmt.Errorf("open object store %s: %w", codeBucket, err)
+		return fmt.Errorf("open object store %s: %w", codeBucket, err)
 	}
-	return s, nil
+	return nil
+}
+
+// Replicas is the replica count of the engine's buckets: 3 on a cluster of
+// 3 or more nodes, 1 otherwise. Packages that create their own streams and
+// buckets use it so they survive the same failures.
+func (s *Store) Replicas() int { return s.replicas }
+
+// NodeName is the embedded node's name in its cluster ("" when connected to
+// an external cluster).
+func (s *Store) NodeName() string {
+	if s.server == nil {
+		return ""
+	}
+	return s.server.Name()
 }
 
 // ClientURL is where agents reach the embedded engine ("" when it does
@@ -265,6 +556,11 @@ func (b KV) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// WatchUpdates follows every change made to the bucket from now on.
+func (b KV) WatchUpdates(ctx context.Context) (jetstream.KeyWatcher, error) {
+	return b.kv.WatchAll(ctx, jetstream.UpdatesOnly())
+}
+
 // Entry is one record as loaded by All.
 type Entry struct {
 	Key      string
@@ -353,6 +649,7 @@ func (s *Store) Meters(ctx context.Context, keep time.Duration) (KV, error) {
 		History:     1,
 		TTL:         keep,
 		Storage:     jetstream.FileStorage,
+		Replicas:    s.replicas,
 	})
 	if err != nil {
 		return KV{}, fmt.Errorf("open bucket %s: %w", metersBucket, err)
