@@ -1,9 +1,15 @@
 package store
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,12 +42,95 @@ func freePorts(t *testing.T, n int) []int {
 
 const testToken = "join-token"
 
-// testCluster is three embedded nodes on loopback.
+// testCluster is three embedded nodes on loopback. Node 0 runs in a child
+// process so it can be killed with SIGKILL: server.Shutdown steps its raft
+// leaders down first, which is a handover, not a crash.
 type testCluster struct {
-	dirs   []string
-	cfgs   []Listen
-	stores []*Store
-	routes []string
+	dirs      []string
+	cfgs      []Listen
+	stores    []*Store // stores[0] is nil while node 0 is the child
+	routes    []string
+	child     *exec.Cmd
+	childName string
+	childURL  string
+}
+
+// nodeEnv carries a child node's dir and config to TestClusterNodeProcess.
+const nodeEnv = "PADDOCK_STORE_TEST_NODE"
+
+type childSpec struct {
+	Dir    string
+	Listen Listen
+}
+
+// TestClusterNodeProcess is node 0 of TestCluster when run as its child: it
+// opens the node, says so, and runs until killed or until its parent's pipe
+// closes.
+func TestClusterNodeProcess(t *testing.T) {
+	env := os.Getenv(nodeEnv)
+	if env == "" {
+		t.Skip("node 0 of TestCluster, run in a child process")
+	}
+	var c childSpec
+	if err := json.Unmarshal([]byte(env), &c); err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	s, err := OpenEmbeddedListening(context.Background(), c.Dir, c.Listen)
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	fmt.Printf("ready %s %d\n", s.NodeName(), s.Replicas())
+	io.Copy(io.Discard, os.Stdin) //nolint:errcheck // EOF: the parent is gone
+	os.Exit(0)
+}
+
+// startChild runs node 0 in a child process and returns once it opened the
+// buckets (or failed to).
+func (c *testCluster) startChild(t *testing.T) func() error {
+	spec, err := json.Marshal(childSpec{c.dirs[0], c.cfgs[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestClusterNodeProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), nodeEnv+"="+string(spec))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c.child = cmd
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Process.Kill() //nolint:errcheck // may be dead already
+		cmd.Wait()         //nolint:errcheck // killed
+	})
+	return func() error {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			switch {
+			case len(f) == 3 && f[0] == "ready":
+				c.childName = f[1]
+				if f[2] != "3" {
+					return fmt.Errorf("child node: Replicas() = %s, want 3", f[2])
+				}
+				go io.Copy(io.Discard, out) //nolint:errcheck // drain the rest
+				return nil
+			case len(f) > 0 && f[0] == "error":
+				return errors.New("child node: " + sc.Text())
+			}
+		}
+		return errors.New("child node exited before it was ready")
+	}
 }
 
 func startCluster(t *testing.T) *testCluster {
@@ -60,18 +149,16 @@ func startCluster(t *testing.T) *testCluster {
 			Cluster: Cluster{Addr: "127.0.0.1:" + strconv.Itoa(ports[3+i]), Peers: c.routes, JoinTimeout: 20 * time.Second},
 		})
 	}
+	c.childURL = "nats://" + c.cfgs[0].Addr
 	c.stores = make([]*Store, 3)
 	errs := make([]error, 3)
 	var wg sync.WaitGroup
-	for i := range 3 {
+	ready := c.startChild(t)
+	wg.Go(func() { errs[0] = ready() })
+	for i := 1; i < 3; i++ {
 		wg.Go(func() { c.stores[i], errs[i] = OpenEmbeddedListening(t.Context(), c.dirs[i], c.cfgs[i]) })
 	}
 	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("node %d: %v", i, err)
-		}
-	}
 	t.Cleanup(func() {
 		for _, s := range c.stores {
 			if s != nil {
@@ -79,6 +166,11 @@ func startCluster(t *testing.T) *testCluster {
 			}
 		}
 	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+	}
 	return c
 }
 
@@ -124,33 +216,36 @@ func TestCluster(t *testing.T) {
 	ctx := t.Context()
 
 	t.Run("replicated", func(t *testing.T) {
-		for i, s := range c.stores {
+		for i, s := range c.stores[1:] {
 			if s.Replicas() != 3 {
-				t.Fatalf("node %d: Replicas() = %d, want 3", i, s.Replicas())
-			}
-			for _, b := range []string{"KV_" + configBucket, "KV_" + stateBucket, "OBJ_" + codeBucket} {
-				st, err := s.js.Stream(ctx, b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if st.CachedInfo().Config.Replicas != 3 {
-					t.Fatalf("%s has %d replicas, want 3", b, st.CachedInfo().Config.Replicas)
-				}
+				t.Fatalf("node %d: Replicas() = %d, want 3", i+1, s.Replicas())
 			}
 		}
-		if _, err := c.stores[1].Meters(ctx, time.Hour); err != nil {
+		if _, err := c.stores[2].Meters(ctx, time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if st, err := c.stores[2].js.Stream(ctx, "KV_"+metersBucket); err != nil || st.CachedInfo().Config.Replicas != 3 {
-			t.Fatalf("meters bucket: %v, want 3 replicas", err)
+		for _, b := range []string{"KV_" + configBucket, "KV_" + stateBucket, "OBJ_" + codeBucket, "KV_" + metersBucket} {
+			st, err := c.stores[1].js.Stream(ctx, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := st.CachedInfo().Config.Replicas; n != 3 {
+				t.Fatalf("%s has %d replicas, want 3", b, n)
+			}
 		}
-		if _, err := c.stores[0].Config.Put(ctx, "fn.a", record{42}); err != nil {
+		if _, err := c.stores[1].Config.Put(ctx, "fn.a", record{42}); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.stores[0].PutCode(ctx, "abc", []byte("zip")); err != nil {
+		if err := c.stores[1].PutCode(ctx, "abc", []byte("zip")); err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range c.stores[1:] {
+		// The child's buckets, through its own client port.
+		child, err := Connect(ctx, c.childURL, 3, nats.UserInfo(AgentUser, testToken))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer child.Close()
+		for _, s := range []*Store{c.stores[2], child} {
 			eventually(t, 2*time.Second, func() error {
 				var got record
 				if _, err := s.Config.Get(ctx, "fn.a", &got); err != nil || got.N != 42 {
@@ -165,8 +260,8 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("external connect", func(t *testing.T) {
-		var urls []string
-		for _, s := range c.stores {
+		urls := []string{c.childURL}
+		for _, s := range c.stores[1:] {
 			urls = append(urls, s.ClientURL())
 		}
 		s, err := Connect(ctx, strings.Join(urls, ","), 3, nats.UserInfo(AgentUser, testToken))
@@ -177,6 +272,9 @@ func TestCluster(t *testing.T) {
 		var got record
 		if _, err := s.Config.Get(ctx, "fn.a", &got); err != nil || got.N != 42 {
 			t.Fatalf("fn.a over Connect = %+v, %v", got, err)
+		}
+		if s.Replicas() != 3 || s.NodeName() != "" {
+			t.Fatalf("Connect: Replicas() %d, NodeName() %q", s.Replicas(), s.NodeName())
 		}
 	})
 
@@ -199,7 +297,7 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("error does not name the peers: %v", err)
 		}
 		t.Logf("refused: %v", err)
-		for _, s := range c.stores {
+		for _, s := range c.stores[1:] {
 			rz, err := s.server.Routez(nil)
 			if err != nil {
 				t.Fatal(err)
@@ -220,25 +318,27 @@ func TestCluster(t *testing.T) {
 func killWhileWriting(t *testing.T, c *testCluster) {
 	ctx := t.Context()
 	const stream = "KV_" + stateBucket
-	st, err := c.stores[0].js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leader := st.CachedInfo().Cluster.Leader
-	victim := -1
-	for i, s := range c.stores {
-		if s.NodeName() == leader {
-			victim = i
+	victim := 0
+	w, r := c.stores[1], c.stores[2]
+	// The worst node to lose is the bucket's leader: move it to the child.
+	eventually(t, 10*time.Second, func() error {
+		st, err := r.js.Stream(ctx, stream)
+		if err != nil {
+			return err
 		}
-	}
-	if victim < 0 {
-		t.Fatalf("leader %q is none of the nodes", leader)
-	}
-	w, r := c.stores[(victim+1)%3], c.stores[(victim+2)%3]
+		if l := st.CachedInfo().Cluster.Leader; l == c.childName {
+			return nil
+		}
+		req := fmt.Sprintf(`{"placement":{"preferred":%q}}`, c.childName)
+		r.nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+stream, []byte(req), time.Second) //nolint:errcheck // checked by the leader
+		time.Sleep(200 * time.Millisecond)
+		return fmt.Errorf("%s leader is not %s", stream, c.childName)
+	})
+	leader := c.childName
 
 	type ack struct {
-		n  int
-		at time.Time
+		n         int
+		start, at time.Time
 	}
 	var (
 		mu   sync.Mutex
@@ -255,12 +355,13 @@ func killWhileWriting(t *testing.T, c *testCluster) {
 				return
 			default:
 			}
+			start := time.Now()
 			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			_, err := w.State.Put(wctx, "w."+strconv.Itoa(n), record{n})
 			cancel()
 			mu.Lock()
 			if err == nil {
-				acks = append(acks, ack{n, time.Now()})
+				acks = append(acks, ack{n, start, time.Now()})
 			} else {
 				errs++
 			}
@@ -271,18 +372,26 @@ func killWhileWriting(t *testing.T, c *testCluster) {
 		}
 	}()
 	acked := func() int { mu.Lock(); defer mu.Unlock(); return len(acks) }
+	// resumed reports whether a write begun after t was acknowledged: one
+	// in flight at the kill may still be acknowledged by the dying leader.
+	resumed := func(t time.Time) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acks) > 0 && acks[len(acks)-1].start.After(t)
+	}
 
 	time.Sleep(500 * time.Millisecond)
 	killedAt := time.Now()
 	before := acked()
-	c.stores[victim].server.Shutdown() // what kill -9 looks like to the others: routes drop, no handover
-	c.stores[victim].server.WaitForShutdown()
-	c.stores[victim].nc.Close()
-	c.stores[victim] = nil
+	if err := c.child.Process.Kill(); err != nil { // SIGKILL: no step-down, no goodbye
+		t.Fatal(err)
+	}
+	c.child.Wait() //nolint:errcheck // killed
 
 	// Writes resume, then run a second more.
-	deadline := time.Now().Add(15 * time.Second)
-	for acked() <= before {
+	dead := time.Now()
+	deadline := dead.Add(15 * time.Second)
+	for !resumed(dead) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no write acknowledged within 15s of the kill")
 		}
@@ -321,7 +430,7 @@ func killWhileWriting(t *testing.T, c *testCluster) {
 		}
 		return nil
 	}
-	eventually(t, 2*time.Second, func() error { return checkAll(r) })
+	eventually(t, 5*time.Second, func() error { return checkAll(r) })
 	eventually(t, 2*time.Second, func() error { return checkAll(w) })
 
 	rinfo, err := r.js.Stream(ctx, stream)
