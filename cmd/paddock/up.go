@@ -114,6 +114,9 @@ empty success, and the log says how many were cut.`,
 				if opts.JoinToken == "" {
 					opts.JoinToken, generatedJoin = rand.Text(), true
 				}
+				if opts.ClusterSecret == "" {
+					opts.ClusterSecret = os.Getenv("PADDOCK_CLUSTER_SECRET")
+				}
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -192,7 +195,12 @@ empty success, and the log says how many were cut.`,
 	if server {
 		cmd.Use, cmd.Short, cmd.Long, cmd.Example = "server", "Run a Paddock server whose instances are agents on other machines", serverLong, serverExample
 		f.StringVar(&opts.EngineListen, "engine-listen", "127.0.0.1:4222", "client address of the engine, where agents join (0.0.0.0:4222 to take agents from other machines)")
-		f.StringVar(&opts.JoinToken, "join-token", "", "the token agents join with (env PADDOCK_JOIN_TOKEN; generated and printed when empty)")
+		f.StringVar(&opts.JoinToken, "join-token", "", "the token agents join with (env PADDOCK_JOIN_TOKEN; generated and printed when empty); several servers must share it")
+		f.StringVar(&opts.ClusterListen, "cluster-listen", "", "route address of this server's engine node, for a cluster of servers (e.g. 0.0.0.0:6222); empty: a single server")
+		f.StringSliceVar(&opts.ClusterPeers, "cluster-peers", nil, "route URLs of the other servers' engine nodes (nats://10.0.0.2:6222,...); with 3 or more nodes every record is kept on 3 of them")
+		f.StringVar(&opts.NodeName, "node-name", "", "this engine node's name, unique in the cluster and the same across restarts (default: generated once and kept in --data-dir)")
+		f.StringVar(&opts.ClusterSecret, "cluster-secret", "", "password the engine nodes' routes share (env PADDOCK_CLUSTER_SECRET; default: derived from the join token)")
+		f.StringVar(&opts.AdvertiseURL, "advertise-url", "", "URL the other servers reach this server's API at, to forward configuration writes when it leads (default: the --listen address)")
 	}
 	return cmd
 }

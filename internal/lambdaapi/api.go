@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"sort"
 	"strconv"
@@ -63,6 +64,8 @@ type API struct {
 	codes     *store.Store // Code.Location downloads (paddockcode.go); nil: none
 	codeKey   []byte
 	cut       atomic.Int64 // invokes the server ended before their result
+	leader    Leader                 // nil: this server writes (forward.go)
+	proxy     *httputil.ReverseProxy // to the leader
 }
 
 // New returns the API handler. A nil verifier turns authentication off.
@@ -221,6 +224,14 @@ func (a *API) wrap(op awsmodel.Operation, h handler) http.Handler {
 				writeAuthError(w, err)
 				return
 			}
+		}
+		// A follower forwards writes once the signature's head is known
+		// good: nothing unauthenticated travels on to the leader.
+		if a.forwarded(op, w, r) {
+			if pending != nil {
+				pending.Abort()
+			}
+			return
 		}
 		body, err := readBody(r, bodyLimit(op.Name), pending)
 		if err != nil {

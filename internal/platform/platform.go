@@ -16,7 +16,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/billing"
@@ -25,6 +28,7 @@ import (
 	"github.com/paddockhq/paddock/internal/frontdoor"
 	"github.com/paddockhq/paddock/internal/hop"
 	"github.com/paddockhq/paddock/internal/lambdaapi"
+	"github.com/paddockhq/paddock/internal/lease"
 	"github.com/paddockhq/paddock/internal/livestate"
 	"github.com/paddockhq/paddock/internal/meter"
 	"github.com/paddockhq/paddock/internal/ondemand"
@@ -86,6 +90,16 @@ type Options struct {
 	Provider     string
 	EngineListen string
 	JoinToken    string
+	// A static server may be one of several: ClusterListen is its engine
+	// node's route address and ClusterPeers the others' route URLs
+	// (package store, Cluster); NodeName names the node (default: kept in
+	// the data dir). AdvertiseURL is where the other servers reach this
+	// one's API when it leads (default: Endpoint).
+	ClusterListen string
+	ClusterPeers  []string
+	NodeName      string
+	ClusterSecret string
+	AdvertiseURL  string
 	// ShutdownTimeout is how long Close waits for invokes in progress
 	// before it cuts the rest short (they are answered ServiceException).
 	// Zero: the longest Timeout among the functions, within
@@ -148,6 +162,68 @@ type Platform struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	closers []func() // run in reverse at Close, after the loops stopped
+
+	leading atomic.Bool // this server runs the control loops and writes the configuration
+	leases  jetstream.KeyValue
+}
+
+// Leading reports whether this server is the leader: it runs the scaler
+// and the fleet, settles functions and writes the configuration.
+func (p *Platform) Leading() bool { return p.leading.Load() }
+
+// leaseTTL bounds how long the cluster is without a leader when the
+// leader dies: the next one takes over within a TTL and a campaign round.
+const leaseTTL = 5 * time.Second
+
+// leaderKey is the role the lease elects.
+const leaderKey = "leader"
+
+// campaign runs the election of the servers that share the engine: the
+// winner runs the control loops (settling functions, the scaler with
+// the fleet) and writes the configuration; every server follows the
+// configuration the leader writes and forwards writes to it.
+func (p *Platform) campaign(ctx context.Context, opts Options) error {
+	leases, err := lease.Bucket(ctx, p.store.JetStream(), "paddock-leases", leaseTTL, p.store.Replicas())
+	if err != nil {
+		return fmt.Errorf("lease bucket: %w", err)
+	}
+	p.leases = leases
+	self := cmp.Or(opts.AdvertiseURL, p.Endpoint)
+	p.api.ForwardWritesTo(func() (string, bool) {
+		if p.leading.Load() {
+			return self, true
+		}
+		e, err := leases.Get(ctx, leaderKey)
+		if err != nil {
+			return "", false
+		}
+		return string(e.Value()), string(e.Value()) == self
+	})
+	el := &lease.Elector{KV: leases, Key: leaderKey, ID: self, TTL: leaseTTL}
+	p.wg.Add(2)
+	go func() { defer p.wg.Done(); p.Control.Follow(ctx, p.leading.Load) }()
+	go func() {
+		defer p.wg.Done()
+		el.Run(ctx, func(lead context.Context) {
+			// The last leader's writes may not have reached this follower yet.
+			if err := p.Control.Reload(lead); err != nil {
+				slog.Error("leading: reload configuration", "err", err)
+				return
+			}
+			p.leading.Store(true)
+			slog.Info("leading: running the scaler and the fleet", "server", self)
+			defer func() {
+				p.leading.Store(false)
+				slog.Info("no longer leading", "server", self)
+			}()
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); p.Control.Settle(lead) }()
+			go func() { defer wg.Done(); p.Scaler.Run(lead) }()
+			wg.Wait()
+		})
+	}()
+	return nil
 }
 
 // Start brings every role up and returns once the API listens.
@@ -191,7 +267,8 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		return nil, fmt.Errorf("instance provider must be local or static, not %q", opts.Provider)
 	}
 	st, err := store.OpenEmbeddedListening(ctx, filepath.Join(opts.DataDir, "engine"),
-		store.Listen{Addr: opts.EngineListen, JoinToken: opts.JoinToken})
+		store.Listen{Addr: opts.EngineListen, JoinToken: opts.JoinToken, Cluster: store.Cluster{
+			Addr: opts.ClusterListen, Peers: opts.ClusterPeers, NodeName: opts.NodeName, Secret: opts.ClusterSecret}})
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +284,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	local := &fleet.Local{Cache: cache, LaunchDelay: opts.LaunchDelay, Output: outputs}
 	var static *fleet.Static
 	if opts.Provider == "static" {
-		kv, err := livestate.Create(ctx, st.JetStream(), 1)
+		kv, err := livestate.Create(ctx, st.JetStream(), st.Replicas())
 		if err != nil {
 			st.Close()
 			return nil, err
@@ -300,9 +377,21 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		p.wg.Add(1)
 		go func() { defer p.wg.Done(); static.Run(runCtx) }()
 	}
-	p.wg.Add(4)
-	go func() { defer p.wg.Done(); ctl.Settle(runCtx) }()
-	go func() { defer p.wg.Done(); loop.Run(runCtx) }()
+	if static != nil {
+		if err := p.campaign(runCtx, opts); err != nil {
+			cancel()
+			p.wg.Wait()
+			ln.Close()
+			st.Close()
+			return nil, err
+		}
+	} else {
+		p.leading.Store(true)
+		p.wg.Add(2)
+		go func() { defer p.wg.Done(); ctl.Settle(runCtx) }()
+		go func() { defer p.wg.Done(); loop.Run(runCtx) }()
+	}
+	p.wg.Add(2)
 	go func() { defer p.wg.Done(); pool.Run(runCtx) }()
 	go func() {
 		defer p.wg.Done()

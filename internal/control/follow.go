@@ -1,0 +1,84 @@
+package control
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Several servers share one configuration; one of them (the fleet leader)
+// writes it, and the others follow: each change in the store reloads
+// their view (functions, versions, aliases, capacity providers, policies)
+// and the routes invokes read. Configuration changes are rare, so a
+// follower reloads all of it rather than patching records in place.
+
+// followDebounce gathers a burst of writes (a publish writes a few
+// records) into one reload.
+const followDebounce = 20 * time.Millisecond
+
+// Reload replaces the in-memory configuration with the store's.
+func (s *Service) Reload(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cps, fns, policies := s.cps, s.fns, s.policies
+	s.cps, s.fns, s.policies = map[string]*CapacityProvider{}, map[string]*fnState{}, nil
+	if err := s.load(ctx); err != nil {
+		s.cps, s.fns, s.policies = cps, fns, policies
+		return err
+	}
+	s.publishRoutes()
+	s.notify()
+	return nil
+}
+
+// Follow reloads the configuration whenever another server changes it,
+// until ctx ends. writing reports whether this server is the writer now:
+// its own writes need no reload.
+func (s *Service) Follow(ctx context.Context, writing func() bool) {
+	for ctx.Err() == nil {
+		w, err := s.store.Config.WatchUpdates(ctx)
+		if err != nil {
+			s.log.Warn("follow configuration", "err", err)
+			sleepCtx(ctx, time.Second)
+			continue
+		}
+		s.follow(ctx, w, writing)
+		w.Stop() //nolint:errcheck
+	}
+}
+
+func (s *Service) follow(ctx context.Context, w jetstream.KeyWatcher, writing func() bool) {
+	var due <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e != nil && due == nil && !writing() {
+				due = time.After(followDebounce)
+			}
+		case <-due:
+			due = nil
+			if writing() {
+				continue
+			}
+			if err := s.Reload(ctx); err != nil {
+				s.log.Warn("reload configuration", "err", err)
+				due = time.After(time.Second)
+			}
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
