@@ -63,7 +63,7 @@ type API struct {
 	served    []string     // the model's operations this API answers, sorted
 	codes     *store.Store // Code.Location downloads (paddockcode.go); nil: none
 	codeKey   []byte
-	cut       atomic.Int64 // invokes the server ended before their result
+	cut       atomic.Int64           // invokes the server ended before their result
 	leader    Leader                 // nil: this server writes (forward.go)
 	proxy     *httputil.ReverseProxy // to the leader
 }
