@@ -100,6 +100,8 @@ func startCluster(ctx context.Context, t *testing.T, host *testhost.Host, bootst
 		logFile.Close()
 		return nil, fmt.Errorf("start agent: %w", err)
 	}
+	agentPIDs = append(agentPIDs, cmd.Process.Pid)
+	t.Cleanup(func() { agentPIDs = nil })
 	agentLog := func() string {
 		b, _ := os.ReadFile(logPath)
 		return string(b)
@@ -117,6 +119,18 @@ func startCluster(ctx context.Context, t *testing.T, host *testhost.Host, bootst
 		}
 		if t.Failed() {
 			t.Logf("agent log:\n%s", agentLog())
+			return
+		}
+		// The sandbox may warn about what this machine does not allow;
+		// show it, since it can change what the EE costs.
+		var warns []string
+		for _, line := range strings.Split(agentLog(), "\n") {
+			if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+				warns = append(warns, line)
+			}
+		}
+		if len(warns) > 0 {
+			report(t, "cluster: the agent logged %d warnings or errors, the first: %s", len(warns), warns[0])
 		}
 	})
 

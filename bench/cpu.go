@@ -82,7 +82,29 @@ func passiveOpens() int64 {
 // (the function processes of the relay and of Paddock's EEs), from
 // /proc/<pid>/stat; processes that exited are not counted, so it is only
 // meaningful across a run in which the function processes live on.
-func functionCPU() time.Duration {
+func functionCPU() time.Duration { return commCPU("bootstrap") }
+
+// agentPIDs are the `paddock agent` processes of the cluster benchmark,
+// set by startCluster before any load runs; agentCPU counts them only, not
+// whatever else on the machine is named paddock.
+var agentPIDs []int
+
+// agentCPU is the CPU time used so far by the processes of agentPIDs; 0
+// where there are none.
+func agentCPU() time.Duration {
+	var ticks int64
+	for _, pid := range agentPIDs {
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
+			_, t := statCPU(b)
+			ticks += t
+		}
+	}
+	return time.Duration(ticks) * time.Second / userHZ
+}
+
+// commCPU is the CPU time used so far by every live process whose command
+// name is comm, from /proc/<pid>/stat.
+func commCPU(comm string) time.Duration {
 	dirs, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0
@@ -96,19 +118,27 @@ func functionCPU() time.Duration {
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid ... utime stime: fields 14 and 15, counted
-		// after the closing parenthesis since comm may hold spaces.
-		open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-		if open < 0 || end < open || string(b[open+1:end]) != "bootstrap" {
-			continue
+		if c, t := statCPU(b); c == comm {
+			ticks += t
 		}
-		f := bytes.Fields(b[end+1:])
-		if len(f) < 13 {
-			continue
-		}
-		u, _ := strconv.ParseInt(string(f[11]), 10, 64)
-		s, _ := strconv.ParseInt(string(f[12]), 10, 64)
-		ticks += u + s
 	}
 	return time.Duration(ticks) * time.Second / userHZ
+}
+
+// statCPU parses a /proc/<pid>/stat line: the command name and the user
+// plus system CPU time in ticks.
+func statCPU(b []byte) (comm string, ticks int64) {
+	// pid (comm) state ppid ... utime stime: fields 14 and 15, counted
+	// after the closing parenthesis since comm may hold spaces.
+	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || end < open {
+		return "", 0
+	}
+	f := bytes.Fields(b[end+1:])
+	if len(f) < 13 {
+		return string(b[open+1 : end]), 0
+	}
+	u, _ := strconv.ParseInt(string(f[11]), 10, 64)
+	s, _ := strconv.ParseInt(string(f[12]), 10, 64)
+	return string(b[open+1 : end]), u + s
 }

@@ -45,6 +45,9 @@ type Result struct {
 	// completed request: the function's runtime client redials whenever
 	// more than two of its connections are idle at once.
 	ConnsPerReq float64
+	// AgentCPUPerReq is the part spent in the cluster benchmark's
+	// `paddock agent` process (agentPIDs); zero where there is none.
+	AgentCPUPerReq time.Duration
 }
 
 // ErrThrottled marks a 429 answer so that Run can count throttles apart
@@ -63,6 +66,7 @@ type Sample struct {
 	throttled      int
 	elapsed        time.Duration
 	busy, self, fn time.Duration // machine, process and function CPU time
+	agent          time.Duration // CPU time of the agent processes (agentPIDs)
 	opens          int64         // TCP connections accepted
 }
 
@@ -75,6 +79,7 @@ func (s *Sample) Add(o Sample) {
 	s.busy += o.busy
 	s.self += o.self
 	s.fn += o.fn
+	s.agent += o.agent
 	s.opens += o.opens
 }
 
@@ -88,6 +93,7 @@ func (s *Sample) Result() Result {
 		r.CPUPerReq = s.busy / time.Duration(r.Requests)
 		r.SelfCPUPerReq = s.self / time.Duration(r.Requests)
 		r.FunctionCPUPerReq = s.fn / time.Duration(r.Requests)
+		r.AgentCPUPerReq = s.agent / time.Duration(r.Requests)
 		r.ConnsPerReq = float64(s.opens) / float64(r.Requests)
 	}
 	all := slices.Clone(s.lat)
@@ -108,7 +114,7 @@ func Run(ctx context.Context, concurrency int, duration time.Duration, do func()
 
 	samples := make([]Sample, concurrency)
 	var wg sync.WaitGroup
-	busy0, self0, fn0, opens0 := machineBusy(), processCPU(), functionCPU(), passiveOpens()
+	busy0, self0, fn0, agent0, opens0 := machineBusy(), processCPU(), functionCPU(), agentCPU(), passiveOpens()
 	start := time.Now()
 	for i := range concurrency {
 		wg.Add(1)
@@ -142,6 +148,7 @@ func Run(ctx context.Context, concurrency int, duration time.Duration, do func()
 	}
 	total.self = processCPU() - self0
 	total.fn = functionCPU() - fn0
+	total.agent = agentCPU() - agent0
 	total.opens = passiveOpens() - opens0
 	for _, s := range samples {
 		total.Add(s)
@@ -219,8 +226,9 @@ type Row struct {
 func WriteTable(w io.Writer, rows []Row) { writeTable(w, rows, "relay", false) }
 
 // WriteTableAgainst is WriteTable with the rows of target base as the
-// baseline, and a column more: each row's p50 minus the baseline's, for
-// goals stated as a latency budget rather than a ratio.
+// baseline, and two columns more: each row's p50 minus the baseline's, for
+// goals stated as a latency budget rather than a ratio, and the CPU of
+// `paddock agent` processes per request (part of cpu/req, not of self/req).
 func WriteTableAgainst(w io.Writer, rows []Row, base string) { writeTable(w, rows, base, true) }
 
 func writeTable(w io.Writer, rows []Row, base string, p50Diff bool) {
@@ -230,12 +238,13 @@ func writeTable(w io.Writer, rows []Row, base string, p50Diff bool) {
 			baseline[r.Concurrency] = r.Result
 		}
 	}
-	diffHead := ""
+	diffHead, agentHead := "", ""
 	if p50Diff {
 		diffHead = fmt.Sprintf(" %10s", "p50-"+base)
+		agentHead = fmt.Sprintf(" %9s", "agent/req")
 	}
-	fmt.Fprintf(w, "%-8s %5s %10s %10s %10s %7s %9s %11s %9s%s %9s %9s %9s %9s\n",
-		"target", "conc", "req/s", "p50", "p99", "errors", "429s", "req/s/"+base, "p50/"+base, diffHead, "cpu/req", "self/req", "fn/req", "conns/req")
+	fmt.Fprintf(w, "%-8s %5s %10s %10s %10s %7s %9s %11s %9s%s %9s %9s %9s%s %9s\n",
+		"target", "conc", "req/s", "p50", "p99", "errors", "429s", "req/s/"+base, "p50/"+base, diffHead, "cpu/req", "self/req", "fn/req", agentHead, "conns/req")
 	for _, r := range rows {
 		tput, p50, diff := "-", "-", "-"
 		if b, ok := baseline[r.Concurrency]; ok {
@@ -247,13 +256,14 @@ func writeTable(w io.Writer, rows []Row, base string, p50Diff bool) {
 				diff = signed(r.P50 - b.P50)
 			}
 		}
-		diffCol := ""
+		diffCol, agentCol := "", ""
 		if p50Diff {
 			diffCol = fmt.Sprintf(" %10s", diff)
+			agentCol = fmt.Sprintf(" %9s", round(r.AgentCPUPerReq))
 		}
-		fmt.Fprintf(w, "%-8s %5d %10.0f %10s %10s %7d %9d %11s %9s%s %9s %9s %9s %9.2f\n",
+		fmt.Fprintf(w, "%-8s %5d %10.0f %10s %10s %7d %9d %11s %9s%s %9s %9s %9s%s %9.2f\n",
 			r.Target, r.Concurrency, r.Throughput, round(r.P50), round(r.P99),
-			r.Errors, r.Throttled, tput, p50, diffCol, round(r.CPUPerReq), round(r.SelfCPUPerReq), round(r.FunctionCPUPerReq), r.ConnsPerReq)
+			r.Errors, r.Throttled, tput, p50, diffCol, round(r.CPUPerReq), round(r.SelfCPUPerReq), round(r.FunctionCPUPerReq), agentCol, r.ConnsPerReq)
 	}
 }
 
