@@ -466,7 +466,8 @@ func TestClusterConfig(t *testing.T) {
 		replicas int
 		routes   int
 	}{
-		{"alone", nil, 1, 0},
+		{"alone", nil, 0, 0},
+		{"listing only itself", []string{"nats://10.0.0.1:6222"}, 0, 0},
 		{"two", []string{"nats://10.0.0.2:6222"}, 1, 1},
 		{"three", []string{"nats://10.0.0.2:6222", "nats://10.0.0.3:6222"}, 3, 2},
 		{"three listing itself", []string{"nats://10.0.0.1:6222", "nats://10.0.0.2:6222", "nats://10.0.0.3:6222"}, 3, 2},
@@ -476,6 +477,12 @@ func TestClusterConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := &server.Options{}
 			peers, replicas, err := configureCluster(opts, t.TempDir(), testToken, Cluster{Addr: "10.0.0.1:6222", Peers: tc.peers, NodeName: "n1"})
+			if tc.replicas == 0 {
+				if err == nil {
+					t.Fatal("a cluster without another node configured")
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,10 +1,13 @@
 // Package store keeps Paddock's durable state in NATS JetStream: configuration
 // and live state in KV buckets, code zips in an Object Store keyed by their
-// SHA-256. An embedded server is the default; the same API works against a
-// cluster.
+// SHA-256. An embedded server is the default; several Paddock servers can
+// each embed one node of a JetStream cluster (Listen.Cluster), and Connect
+// opens the same buckets on an external NATS cluster. On 3 or more nodes the
+// buckets keep 3 replicas, and a write is acknowledged once a quorum has it.
 package store
 
 import (
+	"bufio"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -166,7 +169,7 @@ func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, e
 		return nil, errors.New("embedded NATS did not become ready in 10s")
 	}
 	deadline := time.Now().Add(joinTimeout)
-	if len(peers) > 0 || l.Cluster.Addr != "" {
+	if l.Cluster.Addr != "" {
 		if err := waitMetaLeader(ctx, ns, deadline); err != nil {
 			err = fmt.Errorf("join cluster %q as %q: %w%s", opts.Cluster.Name, opts.ServerName, err, peerReport(ns, peers))
 			ns.Shutdown()
@@ -249,6 +252,11 @@ func configureCluster(opts *server.Options, dir, joinToken string, c Cluster) ([
 		u.User = url.UserPassword(clusterUser, secret)
 		opts.Routes = append(opts.Routes, u)
 		peers = append(peers, u.Host)
+	}
+	if len(peers) == 0 {
+		// nats-server refuses a JetStream cluster without routes (and, with
+		// logging on, exits the process).
+		return nil, 0, fmt.Errorf("cluster address %s set but no other node among the peers: a single node needs no cluster settings", c.Addr)
 	}
 	replicas := 1
 	if len(peers)+1 >= 3 {
@@ -335,31 +343,52 @@ func waitMetaLeader(ctx context.Context, ns *server.Server, deadline time.Time) 
 }
 
 // peerReport names the peers this node has no route to, for an error that
-// says which machine to look at.
+// says which machine to look at. A peer is known by the server name in the
+// INFO its route port greets with, since a route it opened to us shows only
+// an ephemeral port.
 func peerReport(ns *server.Server, peers []string) string {
 	routed := map[string]bool{}
 	if rz, err := ns.Routez(nil); err == nil {
 		for _, r := range rz.Routes {
-			routed[net.JoinHostPort(r.IP, strconv.Itoa(r.Port))] = true
+			routed[r.RemoteName] = true
 		}
 	}
 	var missing []string
 	for _, p := range peers {
-		if routed[p] {
-			continue
-		}
-		c, err := net.DialTimeout("tcp", p, time.Second)
-		if err != nil {
+		name, err := routeServerName(p)
+		switch {
+		case err != nil:
 			missing = append(missing, fmt.Sprintf("%s (unreachable: %v)", p, err))
-			continue
+		case !routed[name]:
+			missing = append(missing, fmt.Sprintf("%s (%s is up but refused or dropped our route: wrong cluster secret or name?)", p, name))
 		}
-		c.Close()
-		missing = append(missing, p+" (reachable, but no route: wrong cluster secret or name?)")
 	}
 	if len(missing) == 0 {
 		return ""
 	}
 	return "; no route to " + strings.Join(missing, ", ")
+}
+
+// routeServerName reads the server name from the INFO a route port sends
+// first.
+func routeServerName(hostport string) (string, error) {
+	c, err := net.DialTimeout("tcp", hostport, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second)) //nolint:errcheck // a fresh conn
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("no INFO: %w", err)
+	}
+	var info struct {
+		Name string `json:"server_name"`
+	}
+	if j, ok := strings.CutPrefix(line, "INFO "); !ok || json.Unmarshal([]byte(j), &info) != nil {
+		return "", errors.New("not a NATS route port")
+	}
+	return info.Name, nil
 }
 
 // Connect opens the buckets on an existing NATS cluster instead of
@@ -379,7 +408,6 @@ func Connect(ctx context.Context, urls string, replicas int, opts ...nats.Option
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.PingInterval(2 * time.Second),
 		nats.MaxPingsOutstanding(2),
-		nats.RetryOnFailedConnect(false),
 	}, opts...)
 	nc, err := nats.Connect(urls, all...)
 	if err != nil {
@@ -402,9 +430,21 @@ func open(ctx context.Context, nc *nats.Conn, replicas int, deadline time.Time) 
 	}
 	s := &Store{nc: nc, js: js, replicas: replicas}
 	for {
-		err = s.openBuckets(ctx)
-		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
-			return s, err
+		// Short attempts while a cluster forms: when the nodes create the
+		// same bucket at once, none of them is answered (measured with
+		// nats-server 2.15: each request times out, 5s by default), but the
+		// bucket exists and the next attempt finds it.
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if time.Until(deadline) > 0 {
+			actx, cancel = context.WithTimeout(ctx, time.Second)
+		}
+		err = s.openBuckets(actx)
+		cancel()
+		if err == nil {
+			return s, nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return nil, err
 		}
 		select {
 		case <-ctx.Done():
@@ -643,16 +683,59 @@ const metersBucket = "paddock-meters"
 // record is dropped keep after it was last written, so the bucket stays
 // bounded without anyone deleting from it.
 func (s *Store) Meters(ctx context.Context, keep time.Duration) (KV, error) {
-	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := s.KeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      metersBucket,
 		Description: "Usage meters for the bill: one record per minute",
 		History:     1,
 		TTL:         keep,
 		Storage:     jetstream.FileStorage,
-		Replicas:    s.replicas,
 	})
 	if err != nil {
-		return KV{}, fmt.Errorf("open bucket %s: %w", metersBucket, err)
+		return KV{}, err
 	}
 	return KV{kv}, nil
+}
+
+// createTimeout bounds how long creating a bucket or stream retries while
+// a forming cluster cannot place it yet.
+const createTimeout = 30 * time.Second
+
+// KeyValue creates (or updates) a bucket of other roles (live state,
+// leases) with the engine's replica count. On a cluster whose nodes start
+// together it retries in short attempts, as open does.
+func (s *Store) KeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.Replicas = s.replicas
+	kv, err := retryCreate(ctx, func(ctx context.Context) (jetstream.KeyValue, error) { return s.js.CreateOrUpdateKeyValue(ctx, cfg) })
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
+}
+
+// Stream creates (or updates) a stream of other roles (function logs)
+// with the engine's replica count, retrying as KeyValue does.
+func (s *Store) Stream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	cfg.Replicas = s.replicas
+	st, err := retryCreate(ctx, func(ctx context.Context) (jetstream.Stream, error) { return s.js.CreateOrUpdateStream(ctx, cfg) })
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", cfg.Name, err)
+	}
+	return st, nil
+}
+
+func retryCreate[T any](ctx context.Context, create func(context.Context) (T, error)) (T, error) {
+	deadline := time.Now().Add(createTimeout)
+	for {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		v, err := create(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
