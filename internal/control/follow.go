@@ -49,7 +49,12 @@ func (s *Service) Follow(ctx context.Context, writing func() bool) {
 }
 
 func (s *Service) follow(ctx context.Context, w jetstream.KeyWatcher, writing func() bool) {
-	var due <-chan time.Time
+	// What was written before the watch began is read now.
+	seen, err := s.store.Config.LastSeq(ctx)
+	due := time.After(0)
+	if err != nil {
+		due = time.After(time.Second)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -58,20 +63,67 @@ func (s *Service) follow(ctx context.Context, w jetstream.KeyWatcher, writing fu
 			if !ok {
 				return
 			}
-			if e != nil && due == nil && !writing() {
+			if e == nil {
+				continue
+			}
+			seen = max(seen, e.Revision())
+			if due == nil {
 				due = time.After(followDebounce)
 			}
 		case <-due:
 			due = nil
 			if writing() {
+				s.applied.Store(seen) // its own writes: nothing to reload
 				continue
 			}
+			upTo := seen
 			if err := s.Reload(ctx); err != nil {
 				s.log.Warn("reload configuration", "err", err)
 				due = time.After(time.Second)
+				continue
 			}
+			s.applied.Store(upTo)
+			s.appliedCond()
 		}
 	}
+}
+
+// ConfigSeq is the sequence of the configuration's last write, which a
+// follower waits to have applied (WaitApplied) before it answers a write
+// it forwarded: read-your-writes through any server.
+func (s *Service) ConfigSeq(ctx context.Context) (uint64, error) { return s.store.Config.LastSeq(ctx) }
+
+// WaitApplied waits until this server's view includes the configuration
+// up to seq, or ctx ends.
+func (s *Service) WaitApplied(ctx context.Context, seq uint64) error {
+	for s.applied.Load() < seq {
+		s.appliedMu.Lock()
+		ch := s.appliedCh
+		if ch == nil {
+			ch = make(chan struct{})
+			s.appliedCh = ch
+		}
+		s.appliedMu.Unlock()
+		if s.applied.Load() >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// appliedCond wakes WaitApplied's waiters.
+func (s *Service) appliedCond() {
+	s.appliedMu.Lock()
+	if s.appliedCh != nil {
+		close(s.appliedCh)
+		s.appliedCh = nil
+	}
+	s.appliedMu.Unlock()
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

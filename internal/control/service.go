@@ -41,6 +41,11 @@ type Service struct {
 	settle     chan struct{} // creations and updates to finish (settle.go)
 
 	policies map[string]*policyRecord // resource policies by function and qualifier (policy.go)
+
+	// A follower's progress through the leader's writes (follow.go).
+	applied   atomic.Uint64
+	appliedMu sync.Mutex
+	appliedCh chan struct{} // closed when applied moves
 }
 
 type fnState struct {

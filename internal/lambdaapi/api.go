@@ -66,6 +66,7 @@ type API struct {
 	cut       atomic.Int64           // invokes the server ended before their result
 	leader    Leader                 // nil: this server writes (forward.go)
 	proxy     *httputil.ReverseProxy // to the leader
+	cluster   ClusterSource          // nil: a single Paddock
 }
 
 // New returns the API handler. A nil verifier turns authentication off.
@@ -233,6 +234,7 @@ func (a *API) wrap(op awsmodel.Operation, h handler) http.Handler {
 			}
 			return
 		}
+		w = a.leaderWriter(w, r)
 		body, err := readBody(r, bodyLimit(op.Name), pending)
 		if err != nil {
 			if pending != nil {

@@ -28,6 +28,42 @@ type StatusResponse struct {
 	CapacityProviders []CapacityProviderStatus `json:"capacityProviders"`
 	Versions          []scaler.VersionStatus   `json:"versions"`
 	Time              string                   `json:"time"` // RFC 3339, when the answer was made
+	// Cluster is set on a server of a cluster (paddock server).
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
+}
+
+// ClusterStatus is the servers sharing the engine and the hosts that joined.
+type ClusterStatus struct {
+	This    string         `json:"this"`   // the answering server's API URL
+	Leader  string         `json:"leader"` // the leader's API URL; "" during an election
+	Servers []ServerStatus `json:"servers"`
+	Hosts   []HostStatus   `json:"hosts"`
+}
+
+// ServerStatus is one server as it announces itself.
+type ServerStatus struct {
+	Node    string    `json:"node"`
+	URL     string    `json:"url"`
+	Started time.Time `json:"started"`
+	Leader  bool      `json:"leader"`
+}
+
+// HostStatus is one joined host (an instance agent).
+type HostStatus struct {
+	ID               string  `json:"id"`
+	Type             string  `json:"type"`
+	Arch             string  `json:"arch"`
+	Provider         string  `json:"provider"`
+	Address          string  `json:"address"`               // its invoke port
+	Instance         string  `json:"instance,omitempty"`    // the instance it is bound to, as the leader sees it
+	HeartbeatAgeSecs float64 `json:"heartbeatAgeSeconds"`   // since its last beat reached this server
+	EEs              int     `json:"executionEnvironments"` // EEs its agent reports
+	Routed           int     `json:"routedEnvironments"`    // of which this server routes invokes to
+}
+
+// ClusterSource is what the status API reads the cluster from.
+type ClusterSource interface {
+	Cluster() ClusterStatus
 }
 
 // CapacityProviderStatus is one capacity provider with its instances and
@@ -62,9 +98,17 @@ const StateDeleted = "Deleted"
 // on a duplicate pattern.
 func (a *API) HandleStatus(source StatusSource) {
 	a.mux.Handle("GET /paddock/v1/status", a.wrap(awsmodel.Operation{}, func(w http.ResponseWriter, _ *http.Request, _ []byte) error {
-		return writeJSON(w, http.StatusOK, buildStatus(a.ctl.CapacityProviders(), source.Instances(), source.Status(), time.Now()))
+		resp := buildStatus(a.ctl.CapacityProviders(), source.Instances(), source.Status(), time.Now())
+		if a.cluster != nil {
+			c := a.cluster.Cluster()
+			resp.Cluster = &c
+		}
+		return writeJSON(w, http.StatusOK, resp)
 	}))
 }
+
+// HandleCluster adds the cluster's servers and hosts to the status.
+func (a *API) HandleCluster(source ClusterSource) { a.cluster = source }
 
 // buildStatus groups instances under their capacity provider and sums
 // their allocation. Slices are never nil, so clients always see arrays.

@@ -23,12 +23,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Bucket opens (or creates) the lease bucket name whose keys live ttl
-// after their last write, with replicas copies (the engine's count: a
-// lease must outlive the death of one node). Every candidate for a role
-// must use the same ttl.
-func Bucket(ctx context.Context, js jetstream.JetStream, name string, ttl time.Duration, replicas int) (jetstream.KeyValue, error) {
-	return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, TTL: ttl, History: 1, Replicas: max(replicas, 1)})
+// Config is the lease bucket name whose keys live ttl after their last
+// write. Every candidate for a role must use the same ttl.
+func Config(name string, ttl time.Duration) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{Bucket: name, TTL: ttl, History: 1}
+}
+
+// Bucket opens (or creates) the lease bucket name (see Config) on one node.
+func Bucket(ctx context.Context, js jetstream.JetStream, name string, ttl time.Duration) (jetstream.KeyValue, error) {
+	return js.CreateOrUpdateKeyValue(ctx, Config(name, ttl))
 }
 
 // Elector campaigns for one role.

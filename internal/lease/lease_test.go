@@ -49,7 +49,7 @@ func start(t *testing.T, n int, ttl time.Duration, keep bool) *candidates {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	kv, err := Bucket(ctx, st.JetStream(), "paddock-leases", ttl, 1)
+	kv, err := Bucket(ctx, st.JetStream(), "paddock-leases", ttl)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,9 +113,13 @@ type Buckets struct {
 	Hosts, Assign, EEs, Instances jetstream.KeyValue
 }
 
-// Create makes (or updates) the buckets; servers call it. replicas is the
-// number of copies each record keeps (1 on one node, 3 on a cluster).
-func Create(ctx context.Context, js jetstream.JetStream, replicas int) (*Buckets, error) {
+// Creator makes a bucket with the engine's replica count (store.Store).
+type Creator interface {
+	KeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error)
+}
+
+// Create makes (or updates) the buckets; servers call it.
+func Create(ctx context.Context, st Creator) (*Buckets, error) {
 	var b Buckets
 	for _, c := range []struct {
 		kv   *jetstream.KeyValue
@@ -127,11 +131,9 @@ func Create(ctx context.Context, js jetstream.JetStream, replicas int) (*Buckets
 		{&b.EEs, EEsBucket, "State of each EE (written by its agent)"},
 		{&b.Instances, InstancesBucket, "Hosts bound to capacity providers (written by the fleet leader)"},
 	} {
-		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: c.name, Description: c.desc, History: 1, Replicas: max(replicas, 1), Storage: jetstream.FileStorage,
-		})
+		kv, err := st.KeyValue(ctx, jetstream.KeyValueConfig{Bucket: c.name, Description: c.desc, History: 1, Storage: jetstream.FileStorage})
 		if err != nil {
-			return nil, fmt.Errorf("open bucket %s: %w", c.name, err)
+			return nil, err
 		}
 		*c.kv = kv
 	}

@@ -49,6 +49,9 @@ type Record struct {
 type Options struct {
 	Retention time.Duration // how long lines are kept (default 7 days)
 	MaxBytes  int64         // how much is kept, oldest dropped first (default 1 GiB)
+	// CreateStream makes the log stream with the engine's replica count
+	// (store.Store.Stream); nil creates it plainly on the JetStream given.
+	CreateStream func(context.Context, jetstream.StreamConfig) (jetstream.Stream, error)
 }
 
 // Defaults of Options.

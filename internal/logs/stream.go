@@ -40,7 +40,11 @@ func ValidFunctionName(name string) bool { return validName.MatchString(name) }
 func subject(function string) string { return subjectPrefix + function }
 
 func ensureStream(ctx context.Context, js jetstream.JetStream, opts Options) (jetstream.Stream, error) {
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	create := opts.CreateStream
+	if create == nil {
+		create = js.CreateOrUpdateStream
+	}
+	st, err := create(ctx, jetstream.StreamConfig{
 		Name:        streamName,
 		Description: "Function logs: NDJSON batches of records, one subject per function",
 		Subjects:    []string{subjectPrefix + ">"},

@@ -165,6 +165,7 @@ type Platform struct {
 
 	leading atomic.Bool // this server runs the control loops and writes the configuration
 	leases  jetstream.KeyValue
+	self    string // the API URL other servers reach this one at
 }
 
 // Leading reports whether this server is the leader: it runs the scaler
@@ -183,12 +184,14 @@ const leaderKey = "leader"
 // the fleet) and writes the configuration; every server follows the
 // configuration the leader writes and forwards writes to it.
 func (p *Platform) campaign(ctx context.Context, opts Options) error {
-	leases, err := lease.Bucket(ctx, p.store.JetStream(), "paddock-leases", leaseTTL, p.store.Replicas())
+	leases, err := p.store.KeyValue(ctx, lease.Config("paddock-leases", leaseTTL))
 	if err != nil {
-		return fmt.Errorf("lease bucket: %w", err)
+		return err
 	}
 	p.leases = leases
 	self := cmp.Or(opts.AdvertiseURL, p.Endpoint)
+	p.self = self
+	p.api.HandleCluster(p)
 	p.api.ForwardWritesTo(func() (string, bool) {
 		if p.leading.Load() {
 			return self, true
@@ -200,7 +203,8 @@ func (p *Platform) campaign(ctx context.Context, opts Options) error {
 		return string(e.Value()), string(e.Value()) == self
 	})
 	el := &lease.Elector{KV: leases, Key: leaderKey, ID: self, TTL: leaseTTL}
-	p.wg.Add(2)
+	p.wg.Add(3)
+	go func() { defer p.wg.Done(); p.announce(ctx, p.store.NodeName(), self) }()
 	go func() { defer p.wg.Done(); p.Control.Follow(ctx, p.leading.Load) }()
 	go func() {
 		defer p.wg.Done()
@@ -284,7 +288,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	local := &fleet.Local{Cache: cache, LaunchDelay: opts.LaunchDelay, Output: outputs}
 	var static *fleet.Static
 	if opts.Provider == "static" {
-		kv, err := livestate.Create(ctx, st.JetStream(), st.Replicas())
+		kv, err := livestate.Create(ctx, st)
 		if err != nil {
 			st.Close()
 			return nil, err

@@ -13,7 +13,7 @@ import (
 // stream (bounded by Options.LogRetention and LogMaxBytes), read back by
 // GET /paddock/v1/logs/{function} and `paddock logs`.
 func wireLogs(w *wiring) error {
-	svc, err := logs.Open(w.ctx, w.store.JetStream(), logs.Options{Retention: w.opts.LogRetention, MaxBytes: w.opts.LogMaxBytes})
+	svc, err := logs.Open(w.ctx, w.store.JetStream(), logs.Options{Retention: w.opts.LogRetention, MaxBytes: w.opts.LogMaxBytes, CreateStream: w.store.Stream})
 	if err != nil {
 		return err
 	}

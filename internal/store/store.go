@@ -463,10 +463,62 @@ func (s *Store) openBuckets(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open bucket %s: %w", stateBucket, err)
 	}
+	if cfg, err = s.leaderReads(ctx, cfg); err != nil {
+		return err
+	}
+	if st, err = s.leaderReads(ctx, st); err != nil {
+		return err
+	}
 	s.Config, s.State = KV{cfg}, KV{st}
 	s.code, err = s.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: codeBucket, Replicas: s.replicas})
 	if err != nil {
 		return fmt.Errorf("open object store %s: %w", codeBucket, err)
+	}
+	if s.replicas > 1 {
+		if err := s.noDirectGets(ctx, "OBJ_"+codeBucket); err != nil {
+			return err
+		}
+		if s.code, err = s.js.ObjectStore(ctx, codeBucket); err != nil {
+			return fmt.Errorf("open object store %s: %w", codeBucket, err)
+		}
+	}
+	return nil
+}
+
+// leaderReads makes every read of a replicated bucket go to its stream's
+// leader. By default any replica answers a read ("direct get"), and an R3
+// write is acknowledged once 2 of the 3 have it: the third, asked right
+// after, answers "not found" (seen: a function's code missing just after
+// it was stored, a new alias missing). The leader has every acknowledged
+// write. The handle is bound again, as a handle keeps the read mode it
+// was opened with.
+func (s *Store) leaderReads(ctx context.Context, kv jetstream.KeyValue) (jetstream.KeyValue, error) {
+	if s.replicas < 2 {
+		return kv, nil
+	}
+	name := kv.Bucket()
+	if err := s.noDirectGets(ctx, "KV_"+name); err != nil {
+		return nil, err
+	}
+	kv, err := s.js.KeyValue(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", name, err)
+	}
+	return kv, nil
+}
+
+func (s *Store) noDirectGets(ctx context.Context, stream string) error {
+	st, err := s.js.Stream(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", stream, err)
+	}
+	cfg := st.CachedInfo().Config
+	if !cfg.AllowDirect {
+		return nil
+	}
+	cfg.AllowDirect = false
+	if _, err := s.js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("stream %s: reads from its leader: %w", stream, err)
 	}
 	return nil
 }
@@ -596,6 +648,20 @@ func (b KV) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// LastSeq is the sequence of the bucket's last write: every record has a
+// revision at most this.
+func (b KV) LastSeq(ctx context.Context) (uint64, error) {
+	st, err := b.kv.Status(ctx)
+	if err != nil {
+		return 0, err
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return 0, errors.New("bucket status without stream info")
+	}
+	return bs.StreamInfo().State.LastSeq, nil
+}
+
 // WatchUpdates follows every change made to the bucket from now on.
 func (b KV) WatchUpdates(ctx context.Context) (jetstream.KeyWatcher, error) {
 	return b.kv.WatchAll(ctx, jetstream.UpdatesOnly())
@@ -705,7 +771,13 @@ const createTimeout = 30 * time.Second
 // together it retries in short attempts, as open does.
 func (s *Store) KeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Replicas = s.replicas
-	kv, err := retryCreate(ctx, func(ctx context.Context) (jetstream.KeyValue, error) { return s.js.CreateOrUpdateKeyValue(ctx, cfg) })
+	kv, err := retryCreate(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
+		kv, err := s.js.CreateOrUpdateKeyValue(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return s.leaderReads(ctx, kv)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", cfg.Bucket, err)
 	}

@@ -29,6 +29,7 @@ type cluster struct {
 	t     *testing.T
 	bin   string
 	token string
+	join  string // the engine URLs agents join ("": the platform's)
 	hosts []*testhost.Host
 
 	mu     sync.Mutex
@@ -82,7 +83,11 @@ func (c *cluster) startAgent(i int) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	cmd := exec.Command(c.bin, "agent", "--join", c.p.EngineURL, "--token", c.token, "--id", hostID(i),
+	join := c.join
+	if join == "" {
+		join = c.p.EngineURL
+	}
+	cmd := exec.Command(c.bin, "agent", "--join", join, "--token", c.token, "--id", hostID(i),
 		"--instance-type", "m7i.xlarge", "--listen", h.Addr.String()+":9402", "--data-dir", filepath.Join(c.t.TempDir(), "agent"))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
