@@ -93,7 +93,7 @@ func Open(ctx context.Context, st *store.Store, opts Options) (*Service, error) 
 }
 
 func (s *Service) load(ctx context.Context) error {
-	entries, err := s.store.Config.All(ctx, ">")
+	entries, err := s.store.Config.Snapshot(ctx, ">")
 	if err != nil {
 		return err
 	}

@@ -112,6 +112,9 @@ func NewStatic(nc *nats.Conn, kv *livestate.Buckets, client *hop.Client, rt *rou
 		hosts: map[string]*joinedHost{}, changed: make(chan struct{}), ready: make(chan struct{})}
 }
 
+// Ready is closed once Run has read the hosts and their EEs as they are.
+func (s *Static) Ready() <-chan struct{} { return s.ready }
+
 // Name is "static".
 func (s *Static) Name() string { return "static" }
 

@@ -216,6 +216,7 @@ func (p *Platform) campaign(ctx context.Context, opts Options) error {
 			}
 			p.leading.Store(true)
 			slog.Info("leading: running the scaler and the fleet", "server", self)
+			p.store.LeadElsewhere(lead)
 			defer func() {
 				p.leading.Store(false)
 				slog.Info("no longer leading", "server", self)
@@ -380,6 +381,13 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	if static != nil {
 		p.wg.Add(1)
 		go func() { defer p.wg.Done(); static.Run(runCtx) }()
+		// Serve once the router has the EEs that are running: a server that
+		// joins (or restarts) would otherwise throttle its first invokes.
+		select {
+		case <-static.Ready():
+		case <-time.After(10 * time.Second):
+			slog.Warn("serving before the live state was read: the first invokes may be throttled")
+		}
 	}
 	if static != nil {
 		if err := p.campaign(runCtx, opts); err != nil {

@@ -46,13 +46,14 @@ var ErrConflict = errors.New("revision conflict")
 
 // Store is the typed face of JetStream for the rest of Paddock.
 type Store struct {
-	server   *server.Server // nil when connected to an external cluster
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	replicas int
-	Config   KV
-	State    KV
-	code     jetstream.ObjectStore
+	sysPassword string         // of sysUser; "" without a system account
+	server      *server.Server // nil when connected to an external cluster
+	nc          *nats.Conn
+	js          jetstream.JetStream
+	replicas    int
+	Config      KV
+	State       KV
+	code        jetstream.ObjectStore
 }
 
 // OpenEmbedded starts an in-process NATS server with JetStream data under
@@ -149,10 +150,21 @@ func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, e
 	}
 	replicas, joinTimeout := 1, time.Duration(0)
 	var peers []string
+	var sysPassword string
 	if c := l.Cluster; c.Addr != "" {
 		var err error
 		if peers, replicas, err = configureCluster(opts, dir, l.JoinToken, c); err != nil {
 			return nil, err
+		}
+		if l.Addr != "" {
+			// A user of the system account, in process only (its password is
+			// this process's), to ask the meta leader to step down.
+			sys := server.NewAccount(server.DEFAULT_SYSTEM_ACCOUNT)
+			opts.Accounts, opts.SystemAccount = []*server.Account{sys}, sys.Name
+			pw := make([]byte, 24)
+			rand.Read(pw) //nolint:errcheck // never fails on Linux
+			sysPassword = hex.EncodeToString(pw)
+			opts.Users = append(opts.Users, &server.User{Username: sysUser, Password: sysPassword, Account: sys})
 		}
 		joinTimeout = c.JoinTimeout
 		if joinTimeout <= 0 {
@@ -190,8 +202,37 @@ func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, e
 		ns.Shutdown()
 		return nil, err
 	}
-	s.server = ns
+	s.server, s.sysPassword = ns, sysPassword
 	return s, nil
+}
+
+// sysUser is the in-process user of the system account.
+const sysUser = "paddock-sys"
+
+// LeadElsewhere asks the raft groups this node leads (the streams of the
+// engine, and the JetStream meta group) to elect a leader on another
+// node. The server that leads Paddock calls it: if it dies, as a leader
+// may, groups it led would be unavailable until their election (4 to 9 s
+// in nats-server: no KV write, no new watch), and the next leader would
+// take over that much later; led from the other nodes, they carry on.
+func (s *Store) LeadElsewhere(ctx context.Context) {
+	if s.server == nil || !s.server.JetStreamIsClustered() {
+		return
+	}
+	for name := range s.js.StreamNames(ctx).Name() {
+		if s.server.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, name) {
+			s.server.JetStreamStepdownStream(server.DEFAULT_GLOBAL_ACCOUNT, name) //nolint:errcheck // best effort
+		}
+	}
+	if !s.server.JetStreamIsLeader() || s.sysPassword == "" {
+		return
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(s.server), nats.UserInfo(sysUser, s.sysPassword), nats.Name("paddock-sys"))
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	nc.RequestWithContext(ctx, "$JS.API.META.LEADER.STEPDOWN", []byte("{}")) //nolint:errcheck // best effort
 }
 
 // splitAddr parses host:port, port 0 meaning any free port.
@@ -665,6 +706,58 @@ func (b KV) LastSeq(ctx context.Context) (uint64, error) {
 // WatchUpdates follows every change made to the bucket from now on.
 func (b KV) WatchUpdates(ctx context.Context) (jetstream.KeyWatcher, error) {
 	return b.kv.WatchAll(ctx, jetstream.UpdatesOnly())
+}
+
+// Snapshot returns the current records under filter, like All, read
+// through to the bucket's last write: on a cluster the read may be served
+// by a replica that lags (a node that just restarted), so it is retried
+// until it includes the last sequence the stream's leader had when it
+// began. A snapshot is how a server's whole view of a bucket is loaded.
+func (b KV) Snapshot(ctx context.Context, filter string) ([]Entry, error) {
+	want, err := b.LastSeq(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		out, got, err := b.read(ctx, filter)
+		if err != nil {
+			return nil, err
+		}
+		if got >= want || filter != ">" {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("load %s: a replica behind the last write (%d of %d): %w", b.kv.Bucket(), got, want, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// read is All with the highest revision seen, deletions included: when the
+// reader is current, that is the bucket's last sequence.
+func (b KV) read(ctx context.Context, filter string) ([]Entry, uint64, error) {
+	w, err := b.kv.Watch(ctx, filter)
+	if err != nil {
+		return nil, 0, fmt.Errorf("load %s: %w", filter, err)
+	}
+	defer w.Stop() //nolint:errcheck
+	var out []Entry
+	var last uint64
+	for {
+		select {
+		case e := <-w.Updates():
+			if e == nil {
+				return out, last, nil
+			}
+			last = max(last, e.Revision())
+			if e.Operation() == jetstream.KeyValuePut {
+				out = append(out, Entry{Key: e.Key(), Value: e.Value(), Revision: e.Revision()})
+			}
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		}
+	}
 }
 
 // Entry is one record as loaded by All.
