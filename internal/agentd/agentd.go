@@ -55,8 +55,9 @@ type Daemon struct {
 	log    *slog.Logger
 	states chan agent.Event
 
-	mu  sync.Mutex
-	ees map[string]*agent.EE // by EE id: every EE the agent runs
+	mu       sync.Mutex
+	ees      map[string]*agent.EE // by EE id: every EE the agent runs
+	assigned map[string]bool      // by EE id: what the leader wants it to run
 
 	lastAck atomic.Int64 // unix ns of the last beat a server answered
 }
@@ -75,7 +76,7 @@ func Run(ctx context.Context, nc *nats.Conn, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("join: %w (is the server up?)", err)
 	}
-	d := &Daemon{opts: opts, nc: nc, kv: kv, ees: map[string]*agent.EE{}, states: make(chan agent.Event, 4096),
+	d := &Daemon{opts: opts, nc: nc, kv: kv, ees: map[string]*agent.EE{}, assigned: map[string]bool{}, states: make(chan agent.Event, 4096),
 		log: cmpLogger(opts.Logger).With("role", "agent", "host", opts.Host.ID)}
 	d.lastAck.Store(time.Now().UnixNano())
 	d.agent = agent.New(opts.Host.ID, opts.Cache, func(ev agent.Event) { d.states <- ev })
@@ -194,6 +195,7 @@ func (d *Daemon) converge(ctx context.Context, w jetstream.KeyWatcher) {
 func (d *Daemon) assign(spec agent.Spec) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.assigned[spec.ID] = true
 	if d.ees[spec.ID] != nil {
 		return
 	}
@@ -204,9 +206,10 @@ func (d *Daemon) assign(spec agent.Spec) {
 func (d *Daemon) unassign(ctx context.Context, id string) {
 	d.mu.Lock()
 	e := d.ees[id]
+	delete(d.assigned, id)
 	d.mu.Unlock()
 	if e != nil {
-		d.agent.Stop(e)
+		d.agent.Stop(e) // its record goes when it has stopped (writeStates)
 		return
 	}
 	livestate.Delete(ctx, d.kv.EEs, livestate.Key(d.opts.Host.ID, id)) //nolint:errcheck // retried at the next converge
@@ -217,6 +220,7 @@ func (d *Daemon) stopUnassigned(assigned map[string]bool) {
 	defer d.mu.Unlock()
 	for id, e := range d.ees {
 		if !assigned[id] {
+			delete(d.assigned, id)
 			d.agent.Stop(e)
 		}
 	}
@@ -236,13 +240,19 @@ func (d *Daemon) writeStates(ctx context.Context) {
 			if ev.Failure != nil {
 				rec.FailureCode, rec.FailureMessage = ev.Failure.Code, ev.Failure.Message
 			}
+			key := livestate.Key(d.opts.Host.ID, id)
+			write := func() error { return livestate.Put(ctx, d.kv.EEs, key, rec) }
 			if ev.State == agent.Stopped || ev.State == agent.Failed {
 				d.mu.Lock()
 				delete(d.ees, id)
+				if !d.assigned[id] {
+					// Unassigned: nobody waits for its end; the record goes.
+					write = func() error { return livestate.Delete(ctx, d.kv.EEs, key) }
+				}
 				d.mu.Unlock()
 			}
 			for ctx.Err() == nil {
-				if err := livestate.Put(ctx, d.kv.EEs, livestate.Key(d.opts.Host.ID, id), rec); err == nil {
+				if err := write(); err == nil {
 					break
 				} else {
 					d.log.Warn("report EE state", "ee", id, "err", err)

@@ -54,7 +54,8 @@ type joinedHost struct {
 	beat  atomic.Int64 // unix ns of its last heartbeat, as received here
 	fresh bool         // beats recently (as of the last sweep); routes follow it
 
-	views map[string]*eeView // every EE its agent reports, by id (all servers)
+	views    map[string]*eeView // every EE its agent reports, by id (all servers)
+	assigned map[string]bool    // EEs the leader assigned to it, by id (all servers)
 
 	// The leader's side (guarded by Static.mu).
 	boundTo string // instance id; "" when free
@@ -155,18 +156,20 @@ func (s *Static) Run(ctx context.Context) {
 	}
 	defer sub.Unsubscribe() //nolint:errcheck
 	var wg sync.WaitGroup
-	hostsIn, eesIn := make(chan struct{}), make(chan struct{})
-	wg.Add(3)
-	go func() { defer wg.Done(); s.watch(ctx, s.kv.Hosts, s.onHost, hostsIn) }()
-	go func() {
+	hostsIn, assignIn, eesIn := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	after := func(first <-chan struct{}, kv jetstream.KeyValue, apply func(context.Context, jetstream.KeyValueEntry), done chan struct{}) {
 		defer wg.Done()
-		select { // EE records name hosts: read those first
-		case <-hostsIn:
+		select { // assignments and EE records name hosts: read those first
+		case <-first:
 		case <-ctx.Done():
 			return
 		}
-		s.watch(ctx, s.kv.EEs, s.onEE, eesIn)
-	}()
+		s.watch(ctx, kv, apply, done)
+	}
+	wg.Add(4)
+	go func() { defer wg.Done(); s.watch(ctx, s.kv.Hosts, s.onHost, hostsIn) }()
+	go after(hostsIn, s.kv.Assign, s.onAssign, assignIn)
+	go after(assignIn, s.kv.EEs, s.onEE, eesIn)
 	go func() {
 		defer wg.Done()
 		select {
@@ -248,9 +251,12 @@ func (s *Static) sweep(now time.Time) {
 	}
 }
 
-// route puts v in the router's table or takes it out (s.mu held).
-func (s *Static) route(h *joinedHost, v *eeView) {
-	want := h.fresh && v.rec.State == agent.Ready.String() && v.target != nil
+// route puts v in the router's table or takes it out (s.mu held). An EE
+// is routed while the leader has it assigned (not after it took it away,
+// as from a host it found lost and that came back), its agent says it is
+// Ready, and its host beats.
+func (s *Static) route(h *joinedHost, id string, v *eeView) {
+	want := h.fresh && h.assigned[id] && v.rec.State == agent.Ready.String() && v.target != nil
 	switch {
 	case want && !v.routed:
 		s.router.Add(v.rec.Key, v.target)
@@ -261,8 +267,30 @@ func (s *Static) route(h *joinedHost, v *eeView) {
 }
 
 func (s *Static) routeHost(h *joinedHost) {
-	for _, v := range h.views {
-		s.route(h, v)
+	for id, v := range h.views {
+		s.route(h, id, v)
+	}
+}
+
+// onAssign takes an assignment the leader made or took back.
+func (s *Static) onAssign(_ context.Context, e jetstream.KeyValueEntry) {
+	hostID, id, ok := livestate.SplitKey(e.Key())
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.hosts[hostID]
+	if h == nil {
+		return
+	}
+	if e.Operation() == jetstream.KeyValuePut {
+		h.assigned[id] = true
+	} else {
+		delete(h.assigned, id)
+	}
+	if v := h.views[id]; v != nil {
+		s.route(h, id, v)
 	}
 }
 
@@ -289,7 +317,7 @@ func (s *Static) onHost(ctx context.Context, e jetstream.KeyValueEntry) {
 	}
 	switch {
 	case h == nil:
-		h = &joinedHost{s: s, rec: rec, views: map[string]*eeView{}, ees: map[string]*remoteEE{}}
+		h = &joinedHost{s: s, rec: rec, views: map[string]*eeView{}, assigned: map[string]bool{}, ees: map[string]*remoteEE{}}
 		h.beat.Store(time.Now().UnixNano())
 		h.fresh = true
 		s.hosts[id] = h
@@ -339,7 +367,7 @@ func (s *Static) onEE(ctx context.Context, e jetstream.KeyValueEntry) {
 	if e.Operation() != jetstream.KeyValuePut {
 		if v := h.views[id]; v != nil {
 			v.rec.State = agent.Stopped.String()
-			s.route(h, v)
+			s.route(h, id, v)
 			delete(h.views, id)
 		}
 		s.mu.Unlock()
@@ -364,7 +392,7 @@ func (s *Static) onEE(ctx context.Context, e jetstream.KeyValueEntry) {
 		v.routed = false
 	}
 	v.rec = rec
-	s.route(h, v)
+	s.route(h, id, v)
 
 	ee := h.ees[id]
 	if ee == nil || ee.state == st {

@@ -34,7 +34,26 @@ type Host struct {
 	// peer address it sees ("from 198.51.100.1:40000\n") and closes.
 	Server netip.AddrPort
 
-	ns netns.NsHandle
+	ns   netns.NsHandle
+	link string // this machine's end of the veth pair
+}
+
+// Partition takes the host's link down (up false) or brings it back: the
+// host and this machine stop reaching each other, as when a network
+// partition cuts a machine off; connections between them hang.
+func (h *Host) Partition(cut bool) error {
+	l, err := netlink.LinkByName(h.link)
+	if err != nil {
+		return err
+	}
+	if cut {
+		return netlink.LinkSetDown(l)
+	}
+	if err := netlink.LinkSetUp(l); err != nil {
+		return err
+	}
+	// The link's address route comes back with it; nothing else to restore.
+	return nil
 }
 
 // Start starts cmd inside the host's network namespace: the process sees
@@ -146,7 +165,7 @@ func New(t testing.TB) *Host {
 			}()
 		}
 	}()
-	return &Host{Addr: addr, Gateway: gw, Server: netip.MustParseAddrPort(ln.Addr().String()), ns: ns}
+	return &Host{Addr: addr, Gateway: gw, Server: netip.MustParseAddrPort(ln.Addr().String()), ns: ns, link: name}
 }
 
 // claim takes one of the 64 /30s of TEST-NET-2 for the test, by a flock

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/paddockhq/paddock/internal/fleet"
 	"github.com/paddockhq/paddock/internal/platform"
 	"github.com/paddockhq/paddock/internal/testhost"
 )
@@ -268,5 +269,91 @@ func TestClusterServesAcrossHosts(t *testing.T) {
 	}
 	if !strings.HasPrefix(c.p.EngineURL, "nats://") {
 		t.Errorf("engine URL %q", c.p.EngineURL)
+	}
+}
+
+// routedEEs is the EEs the server routes invokes to, summed over hosts.
+func (c *cluster) routedEEs() int {
+	n := 0
+	for _, h := range c.p.Static.Hosts() {
+		n += h.Routed
+	}
+	return n
+}
+
+// TestClusterPartitionedAgent: an agent whose link goes down loses its
+// lease: the server stops routing to it, and its EEs start on the spare
+// host. When the link comes back the agent finds its EEs unassigned and
+// stops them: at no time are more EEs routed than the version's maximum.
+func TestClusterPartitionedAgent(t *testing.T) {
+	c := startCluster(t, 4)
+	cp := c.capacityProvider("cp-part")
+	c.function("part", cp, fnOpts{})
+	if _, err := c.lambda.PutFunctionScalingConfig(ctx(t), &lambda.PutFunctionScalingConfigInput{
+		FunctionName: aws.String("part"), Qualifier: aws.String("$LATEST.PUBLISHED"),
+		FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(3), MaxExecutionEnvironments: aws.Int32(3)}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, st := c.publish("part"); st != types.StateActive {
+		t.Fatalf("version %s is %s, want Active", v, st)
+	}
+	victim := -1
+	bound := c.boundHosts()
+	for i := range c.hosts {
+		if _, ok := bound[hostID(i)]; ok {
+			victim = i
+			break
+		}
+	}
+	cut := time.Now()
+	if err := c.hosts[victim].Partition(true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the partitioned host's EEs replaced", func() bool {
+		b := c.boundHosts()
+		_, stillBound := b[hostID(victim)]
+		return !stillBound && len(b) == 3 && readyEEs(c.env, "part:1") == 3 && c.routedEEs() == 3
+	})
+	t.Logf("host %s cut off: EEs replaced in %v", hostID(victim), time.Since(cut))
+	for i := 0; i < 10; i++ {
+		if out, err := c.invoke("part", "1", `{}`); err != nil || out.FunctionError != nil {
+			t.Fatalf("invoke %d during the partition: %v", i, err)
+		}
+	}
+
+	healed := time.Now()
+	if err := c.hosts[victim].Partition(false); err != nil {
+		t.Fatal(err)
+	}
+	most := 0
+	var rejoined time.Duration
+	for time.Since(healed) < 15*time.Second {
+		most = max(most, c.routedEEs())
+		var h *fleet.HostStatus
+		for _, hs := range c.p.Static.Hosts() {
+			if hs.ID == hostID(victim) {
+				h = &hs
+			}
+		}
+		if h != nil && time.Since(h.LastBeat) < time.Second && h.EEs == 0 {
+			rejoined = time.Since(healed)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if rejoined == 0 {
+		t.Fatalf("the healed host did not come back without EEs within 15s: %+v", c.p.Static.Hosts())
+	}
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		most = max(most, c.routedEEs())
+	}
+	t.Logf("link back: the agent rejoined with its stale EEs stopped in %v; at most %d EEs routed", rejoined, most)
+	if most > 3 {
+		t.Errorf("%d EEs routed at once after the partition healed, want at most the version's 3", most)
+	}
+	for i := 0; i < 10; i++ {
+		if out, err := c.invoke("part", "1", `{}`); err != nil || out.FunctionError != nil {
+			t.Fatalf("invoke %d after the partition: %v", i, err)
+		}
 	}
 }
