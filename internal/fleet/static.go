@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sort"
 	"sync"
@@ -43,7 +44,7 @@ type Static struct {
 	hosts   map[string]*joinedHost
 	changed chan struct{} // closed and replaced when a host joins or is released
 	ready   chan struct{} // closed once Run has read the hosts and EEs as they are
-	hopErrs atomic.Uint64
+	hopUnreachable, hopBroken atomic.Uint64
 }
 
 // joinedHost is one joined agent, and the Host handle of the instance it
@@ -64,10 +65,48 @@ type joinedHost struct {
 	ees     map[string]*remoteEE // EEs assigned by this leader (or adopted)
 }
 
+// hopTarget is the router's target for a remote EE: the hop, with its
+// errors counted.
+type hopTarget struct {
+	*hop.EE
+	s *Static
+}
+
+func (t hopTarget) Invoke(ctx context.Context, inv *runtimeapi.Invocation) error {
+	err := t.EE.Invoke(ctx, inv)
+	switch {
+	case err == nil, errors.Is(err, runtimeapi.ErrFull), ctx.Err() != nil:
+	case errors.Is(err, runtimeapi.ErrClosed):
+		t.s.hopUnreachable.Add(1)
+	default:
+		t.s.hopBroken.Add(1)
+	}
+	return err
+}
+
+// HopErrors counts the invokes the hop could not complete, by kind.
+func (s *Static) HopErrors() map[string]uint64 {
+	return map[string]uint64{"unreachable": s.hopUnreachable.Load(), "broken": s.hopBroken.Load()}
+}
+
+// HostCounts is how many joined hosts beat, and how many went silent.
+func (s *Static) HostCounts() (beating, silent int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.hosts {
+		if h.fresh {
+			beating++
+		} else {
+			silent++
+		}
+	}
+	return beating, silent
+}
+
 // eeView is an EE as the router sees it.
 type eeView struct {
 	rec    livestate.EE
-	target *hop.EE
+	target hopTarget
 	routed bool
 }
 
@@ -256,7 +295,7 @@ func (s *Static) sweep(now time.Time) {
 // as from a host it found lost and that came back), its agent says it is
 // Ready, and its host beats.
 func (s *Static) route(h *joinedHost, id string, v *eeView) {
-	want := h.fresh && h.assigned[id] && v.rec.State == agent.Ready.String() && v.target != nil
+	want := h.fresh && h.assigned[id] && v.rec.State == agent.Ready.String()
 	switch {
 	case want && !v.routed:
 		s.router.Add(v.rec.Key, v.target)
@@ -331,7 +370,7 @@ func (s *Static) onHost(ctx context.Context, e jetstream.KeyValueEntry) {
 				s.router.Remove(v.rec.Key, v.target)
 				v.routed = false
 			}
-			v.target = hop.NewEE(s.hop, rec.HopURL, rec.HopToken, id)
+			v.target = hopTarget{hop.NewEE(s.hop, rec.HopURL, rec.HopToken, id), s}
 		}
 		s.routeHost(h)
 		for eid, ee := range h.ees {
@@ -384,7 +423,7 @@ func (s *Static) onEE(ctx context.Context, e jetstream.KeyValueEntry) {
 	}
 	v := h.views[id]
 	if v == nil {
-		v = &eeView{target: hop.NewEE(s.hop, h.rec.HopURL, h.rec.HopToken, id)}
+		v = &eeView{target: hopTarget{hop.NewEE(s.hop, h.rec.HopURL, h.rec.HopToken, id), s}}
 		h.views[id] = v
 	}
 	if v.routed && v.rec.Key != rec.Key { // never, but a key is what Remove finds it by

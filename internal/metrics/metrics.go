@@ -59,6 +59,8 @@ type Sources struct {
 	// Prices turn the meters into paddock_cost_usd (the server's prices,
 	// savings plan included, like GET /paddock/v1/cost).
 	Prices billing.Prices
+	// Cluster is set on a server of several.
+	Cluster Cluster
 }
 
 // Metrics is Paddock's registry. Its ObserveInvoke counts each invoke
@@ -83,6 +85,9 @@ func New(src Sources) *Metrics {
 	)
 	if src.Meter != nil {
 		reg.MustRegister(newCostCollector(src.Meter, src.Prices))
+	}
+	if src.Cluster != nil {
+		reg.MustRegister(newClusterCollector(src.Cluster))
 	}
 	return m
 }

@@ -70,3 +70,25 @@ func (p *Platform) Cluster() lambdaapi.ClusterStatus {
 	}
 	return c
 }
+
+// The cluster's metrics (metrics.Cluster).
+
+// LeaderChanges is how many times this server took the lead or gave it up.
+func (p *Platform) LeaderChanges() uint64 { return p.leaderChanges.Load() }
+
+// LostInstances is how many instances the scaler replaced for want of
+// heartbeats while this server led.
+func (p *Platform) LostInstances() uint64 { return p.Scaler.LostInstances() }
+
+// HopErrors counts invokes the hop to agents could not complete.
+func (p *Platform) HopErrors() map[string]uint64 { return p.Static.HopErrors() }
+
+// HostCounts is the joined hosts that beat and those gone silent.
+func (p *Platform) HostCounts() (beating, silent int) { return p.Static.HostCounts() }
+
+// setLeading records a change of this server's part in the election.
+func (p *Platform) setLeading(on bool) {
+	if p.leading.Swap(on) != on {
+		p.leaderChanges.Add(1)
+	}
+}

@@ -163,9 +163,10 @@ type Platform struct {
 	wg      sync.WaitGroup
 	closers []func() // run in reverse at Close, after the loops stopped
 
-	leading atomic.Bool // this server runs the control loops and writes the configuration
-	leases  jetstream.KeyValue
-	self    string // the API URL other servers reach this one at
+	leading       atomic.Bool // this server runs the control loops and writes the configuration
+	leaderChanges atomic.Uint64
+	leases        jetstream.KeyValue
+	self          string // the API URL other servers reach this one at
 }
 
 // Leading reports whether this server is the leader: it runs the scaler
@@ -214,11 +215,11 @@ func (p *Platform) campaign(ctx context.Context, opts Options) error {
 				slog.Error("leading: reload configuration", "err", err)
 				return
 			}
-			p.leading.Store(true)
+			p.setLeading(true)
 			slog.Info("leading: running the scaler and the fleet", "server", self)
 			p.store.LeadElsewhere(lead)
 			defer func() {
-				p.leading.Store(false)
+				p.setLeading(false)
 				slog.Info("no longer leading", "server", self)
 			}()
 			var wg sync.WaitGroup

@@ -25,7 +25,11 @@ func wireMetrics(w *wiring) error {
 	// agrees with `paddock cost`. Start validated them already.
 	prices := billing.DefaultPrices()
 	prices.SavingsPlanDiscount = w.opts.SavingsPlan
-	m := metrics.New(metrics.Sources{Scaler: w.loop, Pool: w.pool, Meter: w.meter, Control: w.ctl, Prices: prices})
+	src := metrics.Sources{Scaler: w.loop, Pool: w.pool, Meter: w.meter, Control: w.ctl, Prices: prices}
+	if w.p.Static != nil {
+		src.Cluster = w.p
+	}
+	m := metrics.New(src)
 	w.api.Observe(m)
 	h := m.Handler()
 	if w.opts.MetricsListen == "" {

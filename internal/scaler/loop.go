@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paddockhq/paddock/internal/agent"
@@ -65,6 +66,7 @@ type Loop struct {
 
 	meters map[string]*versionMeter // by version key
 
+	lostCount atomic.Uint64 // instances lost and replaced, ever
 	launches  sync.WaitGroup
 	lost      sync.WaitGroup // terminations of lost instances
 	mu        sync.Mutex     // guards the snapshots for Status readers
@@ -496,6 +498,7 @@ func (l *Loop) replaceLost(now time.Time) {
 				n++
 			}
 		}
+		l.lostCount.Add(1)
 		l.log.Warn("instance lost: no heartbeat", "instance", id, "type", in.typ.Name,
 			"capacityProvider", in.cp, "since", in.host.LastHeartbeat(), "ees", n)
 		delete(l.instances, id)
@@ -840,3 +843,7 @@ func (l *Loop) adopt(ctx context.Context, a fleet.Adopter) error {
 	}
 	return nil
 }
+
+// LostInstances is how many instances this loop found lost (no
+// heartbeat) and replaced.
+func (l *Loop) LostInstances() uint64 { return l.lostCount.Load() }

@@ -267,6 +267,19 @@ func TestClusterServesAcrossHosts(t *testing.T) {
 			t.Fatalf("invoke %d after the replacement: %v %+v", i, err, out)
 		}
 	}
+	m := scrapeMetrics(t, c.p.Endpoint+"/metrics")
+	if v := m.value("paddock_instances_lost_total", nil); v != 1 {
+		t.Errorf("paddock_instances_lost_total %v, want 1", v)
+	}
+	if v := m.value("paddock_leader", nil); v != 1 {
+		t.Errorf("paddock_leader %v on the only server, want 1", v)
+	}
+	if v := m.value("paddock_hop_errors_total", map[string]string{"kind": "broken"}); v != float64(failed.Load()) {
+		t.Errorf("paddock_hop_errors_total{kind=broken} %v, want the %d invokes that failed", v, failed.Load())
+	}
+	if v := m.value("paddock_cluster_hosts", map[string]string{"state": "silent"}); v != 1 {
+		t.Errorf("paddock_cluster_hosts{state=silent} %v, want the dead host", v)
+	}
 	if !strings.HasPrefix(c.p.EngineURL, "nats://") {
 		t.Errorf("engine URL %q", c.p.EngineURL)
 	}
