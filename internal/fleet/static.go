@@ -40,10 +40,10 @@ type Static struct {
 	router *router.Router
 	log    *slog.Logger
 
-	mu      sync.Mutex
-	hosts   map[string]*joinedHost
-	changed chan struct{} // closed and replaced when a host joins or is released
-	ready   chan struct{} // closed once Run has read the hosts and EEs as they are
+	mu                        sync.Mutex
+	hosts                     map[string]*joinedHost
+	changed                   chan struct{} // closed and replaced when a host joins or is released
+	ready                     chan struct{} // closed once Run has read the hosts and EEs as they are
 	hopUnreachable, hopBroken atomic.Uint64
 }
 
