@@ -159,6 +159,13 @@ func statusPage(ctx context.Context, c *apiClient, asJSON bool) ([]byte, error) 
 // renderStatus writes the human form: one block per capacity provider with
 // its instances, then one table of function versions.
 func renderStatus(w io.Writer, st lambdaapi.StatusResponse) {
+	if c := st.Cluster; c != nil {
+		renderCluster(w, *c)
+		fmt.Fprintln(w)
+		if c.Leader == "" {
+			fmt.Fprintf(w, "No server leads right now: the fleet below is %s's last view.\n\n", c.This)
+		}
+	}
 	if len(st.CapacityProviders) == 0 {
 		fmt.Fprintln(w, "No capacity providers yet: create one with `aws lambda create-capacity-provider` (see the README's quickstart).")
 	}
@@ -185,6 +192,48 @@ func renderStatus(w io.Writer, st lambdaapi.StatusResponse) {
 			percent(v.CPUPercent), percent(v.MemoryPercent), throttles(v.ThrottlesMinute), next(v))
 	}
 	tw.Flush() //nolint:errcheck // w is a bytes.Buffer or the terminal; a failed write shows
+}
+
+// renderCluster writes the servers (the leader marked) and the joined
+// hosts with the age of their last heartbeat as this server saw it.
+func renderCluster(w io.Writer, c lambdaapi.ClusterStatus) {
+	leader := c.Leader
+	if leader == "" {
+		leader = "none (an election is under way)"
+	}
+	fmt.Fprintf(w, "Servers: %d, leader %s (the fleet's view is the leader's: followers pass status on to it)\n", len(c.Servers), leader)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NODE\tAPI\tROLE\tUP")
+	for _, s := range c.Servers {
+		role := "follower"
+		if s.Leader {
+			role = "leader *"
+		}
+		if s.URL == c.This {
+			role += " (this one)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Node, s.URL, role, time.Since(s.Started).Round(time.Second))
+	}
+	tw.Flush() //nolint:errcheck // as in renderStatus
+	if len(c.Hosts) == 0 {
+		fmt.Fprintln(w, "Hosts: none joined yet: start `paddock agent --join ...` on each instance (see `paddock server --help`)")
+		return
+	}
+	fmt.Fprintf(w, "Hosts: %d\n", len(c.Hosts))
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ID\tTYPE\tARCH\tPROVIDER\tADDRESS\tINSTANCE\tHEARTBEAT\tEES (ROUTED HERE)")
+	for _, h := range c.Hosts {
+		inst := h.Instance
+		if inst == "" {
+			inst = "-"
+		}
+		beat := fmt.Sprintf("%.1fs ago", h.HeartbeatAgeSecs)
+		if h.HeartbeatAgeSecs >= 3 {
+			beat += " (silent)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%d (%d)\n", h.ID, h.Type, h.Arch, h.Provider, h.Address, inst, beat, h.EEs, h.Routed)
+	}
+	tw.Flush() //nolint:errcheck // as in renderStatus
 }
 
 func renderCapacityProvider(w io.Writer, cp lambdaapi.CapacityProviderStatus) {

@@ -1,10 +1,13 @@
 package lambdaapi
 
 import (
-	"github.com/paddockhq/paddock/internal/awsmodel"
+	"context"
 	"net/http"
+	"net/url"
 	"sort"
 	"time"
+
+	"github.com/paddockhq/paddock/internal/awsmodel"
 
 	"github.com/paddockhq/paddock/internal/control"
 	"github.com/paddockhq/paddock/internal/scaler"
@@ -97,7 +100,18 @@ const StateDeleted = "Deleted"
 // catch-all UnknownOperationException. Call it once: http.ServeMux panics
 // on a duplicate pattern.
 func (a *API) HandleStatus(source StatusSource) {
-	a.mux.Handle("GET /paddock/v1/status", a.wrap(awsmodel.Operation{}, func(w http.ResponseWriter, _ *http.Request, _ []byte) error {
+	a.mux.Handle("GET /paddock/v1/status", a.wrap(awsmodel.Operation{}, func(w http.ResponseWriter, r *http.Request, _ []byte) error {
+		// The fleet is the leader's to know (its scaler runs it): a
+		// follower hands the question on, and answers itself only while
+		// no server leads.
+		if a.leader != nil {
+			if to, self := a.leader(); !self && to != "" {
+				if target, err := url.Parse(to); err == nil {
+					a.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), leaderURLKey{}, target)))
+					return nil
+				}
+			}
+		}
 		resp := buildStatus(a.ctl.CapacityProviders(), source.Instances(), source.Status(), time.Now())
 		if a.cluster != nil {
 			c := a.cluster.Cluster()
