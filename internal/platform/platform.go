@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -191,6 +192,9 @@ func (p *Platform) campaign(ctx context.Context, opts Options) error {
 	}
 	p.leases = leases
 	self := cmp.Or(opts.AdvertiseURL, p.Endpoint)
+	if u, err := url.Parse(self); err != nil || u.Hostname() == "" || net.ParseIP(u.Hostname()).IsUnspecified() {
+		return fmt.Errorf("the API listens on every address (%s): say where the other servers reach this one with --advertise-url http://HOST:PORT", self)
+	}
 	p.self = self
 	p.api.HandleCluster(p)
 	p.api.ForwardWritesTo(func() (string, bool) {
