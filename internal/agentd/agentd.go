@@ -93,8 +93,8 @@ func Run(ctx context.Context, nc *nats.Conn, opts Options) error {
 	}
 	d.log.Info("joined", "type", host.Type, "hop", host.HopURL)
 
-	srv := &http.Server{Handler: &hop.Handler{Token: host.HopToken, Lookup: d.lookup},
-		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// frontdoor's loop, with the hop's limits and hang-up detection.
+	srv := hop.NewServer(&hop.Handler{Token: host.HopToken, Lookup: d.lookup})
 	var wg sync.WaitGroup
 	runCtx, cancel := context.WithCancel(ctx)
 	wg.Add(4)

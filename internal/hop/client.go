@@ -1,17 +1,20 @@
 package hop
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/paddockhq/paddock/internal/runtimeapi"
@@ -23,89 +26,247 @@ import (
 // between the two machines.
 const DefaultGrace = 10 * time.Second
 
+const (
+	// maxIdlePerAgent is how many idle connections a Client keeps to one
+	// agent: as many as a busy router has in flight to it, or each burst
+	// redials.
+	maxIdlePerAgent = 256
+	// idleTimeout closes a connection idle this long (under the agent's
+	// ServerIdleTimeout, so that the agent seldom closes one first).
+	idleTimeout = 90 * time.Second
+	dialTimeout = 5 * time.Second
+)
+
 // Client is the router's end of the hop, shared by every EE of every agent.
+//
+// It keeps a pool of HTTP/1.1 connections per agent, and the goroutine of
+// each invoke writes the request on one and reads the answer itself: no
+// connection goroutines, no hand-offs (net/http's Transport passes every
+// request to a write loop and every answer back from a read loop). A
+// connection carries one invoke at a time and returns to the pool only
+// after its answer was read whole; any failure closes it.
 type Client struct {
-	HTTP *http.Client
 	// Grace: see DefaultGrace. Zero means DefaultGrace.
 	Grace time.Duration
+
+	dialer net.Dialer
+	mu     sync.Mutex
+	pools  map[string]*pool // by agent address, host:port
 }
 
-// NewClient returns a Client on a transport from NewTransport.
+// NewClient returns a Client.
 func NewClient() *Client {
-	return &Client{HTTP: &http.Client{
-		Transport: NewTransport(),
-		// A redirect would send the invoke a second time.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
-}
-
-// NewTransport is an HTTP/1.1 keep-alive transport for many concurrent
-// invokes to a few agents. It has no response-header or overall timeout:
-// the answer's headers come only when the invoke is done, up to 900 s
-// later, so each request's context carries the invocation's deadline plus
-// the grace instead.
-func NewTransport() *http.Transport {
-	d := &net.Dialer{
-		Timeout: 5 * time.Second,
+	return &Client{dialer: net.Dialer{
+		Timeout: dialTimeout,
 		// An invoke may hold its connection silent for 900 s: probes find
 		// an agent machine that vanished without a reset in about 30 s,
 		// rather than at the invoke's deadline.
 		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3},
+	}}
+}
+
+// CloseIdle closes the idle connections to every agent.
+func (c *Client) CloseIdle() {
+	c.mu.Lock()
+	pools := make([]*pool, 0, len(c.pools))
+	for _, p := range c.pools {
+		pools = append(pools, p)
 	}
-	return &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				// Marked so that Invoke knows the request was never sent.
-				return nil, &dialError{err}
-			}
-			return c, nil
-		},
-		// Every in-flight invoke holds a connection; keep as many idle as a
-		// busy router has in flight to one agent, or each burst redials.
-		MaxIdleConns:        1024,
-		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: 5 * time.Second,
-		// HTTP/1.1 only: one TCP stream per invoke, so one 6 MB payload
-		// does not hold up the small ones behind it.
-		ForceAttemptHTTP2: false,
-		TLSNextProto:      map[string]func(string, *tls.Conn) http.RoundTripper{},
-		// Payloads are JSON the caller already sized; gzip would cost CPU
-		// on both ends for a LAN hop.
-		DisableCompression: true,
-		// The default 4 KiB buffers stay: a 6 MB body goes past them in
-		// large reads and writes anyway (64 KiB ones measured no faster
-		// with 6 MB payloads at c=64), and 256 idle connections keep them.
+	c.mu.Unlock()
+	for _, p := range pools {
+		p.reap(time.Time{}, true)
 	}
 }
 
-// dialError is an error from connecting to the agent: nothing of the
-// request was sent.
-type dialError struct{ err error }
+// idleConns counts the idle connections to addr (for tests).
+func (c *Client) idleConns(addr string) int {
+	p := c.pool(addr)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
+}
 
-func (e *dialError) Error() string { return e.err.Error() }
-func (e *dialError) Unwrap() error { return e.err }
+func (c *Client) pool(addr string) *pool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.pools[addr]
+	if p == nil {
+		if c.pools == nil {
+			c.pools = make(map[string]*pool)
+		}
+		p = &pool{addr: addr}
+		c.pools[addr] = p
+	}
+	return p
+}
+
+// pool is the idle connections to one agent, the most recently used last.
+type pool struct {
+	addr  string
+	mu    sync.Mutex
+	idle  []*hopConn
+	timer *time.Timer // reaps idle connections; nil when none is idle
+}
+
+// hopConn is one connection to an agent.
+type hopConn struct {
+	nc    net.Conn
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	since time.Time // idle since
+}
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+)
+
+func newHopConn(nc net.Conn) *hopConn {
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(nc)
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(nc)
+	return &hopConn{nc: nc, br: br, bw: bw}
+}
+
+func (hc *hopConn) close() {
+	hc.nc.Close()
+	if hc.br != nil {
+		hc.br.Reset(nil)
+		readerPool.Put(hc.br)
+		hc.bw.Reset(nil)
+		writerPool.Put(hc.bw)
+		hc.br, hc.bw = nil, nil
+	}
+}
+
+// alive reports whether an idle connection can carry a request: the agent
+// has not closed it (an agent that restarted, or timed it out) and sent
+// nothing unasked. It costs a read that does not wait.
+func (hc *hopConn) alive() bool {
+	if hc.br.Buffered() > 0 {
+		return false
+	}
+	sc, ok := hc.nc.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	alive := false
+	var one [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		// A peek that does not wait: EAGAIN is the healthy answer; 0 is
+		// the agent's FIN, a byte something unasked, an error a reset.
+		n, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		alive = n < 0 && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK)
+		return true
+	})
+	return err == nil && alive
+}
+
+// get returns an idle connection, or nil.
+func (p *pool) get() *hopConn {
+	for {
+		p.mu.Lock()
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		hc := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		if time.Since(hc.since) < idleTimeout && hc.alive() {
+			return hc
+		}
+		hc.close()
+	}
+}
+
+// put returns a connection whose exchange ended cleanly to the pool.
+func (p *pool) put(hc *hopConn) {
+	hc.since = time.Now()
+	p.mu.Lock()
+	if len(p.idle) >= maxIdlePerAgent {
+		p.mu.Unlock()
+		hc.close()
+		return
+	}
+	p.idle = append(p.idle, hc)
+	if p.timer == nil {
+		p.timer = time.AfterFunc(idleTimeout, func() { p.reap(time.Now(), false) })
+	}
+	p.mu.Unlock()
+}
+
+// reap closes the connections idle since before now-idleTimeout (all of
+// them with all), and schedules itself again while some remain.
+func (p *pool) reap(now time.Time, all bool) {
+	p.mu.Lock()
+	var old []*hopConn
+	keep := p.idle[:0]
+	for _, hc := range p.idle {
+		if all || now.Sub(hc.since) >= idleTimeout {
+			old = append(old, hc)
+		} else {
+			keep = append(keep, hc)
+		}
+	}
+	clear(p.idle[len(keep):])
+	p.idle = keep
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+	if len(p.idle) > 0 {
+		next := idleTimeout - now.Sub(p.idle[0].since)
+		if all {
+			next = idleTimeout
+		}
+		p.timer = time.AfterFunc(max(next, time.Second), func() { p.reap(time.Now(), false) })
+	}
+	p.mu.Unlock()
+	for _, hc := range old {
+		hc.close()
+	}
+}
 
 // EE is an execution environment on another machine, as the router sees it
 // (a router.Target).
 type EE struct {
 	client   *Client
-	url      string
-	auth     string
+	addr     string // host:port
+	head     string // request line, Host and Authorization, as sent
+	err      error  // an address or token that cannot be used
 	id       string
 	inFlight atomic.Int64
 }
 
 // NewEE is the EE eeID on the agent at baseURL (such as
-// "http://10.0.0.7:9401"), reached with token.
+// "http://10.0.0.7:9401"; only http), reached with token.
 func NewEE(client *Client, baseURL, token, eeID string) *EE {
-	return &EE{
-		client: client,
-		url:    strings.TrimRight(baseURL, "/") + pathPrefix + url.PathEscape(eeID) + pathSuffix,
-		auth:   "Bearer " + token,
-		id:     eeID,
+	e := &EE{client: client, id: eeID}
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	switch {
+	case err != nil:
+		e.err = err
+	case u.Scheme != "http" || u.Host == "":
+		e.err = fmt.Errorf("agent URL %q: want http://host:port", baseURL)
+	case strings.ContainsFunc(token, func(r rune) bool { return r < 0x20 || r > 0x7e }):
+		e.err = errors.New("the agent's token cannot go in a header")
+	default:
+		e.addr = u.Host
+		if u.Port() == "" {
+			e.addr = net.JoinHostPort(u.Hostname(), "80")
+		}
+		e.head = "POST " + u.EscapedPath() + pathPrefix + url.PathEscape(eeID) + pathSuffix + " HTTP/1.1\r\n" +
+			"Host: " + u.Host + "\r\nAuthorization: Bearer " + token + "\r\n"
 	}
+	return e
 }
 
 // ID is the EE's id on its agent.
@@ -114,72 +275,127 @@ func (e *EE) ID() string { return e.id }
 // InFlight counts the invokes this router has on the EE.
 func (e *EE) InFlight() int { return int(e.inFlight.Load()) }
 
+// errPartial marks an answer that was not read whole: its connection
+// cannot carry another request.
+var errPartial = errors.New("answer not read whole")
+
 // Invoke runs inv on the remote EE and fills its result fields.
 //
 // It returns runtimeapi.ErrFull or runtimeapi.ErrClosed only when the
 // invoke certainly did not run (the agent refused it, or no connection
 // could be made), so that the router may try another EE. Any failure once
 // the request may have reached the agent is a plain error: the invoke may
-// have been dispatched, and must not run twice. ctx's error is returned
-// when the caller gave up.
+// have been dispatched, and must not run twice (nothing is resent). ctx's
+// error is returned when the caller gave up: its connection is closed at
+// once, which cancels the invoke on the agent.
 func (e *EE) Invoke(ctx context.Context, inv *runtimeapi.Invocation) error {
 	e.inFlight.Add(1)
 	defer e.inFlight.Add(-1)
-
+	if e.err != nil {
+		return fmt.Errorf("hop: invoke %s on EE %s: %w", inv.ID, e.id, e.err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	grace := e.client.Grace
 	if grace <= 0 {
 		grace = DefaultGrace
 	}
-	rctx, cancel := context.WithDeadline(ctx, inv.Deadline.Add(grace))
-	defer cancel()
-	// A *bytes.Reader gives the request its length and a GetBody, so the
-	// transport may resend it on a fresh connection, which it does only when
-	// not a byte of it was written to the stale one.
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, e.url, bytes.NewReader(inv.Payload))
-	if err != nil {
-		return fmt.Errorf("hop: invoke %s on EE %s: %w", inv.ID, e.id, err)
-	}
-	req.Header["Authorization"] = []string{e.auth}
-	encodeRequest(req.Header, inv)
 
-	resp, err := e.client.HTTP.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var de *dialError
-		if errors.As(err, &de) {
+	p := e.client.pool(e.addr)
+	hc := p.get()
+	if hc == nil {
+		nc, err := e.client.dialer.DialContext(ctx, "tcp", e.addr)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			return fmt.Errorf("hop: EE %s: %w: %w", e.id, runtimeapi.ErrClosed, err)
 		}
-		return fmt.Errorf("hop: invoke %s on EE %s: %w", inv.ID, e.id, err)
+		hc = newHopConn(nc)
 	}
-	defer resp.Body.Close()
+	// The whole exchange is bounded by the invocation's deadline plus the
+	// grace; the caller's cancel closes the connection, which ends any
+	// read or write in progress.
+	hc.nc.SetDeadline(inv.Deadline.Add(grace)) //nolint:errcheck // a closed connection fails the write
+	stop := context.AfterFunc(ctx, func() { hc.nc.Close() })
+	reuse, err := e.exchange(hc, inv)
+	if !stop() {
+		reuse = false // closed by the cancel
+		if err != nil {
+			hc.close()
+			return ctx.Err()
+		}
+	}
+	if reuse {
+		hc.nc.SetDeadline(time.Time{}) //nolint:errcheck
+		p.put(hc)
+	} else {
+		hc.close()
+	}
+	return err
+}
+
+// exchange writes inv's request on hc and reads the answer. It reports
+// whether the connection can carry another request.
+func (e *EE) exchange(hc *hopConn, inv *runtimeapi.Invocation) (reuse bool, err error) {
+	h := make(map[string][]string, 4)
+	encodeRequest(h, inv)
+	bw := hc.bw
+	bw.WriteString(e.head)                         //nolint:errcheck // Flush reports it
+	bw.WriteString("Content-Length: ")             //nolint:errcheck
+	bw.WriteString(strconv.Itoa(len(inv.Payload))) //nolint:errcheck
+	bw.WriteString("\r\n")                         //nolint:errcheck
+	for k, vs := range h {
+		bw.WriteString(k)      //nolint:errcheck
+		bw.WriteString(": ")   //nolint:errcheck
+		bw.WriteString(vs[0])  //nolint:errcheck
+		bw.WriteString("\r\n") //nolint:errcheck
+	}
+	bw.WriteString("\r\n") //nolint:errcheck
+	bw.Write(inv.Payload)  //nolint:errcheck
+	if err := bw.Flush(); err != nil {
+		// Some of the request may have reached the agent: not retryable.
+		return false, fmt.Errorf("hop: invoke %s on EE %s: send: %w", inv.ID, e.id, err)
+	}
+
+	resp, err := http.ReadResponse(hc.br, nil)
+	if err != nil {
+		return false, fmt.Errorf("hop: invoke %s on EE %s: read answer: %w", inv.ID, e.id, err)
+	}
+	// Reused only after a whole answer framed by its length, on a
+	// connection the agent keeps.
+	reuse = resp.ContentLength >= 0 && !resp.Close && resp.ProtoAtLeast(1, 1)
 
 	switch resp.StatusCode {
 	case http.StatusOK:
 		body, err := readPayload(resp.Body, resp.ContentLength, maxAnswerBytes)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("hop: invoke %s on EE %s: read answer: %w", inv.ID, e.id, err)
+			return false, fmt.Errorf("hop: invoke %s on EE %s: read answer: %w", inv.ID, e.id, err)
 		}
 		if err := decodeResult(resp.Header, inv); err != nil {
-			return fmt.Errorf("hop: invoke %s on EE %s: %w", inv.ID, e.id, err)
+			return false, fmt.Errorf("hop: invoke %s on EE %s: %w", inv.ID, e.id, err)
 		}
 		inv.Response = body
-		return nil
+		return reuse, nil
 	case http.StatusTooManyRequests:
 		if first(resp.Header, hdrRefused) == refusedFull {
-			io.Copy(io.Discard, resp.Body) //nolint:errcheck // empty; read so the connection is reused
-			return runtimeapi.ErrFull
+			return reuse && drain(resp.Body), runtimeapi.ErrFull
 		}
 	case http.StatusGone:
 		if first(resp.Header, hdrRefused) == refusedClosed {
-			io.Copy(io.Discard, resp.Body) //nolint:errcheck // as above
-			return fmt.Errorf("hop: EE %s: %w", e.id, runtimeapi.ErrClosed)
+			return reuse && drain(resp.Body), fmt.Errorf("hop: EE %s: %w", e.id, runtimeapi.ErrClosed)
 		}
 	}
+	// Any other answer closes the connection: the agent may close it too
+	// (after a 401, without saying so on frontdoor's loop).
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
-	return fmt.Errorf("hop: invoke %s on EE %s: agent answered %s: %s", inv.ID, e.id, resp.Status, bytes.TrimSpace(msg))
+	return false, fmt.Errorf("hop: invoke %s on EE %s: agent answered %s: %s", inv.ID, e.id, resp.Status, bytes.TrimSpace(msg))
+}
+
+// drain reads the rest of a short body (a refusal's is empty) and reports
+// whether it ended.
+func drain(body io.Reader) bool {
+	n, err := io.Copy(io.Discard, io.LimitReader(body, 4096))
+	return err == nil && n < 4096
 }

@@ -21,12 +21,12 @@ type Invoker interface {
 // Handler is the agent's end of the hop: POST /v1/ee/{id}/invoke runs the
 // invoke carried by the request on the EE that Lookup finds.
 //
-// It is only the handler: the server it runs in must cap and time out
-// connections (ReadHeaderTimeout, IdleTimeout, MaxConns) like Paddock's
-// other servers, with no overall read or write timeout (an invoke may last
-// 900 s). It must also notice a router's hang-up during the invoke, as
-// net/http does: a frontdoor.Server serves it with Match nil, since the
-// fast loop notices a hang-up only when the answer is written.
+// It is only the handler: Server runs it with the limits and the hang-up
+// detection the hop needs. Any other server it runs in must cap and time
+// out connections (ReadHeaderTimeout, IdleTimeout, MaxConns) like
+// Paddock's other servers, with no overall read or write timeout (an
+// invoke may last 900 s), and must notice a router's hang-up during the
+// invoke, as net/http does (frontdoor's fast loop alone does not).
 type Handler struct {
 	// Token is the shared secret a router presents as "Authorization:
 	// Bearer <Token>". Required: an empty Token refuses every request.
@@ -41,11 +41,17 @@ const (
 	pathSuffix = "/invoke"
 )
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.serve(w, r, nil) }
+
+// serve is ServeHTTP on the connection wc of a Server's fast loop, or nil.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, wc *watchedConn) {
 	// Authentication comes first, before the body or even the path is looked
 	// at, and the connection is closed after the 401 so that the server does
 	// not read on to discard an unauthenticated body.
 	if !h.authorized(r.Header["Authorization"]) {
+		if wc != nil {
+			wc.refuseBody() // the fast loop's way to the same
+		}
 		w.Header()["Connection"] = []string{"close"}
 		w.Header()["Www-Authenticate"] = []string{"Bearer"}
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
@@ -96,7 +102,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// The request's context ends when the router hangs up: the EE then
 	// abandons the invoke and frees its slot.
-	err = ee.Invoke(r.Context(), inv)
+	ctx := r.Context()
+	if wc != nil {
+		var stop func()
+		ctx, stop = wc.watch(ctx)
+		err = ee.Invoke(ctx, inv)
+		stop()
+	} else {
+		err = ee.Invoke(ctx, inv)
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, runtimeapi.ErrFull):

@@ -194,9 +194,55 @@ func (r *recorder) Invoke(ctx context.Context, inv *runtimeapi.Invocation) error
 type rig struct {
 	srv   *runtimeapi.Server
 	rec   *recorder
-	agent *httptest.Server
+	agent *agentServer
 	ee    *EE
 }
+
+// agentServer is a Handler served by a Server (the agent's way) or, with
+// slow, by net/http alone, on a loopback port.
+type agentServer struct {
+	URL  string
+	Addr string
+	srv  *Server
+	std  *httptest.Server
+}
+
+func startAgent(t testing.TB, h *Handler, slow bool) *agentServer {
+	t.Helper()
+	if slow {
+		std := httptest.NewServer(h)
+		t.Cleanup(std.Close)
+		return &agentServer{URL: std.URL, Addr: std.Listener.Addr().String(), std: std}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(h)
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(ln) }() //nolint:errcheck
+	t.Cleanup(func() { srv.Close(); <-done })
+	return &agentServer{URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(), srv: srv}
+}
+
+// kill closes the agent's connections at once, as its death would.
+func (a *agentServer) kill() {
+	if a.std != nil {
+		a.std.Listener.Close()
+		a.std.CloseClientConnections()
+		return
+	}
+	a.srv.conns.Range(func(_, v any) bool {
+		v.(*watchedConn).Conn.Close()
+		return true
+	})
+}
+
+// servers are the two ways a Handler is served in the tests.
+var servers = []struct {
+	name string
+	slow bool
+}{{"frontdoor", false}, {"net/http", true}}
 
 const testToken = "s3cret-token"
 
@@ -212,18 +258,17 @@ func newRig(t *testing.T, maxConcurrency int, decide func(payload []byte) answer
 		wg.Go(func() { worker(ctx, srv.Addr(), decide) })
 	}
 	rec := &recorder{inner: srv, errs: make(chan error, 16)}
-	agent := httptest.NewServer(&Handler{Token: testToken, Lookup: func(id string) Invoker {
+	t.Cleanup(func() {
+		cancel()
+		srv.Close(runtimeapi.ErrorTypeExit) // ends invokes still held, so the agent can close
+		wg.Wait()
+	})
+	agent := startAgent(t, &Handler{Token: testToken, Lookup: func(id string) Invoker {
 		if id == "ee1" {
 			return rec
 		}
 		return nil
-	}})
-	t.Cleanup(func() {
-		cancel()
-		srv.Close(runtimeapi.ErrorTypeExit) // ends invokes still held, so the agent can close
-		agent.Close()
-		wg.Wait()
-	})
+	}}, false)
 	select {
 	case <-srv.Ready():
 	case <-time.After(5 * time.Second):
@@ -355,7 +400,13 @@ func (s *stub) Invoke(context.Context, *runtimeapi.Invocation) error {
 func TestClosedAndUnknownEE(t *testing.T) {
 	closed := &stub{err: runtimeapi.ErrClosed}
 	broken := &stub{err: errors.New("sandbox on fire")}
-	agent := httptest.NewServer(&Handler{Token: testToken, Lookup: func(id string) Invoker {
+	for _, sv := range servers {
+		t.Run(sv.name, func(t *testing.T) { testClosedAndUnknownEE(t, sv.slow, closed, broken) })
+	}
+}
+
+func testClosedAndUnknownEE(t *testing.T, slow bool, closed, broken *stub) {
+	agent := startAgent(t, &Handler{Token: testToken, Lookup: func(id string) Invoker {
 		switch id {
 		case "closed":
 			return closed
@@ -363,8 +414,7 @@ func TestClosedAndUnknownEE(t *testing.T) {
 			return broken
 		}
 		return nil
-	}})
-	defer agent.Close()
+	}}, slow)
 	c := NewClient()
 	for _, id := range []string{"closed", "no-such-ee"} {
 		err := NewEE(c, agent.URL, testToken, id).Invoke(context.Background(), newInv("x", "1", time.Second))
@@ -380,9 +430,14 @@ func TestClosedAndUnknownEE(t *testing.T) {
 }
 
 func TestBadToken(t *testing.T) {
+	for _, sv := range servers {
+		t.Run(sv.name, func(t *testing.T) { testBadToken(t, sv.slow) })
+	}
+}
+
+func testBadToken(t *testing.T, slow bool) {
 	s := &stub{}
-	agent := httptest.NewServer(&Handler{Token: testToken, Lookup: func(string) Invoker { return s }})
-	defer agent.Close()
+	agent := startAgent(t, &Handler{Token: testToken, Lookup: func(string) Invoker { return s }}, slow)
 	c := NewClient()
 	for _, token := range []string{"", "wrong", testToken + "x"} {
 		err := NewEE(c, agent.URL, token, "ee1").Invoke(context.Background(), newInv("x", "1", time.Second))
@@ -391,31 +446,37 @@ func TestBadToken(t *testing.T) {
 		}
 	}
 	// An empty Token on the agent refuses everyone, the empty token too.
-	open := httptest.NewServer(&Handler{Lookup: func(string) Invoker { return s }})
-	defer open.Close()
+	open := startAgent(t, &Handler{Lookup: func(string) Invoker { return s }}, slow)
 	if err := NewEE(c, open.URL, "", "ee1").Invoke(context.Background(), newInv("x", "1", time.Second)); err == nil {
 		t.Error("an agent without a token admitted an invoke")
 	}
 
 	// The 401 comes before the body is read: the agent answers a request
-	// whose promised body never arrives.
-	conn, err := net.Dial("tcp", agent.Listener.Addr().String())
+	// whose promised body never arrives (a small one too: frontdoor's
+	// loop would otherwise wait to drain it).
+	for _, n := range []int{1000000, 1000} {
+		badTokenBeforeBody(t, agent.Addr, n)
+	}
+	if n := s.calls.Load(); n != 0 {
+		t.Fatalf("Invoke called %d times without a valid token", n)
+	}
+}
+
+func badTokenBeforeBody(t *testing.T, addr string, length int) {
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
-	fmt.Fprintf(conn, "POST /v1/ee/ee1/invoke HTTP/1.1\r\nHost: agent\r\nContent-Length: 1000000\r\n\r\n")
+	fmt.Fprintf(conn, "POST /v1/ee/ee1/invoke HTTP/1.1\r\nHost: agent\r\nContent-Length: %d\r\n\r\n", length)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatalf("no answer before the body: %v", err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized || !resp.Close {
-		t.Fatalf("status %d close %v, want 401 and the connection closed", resp.StatusCode, resp.Close)
-	}
-	if n := s.calls.Load(); n != 0 {
-		t.Fatalf("Invoke called %d times without a valid token", n)
+		t.Fatalf("length %d: status %d close %v, want 401 and the connection closed", length, resp.StatusCode, resp.Close)
 	}
 }
 
@@ -464,8 +525,7 @@ func TestAgentDiesMidInvoke(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.ee.Invoke(context.Background(), newInv("lost", "1", 30*time.Second)) }()
 	waitFor(t, "the invoke to be dispatched", func() bool { return r.srv.Slots().InFlight() == 1 })
-	r.agent.Listener.Close()
-	r.agent.CloseClientConnections()
+	r.agent.kill()
 	err := <-done
 	if err == nil || retryable(err) {
 		t.Fatalf("invoke cut off mid-way: %v, want a non-retryable error", err)
@@ -482,5 +542,198 @@ func TestDialRefused(t *testing.T) {
 	e := NewEE(NewClient(), "http://"+addr, testToken, "ee1")
 	if err := e.Invoke(context.Background(), newInv("x", "1", time.Second)); !errors.Is(err, runtimeapi.ErrClosed) {
 		t.Fatalf("refused dial: %v, want ErrClosed", err)
+	}
+}
+
+func TestPoolReuse(t *testing.T) {
+	r := newRig(t, 2, echo)
+	for i := range 20 {
+		inv := newInv(fmt.Sprint("seq-", i), `"x"`, 5*time.Second)
+		if err := r.ee.Invoke(context.Background(), inv); err != nil || string(inv.Response) != `"x"` {
+			t.Fatalf("invoke %d: %v %s", i, err, inv.Response)
+		}
+	}
+	if n := r.agent.srv.OpenConns(); n != 1 {
+		t.Fatalf("20 invokes in a row opened %d connections, want 1", n)
+	}
+	if n := r.ee.client.idleConns(r.agent.Addr); n != 1 {
+		t.Fatalf("%d idle connections, want 1", n)
+	}
+	r.ee.client.CloseIdle()
+	if n := r.ee.client.idleConns(r.agent.Addr); n != 0 {
+		t.Fatalf("%d idle connections after CloseIdle", n)
+	}
+}
+
+func TestAgentClosedIdleConnection(t *testing.T) {
+	r := newRig(t, 1, echo)
+	if err := r.ee.Invoke(context.Background(), newInv("one", "1", 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// The agent closes the idle connection (its idle timeout, a restart):
+	// the next invoke finds it dead before sending, and dials.
+	r.agent.kill()
+	waitFor(t, "the agent to drop the connection", func() bool { return r.agent.srv.OpenConns() == 0 })
+	inv := newInv("two", "2", 5*time.Second)
+	if err := r.ee.Invoke(context.Background(), inv); err != nil || string(inv.Response) != "2" {
+		t.Fatalf("invoke after the agent closed the idle connection: %v %s", err, inv.Response)
+	}
+}
+
+// fakeAgent is a TCP server that reads each request and answers it with
+// the bytes answer returns (the connection closes when answer says so);
+// accepts counts its connections.
+type fakeAgent struct {
+	addr    string
+	accepts atomic.Int32
+	closed  chan struct{} // one value per connection that ended
+}
+
+func startFakeAgent(t *testing.T, answer func(n int, req *http.Request, body []byte) (out string, closeAfter bool, stall bool)) *fakeAgent {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fa := &fakeAgent{addr: ln.Addr().String(), closed: make(chan struct{}, 64)}
+	var served atomic.Int32
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fa.accepts.Add(1)
+			wg.Go(func() {
+				defer func() { c.Close(); fa.closed <- struct{}{} }()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					body, _ := io.ReadAll(req.Body)
+					out, closeAfter, stall := answer(int(served.Add(1)), req, body)
+					if _, err := io.WriteString(c, out); err != nil {
+						return
+					}
+					if stall {
+						// Hold until the client hangs up.
+						io.Copy(io.Discard, c) //nolint:errcheck
+						return
+					}
+					if closeAfter {
+						return
+					}
+				}
+			})
+		}
+	})
+	return fa
+}
+
+func okAnswer(body string, extra string) string {
+	return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s", len(body), extra, body)
+}
+
+func TestConnectionNotReused(t *testing.T) {
+	fa := startFakeAgent(t, func(n int, req *http.Request, body []byte) (string, bool, bool) {
+		if req.Header.Get("Authorization") != "Bearer "+testToken || req.URL.Path != "/v1/ee/ee1/invoke" {
+			return "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", true, false
+		}
+		switch string(body) {
+		case "close": // the agent says the connection ends
+			return okAnswer("closing", "Connection: close\r\n"), true, false
+		case "500": // an error answer, which the agent may follow with a close
+			return "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nboom", false, false
+		case "short": // the answer is cut off
+			return "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b", true, false
+		}
+		return okAnswer(string(body), ""), false, false
+	})
+	ee := NewEE(NewClient(), "http://"+fa.addr, testToken, "ee1")
+	t.Cleanup(ee.client.CloseIdle)
+	invoke := func(payload string) (*runtimeapi.Invocation, error) {
+		inv := newInv("x", payload, 5*time.Second)
+		return inv, ee.Invoke(context.Background(), inv)
+	}
+	if inv, err := invoke("a"); err != nil || string(inv.Response) != "a" {
+		t.Fatalf("first: %v", err)
+	}
+	if inv, err := invoke("b"); err != nil || string(inv.Response) != "b" || fa.accepts.Load() != 1 {
+		t.Fatalf("second: %v, %d connections", err, fa.accepts.Load())
+	}
+	if inv, err := invoke("close"); err != nil || string(inv.Response) != "closing" {
+		t.Fatalf("close: %v", err)
+	}
+	if n := ee.client.idleConns(fa.addr); n != 0 {
+		t.Fatalf("a connection the agent closes was kept (%d idle)", n)
+	}
+	if _, err := invoke("c"); err != nil || fa.accepts.Load() != 2 {
+		t.Fatalf("after close: %v, %d connections, want 2", err, fa.accepts.Load())
+	}
+	if _, err := invoke("500"); err == nil || retryable(err) || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("500: %v", err)
+	}
+	if n := ee.client.idleConns(fa.addr); n != 0 {
+		t.Fatalf("a connection after an error answer was kept (%d idle)", n)
+	}
+	if _, err := invoke("d"); err != nil || fa.accepts.Load() != 3 {
+		t.Fatalf("after 500: %v, %d connections, want 3", err, fa.accepts.Load())
+	}
+	// A broken answer is a plain error (the invoke may have run) and its
+	// connection is not reused.
+	if _, err := invoke("short"); err == nil || retryable(err) {
+		t.Fatalf("cut-off answer: %v, want a non-retryable error", err)
+	}
+	if n := ee.client.idleConns(fa.addr); n != 0 {
+		t.Fatalf("a connection with a cut-off answer was kept (%d idle)", n)
+	}
+	if _, err := invoke("e"); err != nil || fa.accepts.Load() != 4 {
+		t.Fatalf("after a cut-off answer: %v, %d connections, want 4", err, fa.accepts.Load())
+	}
+}
+
+func TestCancelMidResponse(t *testing.T) {
+	fa := startFakeAgent(t, func(int, *http.Request, []byte) (string, bool, bool) {
+		// The head and part of the body, then nothing.
+		return "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nten bytes.", false, true
+	})
+	ee := NewEE(NewClient(), "http://"+fa.addr, testToken, "ee1")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ee.Invoke(ctx, newInv("x", "1", 30*time.Second)) }()
+	waitFor(t, "the request to reach the agent", func() bool { return fa.accepts.Load() == 1 })
+	time.Sleep(20 * time.Millisecond) // into the body
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("canceled mid-answer: %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the cancel did not end the exchange")
+	}
+	select {
+	case <-fa.closed: // the agent saw the hang-up
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection stayed open after the cancel")
+	}
+	if n := ee.client.idleConns(fa.addr); n != 0 {
+		t.Fatalf("the canceled connection was kept (%d idle)", n)
+	}
+}
+
+func TestDeadlineBoundsTheExchange(t *testing.T) {
+	fa := startFakeAgent(t, func(int, *http.Request, []byte) (string, bool, bool) { return "", false, true })
+	c := NewClient()
+	c.Grace = 50 * time.Millisecond
+	ee := NewEE(c, "http://"+fa.addr, testToken, "ee1")
+	start := time.Now()
+	err := ee.Invoke(context.Background(), newInv("x", "1", 100*time.Millisecond))
+	if err == nil || retryable(err) || time.Since(start) > 3*time.Second {
+		t.Fatalf("silent agent: %v after %v, want a non-retryable error at deadline+grace", err, time.Since(start))
 	}
 }

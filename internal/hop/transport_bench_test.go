@@ -3,7 +3,6 @@ package hop
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"runtime"
 	"strconv"
 	"strings"
@@ -79,8 +78,7 @@ func BenchmarkHop(b *testing.B) {
 }
 
 func setupHTTP(b *testing.B) func(context.Context, *runtimeapi.Invocation) error {
-	agent := httptest.NewServer(&Handler{Token: testToken, Lookup: func(string) Invoker { return echoInvoker{} }})
-	b.Cleanup(agent.Close)
+	agent := startAgent(b, &Handler{Token: testToken, Lookup: func(string) Invoker { return echoInvoker{} }}, false)
 	return NewEE(NewClient(), agent.URL, testToken, "ee1").Invoke
 }
 

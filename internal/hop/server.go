@@ -1,0 +1,220 @@
+package hop
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/paddockhq/paddock/internal/frontdoor"
+)
+
+// Server serves a Handler on the agent's hop port with frontdoor's fast
+// HTTP/1.1 loop (net/http behind it for any request that is not plain),
+// with the limits every Paddock server has: a cap on connections (idle ones
+// are closed first to make room), a header timeout, an idle timeout and a
+// minimum body rate; no overall read or write timeout, since an invoke may
+// last 900 s.
+//
+// The fast loop alone would lose two things the hop rests on, so Server
+// wraps each connection to keep them:
+//
+//   - a router's hang-up cancels the invoke: while the EE runs it, a
+//     goroutine waits on the connection (as net/http's background read
+//     does) and cancels the invoke's context when the read fails (the
+//     router closes the connection when its caller gives up). A byte that
+//     arrives instead (a pipelined request) is kept for the loop.
+//   - a 401 comes before the body: the connection's next read fails, so
+//     the loop answers at once with "Connection: close" instead of
+//     draining up to 256 KiB of an unauthenticated body first.
+type Server struct {
+	fd    frontdoor.Server
+	conns sync.Map // remote address -> *watchedConn, for the handler
+}
+
+// Limits of NewServer.
+const (
+	ServerReadHeaderTimeout = 10 * time.Second
+	ServerIdleTimeout       = 2 * time.Minute
+	// ServerMaxConns: every invoke in flight holds a connection, and each
+	// server keeps up to maxIdlePerAgent idle ones.
+	ServerMaxConns = 4096
+)
+
+// NewServer is a Server for h.
+func NewServer(h *Handler) *Server {
+	s := &Server{}
+	s.fd = frontdoor.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var wc *watchedConn
+			// Only on the fast loop: net/http (whose requests carry its
+			// ServerContextKey) reads the connection itself.
+			if r.Context().Value(http.ServerContextKey) == nil {
+				if v, ok := s.conns.Load(r.RemoteAddr); ok {
+					wc = v.(*watchedConn)
+				}
+			}
+			h.serve(w, r, wc)
+		}),
+		Match:             func(string, string) bool { return true },
+		ReadHeaderTimeout: ServerReadHeaderTimeout,
+		IdleTimeout:       ServerIdleTimeout,
+		BodyReadWindow:    10 * time.Second,
+		BodyReadMin:       16 << 10,
+		MaxConns:          ServerMaxConns,
+	}
+	return s
+}
+
+// Serve serves ln until Close; it then returns http.ErrServerClosed.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.fd.Serve(&watchListener{Listener: ln, s: s})
+}
+
+// Close stops the server: invokes in progress have their context canceled
+// and a moment to answer (frontdoor.Server.Close).
+func (s *Server) Close() error { return s.fd.Close() }
+
+// OpenConns is the number of open connections.
+func (s *Server) OpenConns() int { return s.fd.OpenConns() }
+
+type watchListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *watchListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	c := &watchedConn{Conn: nc, s: l.s, key: nc.RemoteAddr().String()}
+	l.s.conns.Store(c.key, c)
+	return c, nil
+}
+
+// errRefusedBody fails the read of a body the handler refused to take.
+var errRefusedBody = errors.New("hop: request body refused")
+
+// aLongTimeAgo is a deadline in the past: it ends a blocked read at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// watchedConn is a hop connection. Its Read and deadlines are frontdoor's
+// (or net/http's) but for the two things Server's doc names.
+type watchedConn struct {
+	net.Conn
+	s   *Server
+	key string
+
+	mu      sync.Mutex
+	rdl     time.Time // the read deadline last asked for
+	refuse  bool      // the next Read fails with errRefusedBody
+	stashed bool      // stash holds a byte the watch read
+	stash   [1]byte
+	err     error // a read error the watch met, for the next Read
+	once    sync.Once
+}
+
+func (c *watchedConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	switch {
+	case c.refuse:
+		c.refuse = false
+		c.mu.Unlock()
+		return 0, errRefusedBody
+	case c.stashed:
+		c.stashed = false
+		c.mu.Unlock()
+		if len(p) == 0 {
+			return 0, nil
+		}
+		p[0] = c.stash[0]
+		return 1, nil
+	case c.err != nil:
+		err := c.err
+		c.mu.Unlock()
+		return 0, err
+	}
+	c.mu.Unlock()
+	return c.Conn.Read(p)
+}
+
+func (c *watchedConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.rdl = t
+	c.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *watchedConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.rdl = t
+	c.mu.Unlock()
+	return c.Conn.SetDeadline(t)
+}
+
+// CloseWrite lets frontdoor half-close before it lingers.
+func (c *watchedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+func (c *watchedConn) Close() error {
+	c.once.Do(func() { c.s.conns.CompareAndDelete(c.key, c) })
+	return c.Conn.Close()
+}
+
+// refuseBody makes the next read of the connection fail, so that the loop
+// closes the connection after its answer rather than draining the body.
+func (c *watchedConn) refuseBody() {
+	c.mu.Lock()
+	c.refuse = true
+	c.mu.Unlock()
+}
+
+// watch returns a context that ends with parent or when the peer hangs up,
+// and the function that ends the watch (to call before the answer is
+// written). The request's body must have been read whole: what the watch
+// reads is the next request, or the end of the connection.
+func (c *watchedConn) watch(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	c.mu.Lock()
+	if c.stashed || c.err != nil {
+		// A byte already waits (or the connection failed): nothing to
+		// watch. (Not expected: the watch runs once per request.)
+		c.mu.Unlock()
+		return ctx, cancel
+	}
+	c.mu.Unlock()
+	// No deadline while the invoke runs: any timeout the read meets is
+	// stop's doing.
+	c.Conn.SetReadDeadline(time.Time{}) //nolint:errcheck // a closed connection fails the read below
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n, err := c.Conn.Read(c.stash[:])
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if n > 0 {
+			c.stashed = true
+		}
+		var ne net.Error
+		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+			c.err = err
+			cancel() // the router hung up, or the connection broke
+		}
+	}()
+	return ctx, func() {
+		c.Conn.SetReadDeadline(aLongTimeAgo) //nolint:errcheck
+		<-done
+		c.mu.Lock()
+		rdl := c.rdl
+		c.mu.Unlock()
+		c.Conn.SetReadDeadline(rdl) //nolint:errcheck
+		cancel()
+	}
+}
