@@ -209,8 +209,8 @@ func writeBeatTable(w io.Writer, cells []beatCell, samples []beatSample) {
 	if nb > 0 {
 		base /= float64(nb)
 	}
-	fmt.Fprintf(w, "%6s %6s %9s %9s %11s %9s %11s %9s %9s %9s %7s %6s %9s  %s\n",
-		"agents", "conns", "beats/s", "expected", "server cpu", "net cpu", "net/100ag", "p50", "p99", "max", "errors", "fresh", "load cpu", "goal (<1%/100)")
+	fmt.Fprintf(w, "%6s %6s %9s %9s %11s %9s %11s %9s %9s %9s %9s %7s %6s %9s  %s\n",
+		"agents", "conns", "beats/s", "expected", "server cpu", "net cpu", "net/100ag", "cpu/beat", "p50", "p99", "max", "errors", "fresh", "load cpu", "goal (<1%/100)")
 	for i, c := range cells {
 		s := samples[i]
 		if s.elapsed <= 0 {
@@ -218,7 +218,10 @@ func writeBeatTable(w io.Writer, cells []beatCell, samples []beatSample) {
 		}
 		cpu := pctCore(s.serverCPU, s.elapsed)
 		net := cpu - base
-		per, goal := "-", "-"
+		per, goal, perBeat := "-", "-", "-"
+		if s.replies > 0 {
+			perBeat = round(time.Duration(net / 100 * float64(s.elapsed) / float64(s.replies)))
+		}
 		if c.agents > 0 {
 			v := net / (float64(c.agents) / 100)
 			per = fmt.Sprintf("%.3f%%", v)
@@ -233,12 +236,12 @@ func writeBeatTable(w io.Writer, cells []beatCell, samples []beatSample) {
 		for _, st := range s.lat {
 			p50, p99, mx = max(p50, st.P50Ns), max(p99, st.P99Ns), max(mx, st.MaxNs)
 		}
-		fmt.Fprintf(w, "%6d %6d %9.0f %9.0f %10.2f%% %8.2f%% %11s %9s %9s %9s %7d %6d %8.2f%%  %s\n",
+		fmt.Fprintf(w, "%6d %6d %9.0f %9.0f %10.2f%% %8.2f%% %11s %9s %9s %9s %9s %7d %6d %8.2f%%  %s\n",
 			c.agents, min(c.conns, max(c.agents, 1)), float64(s.replies)/s.elapsed.Seconds(), float64(c.agents)/livestate.HeartbeatInterval.Seconds(),
-			cpu, net, per, round(time.Duration(p50)), round(time.Duration(p99)), round(time.Duration(mx)),
+			cpu, net, per, perBeat, round(time.Duration(p50)), round(time.Duration(p99)), round(time.Duration(mx)),
 			s.errors, s.fresh/max(s.windows, 1), pctCore(s.loadCPU, s.elapsed), goal)
 	}
-	fmt.Fprintf(w, "\nserver cpu: this process (the Paddock server with its embedded engine), user+system, %% of one core; net: minus the 0-agent baseline (%.2f%%)\n", base)
+	fmt.Fprintf(w, "\nserver cpu: this process (the Paddock server with its embedded engine), user+system, %% of one core; net: minus the 0-agent baseline (%.2f%%); cpu/beat: net cpu per beat answered\n", base)
 }
 
 // beatLoad is a running bench/beatload process.
