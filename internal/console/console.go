@@ -62,6 +62,9 @@ type Config struct {
 	// Meter and Prices make the running cost; a nil Meter shows none.
 	Meter  lambdaapi.MeterSource
 	Prices billing.Prices
+	// Cluster shows the servers and the joined hosts (paddock server);
+	// nil: a single Paddock.
+	Cluster lambdaapi.ClusterSource
 }
 
 // Console is the web console's handler and its live history. It is also
@@ -285,6 +288,10 @@ func (c *Console) apiStatus(http.ResponseWriter, *http.Request) any {
 		body.StatusResponse = lambdaapi.FleetStatus(cps, c.cfg.Fleet.Instances(), c.cfg.Fleet.Status(), time.Now())
 	} else {
 		body.StatusResponse = lambdaapi.FleetStatus(cps, nil, nil, time.Now())
+	}
+	if c.cfg.Cluster != nil {
+		cs := c.cfg.Cluster.Cluster()
+		body.Cluster = &cs
 	}
 	if c.cfg.OnDemand != nil {
 		s := c.cfg.OnDemand()

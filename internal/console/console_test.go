@@ -161,3 +161,40 @@ func TestHistoryRates(t *testing.T) {
 		t.Fatalf("window: %d samples, want %d", n, historyLen)
 	}
 }
+
+type fixedCluster lambdaapi.ClusterStatus
+
+func (f fixedCluster) Cluster() lambdaapi.ClusterStatus { return lambdaapi.ClusterStatus(f) }
+
+func TestStatusShowsTheCluster(t *testing.T) {
+	cases := []struct {
+		name    string
+		cluster lambdaapi.ClusterSource
+		hosts   int // -1: no cluster section
+	}{
+		{"a single Paddock", nil, -1},
+		{"a server of several", fixedCluster{This: "http://a:9400", Leader: "http://a:9400",
+			Servers: []lambdaapi.ServerStatus{{Node: "a", URL: "http://a:9400", Leader: true}},
+			Hosts:   []lambdaapi.HostStatus{{ID: "h-1", Type: "m7i.xlarge", EEs: 2, Routed: 2}}}, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(Config{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret", Cluster: tc.cluster})
+			res := login(t, c, url.Values{"access_key_id": {"AKIDTEST"}, "secret_access_key": {"secret"}})
+			w := get(c, "/console/api/status", res.Cookies()...)
+			var st StatusBody
+			if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil || w.Code != 200 {
+				t.Fatalf("status: %d %v", w.Code, err)
+			}
+			switch {
+			case tc.hosts < 0 && st.Cluster != nil:
+				t.Fatalf("a single Paddock shows a cluster: %+v", st.Cluster)
+			case tc.hosts >= 0 && (st.Cluster == nil || len(st.Cluster.Hosts) != tc.hosts || !st.Cluster.Servers[0].Leader):
+				t.Fatalf("cluster: %+v", st.Cluster)
+			}
+		})
+	}
+	if page := get(New(Config{}), "/console/assets/app.js"); !strings.Contains(page.Body.String(), "renderCluster") {
+		t.Fatal("the app does not draw the cluster")
+	}
+}

@@ -46,6 +46,9 @@ func (p *Platform) Cluster() lambdaapi.ClusterStatus {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	c := lambdaapi.ClusterStatus{This: p.self, Servers: []lambdaapi.ServerStatus{}, Hosts: []lambdaapi.HostStatus{}}
+	if p.leases == nil { // still starting
+		return c
+	}
 	if e, err := p.leases.Get(ctx, leaderKey); err == nil {
 		c.Leader = string(e.Value())
 	}

@@ -19,14 +19,18 @@ func wireConsole(w *wiring) error {
 	}
 	prices := billing.DefaultPrices()
 	prices.SavingsPlanDiscount = w.opts.SavingsPlan
-	c := console.New(console.Config{
+	cfg := console.Config{
 		AccessKeyID: w.opts.AccessKeyID, SecretAccessKey: w.opts.SecretAccessKey, Token: token,
 		Fleet:             w.loop,
 		CapacityProviders: w.ctl.CapacityProviders,
 		OnDemand:          w.pool.Stats,
 		Meter:             w.meter,
 		Prices:            prices,
-	})
+	}
+	if w.p.Static != nil {
+		cfg.Cluster = w.p
+	}
+	c := console.New(cfg)
 	w.api.Observe(c)
 	w.api.HandleConsole(c)
 	w.goroutine(func(ctx context.Context) { c.History().Run(ctx, w.loop) })

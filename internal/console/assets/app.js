@@ -232,10 +232,43 @@
     document.querySelector("#cost-functions tbody").replaceChildren(...rows);
   }
 
+  // ---- servers and hosts (paddock server) ----
+  function renderCluster(st) {
+    const c = st.cluster;
+    const section = document.getElementById("cluster");
+    section.hidden = !c;
+    if (!c) return;
+    document.getElementById("cluster-leader").textContent = c.leader ? "leader " + c.leader : "no leader: an election is under way";
+    const servers = (c.servers || []).map(function (s) {
+      const tr = el("tr", { "data-testid": "server", "data-node": s.node, "data-leader": String(!!s.leader) });
+      tr.appendChild(el("td", { class: "mono" }, s.node));
+      tr.appendChild(el("td", { class: "mono" }, s.url));
+      tr.appendChild(el("td", {}, (s.leader ? "leader" : "follower") + (s.url === c.this ? " (this one)" : "")));
+      tr.appendChild(el("td", {}, duration((Date.now() - Date.parse(s.started)) / 1000)));
+      return tr;
+    });
+    document.querySelector("#servers-table tbody").replaceChildren(...servers);
+    const hosts = (c.hosts || []).map(function (h) {
+      const silent = h.heartbeatAgeSeconds >= 3;
+      const tr = el("tr", { "data-testid": "host", "data-id": h.id, "data-silent": String(silent) });
+      tr.appendChild(el("td", { class: "mono" }, h.id));
+      tr.appendChild(el("td", {}, h.type + " (" + h.arch + ")"));
+      tr.appendChild(el("td", {}, h.provider));
+      tr.appendChild(el("td", { class: "mono" }, h.address));
+      tr.appendChild(el("td", { class: "mono" }, h.instance || "–"));
+      const beat = el("td", { class: silent ? "alert" : "" }, num(h.heartbeatAgeSeconds, 1) + " s ago" + (silent ? " (silent)" : ""));
+      tr.appendChild(beat);
+      tr.appendChild(el("td", { class: "num" }, h.executionEnvironments + " (" + h.routedEnvironments + ")"));
+      return tr;
+    });
+    document.querySelector("#hosts-table tbody").replaceChildren(...hosts);
+  }
+
   async function poll() {
     const updated = document.getElementById("updated");
     try {
       const [st, metrics, cost] = await Promise.all([get("/console/api/status"), get("/console/api/metrics"), get("/console/api/cost")]);
+      renderCluster(st);
       renderVersions(st);
       renderFleet(st);
       renderCharts(metrics);
