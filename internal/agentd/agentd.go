@@ -34,7 +34,7 @@ import (
 // Lease is how long the agent keeps taking invokes without an answer to
 // its beats: shorter than the servers' heartbeat timeout, so a partitioned
 // agent has stopped serving before its EEs are replaced elsewhere.
-const Lease = 2 * time.Second
+const Lease = 2500 * time.Millisecond
 
 // Options describe the host.
 type Options struct {
