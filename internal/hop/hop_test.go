@@ -737,3 +737,65 @@ func TestDeadlineBoundsTheExchange(t *testing.T) {
 		t.Fatalf("silent agent: %v after %v, want a non-retryable error at deadline+grace", err, time.Since(start))
 	}
 }
+
+// sleeper answers each invoke with its payload after d.
+type sleeper struct{ d time.Duration }
+
+func (s sleeper) Invoke(ctx context.Context, inv *runtimeapi.Invocation) error {
+	select {
+	case <-time.After(s.d):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	inv.Response = inv.Payload
+	return nil
+}
+
+func TestWatchedConnectionCarriesOn(t *testing.T) {
+	agent := startAgent(t, &Handler{Token: testToken, Lookup: func(string) Invoker { return sleeper{3 * watchAfter} }}, false)
+	c := NewClient()
+	t.Cleanup(c.CloseIdle)
+	ee := NewEE(c, agent.URL, testToken, "ee1")
+	// Invokes long enough to be watched leave their connection as it was.
+	for i := range 3 {
+		inv := newInv("w", fmt.Sprint(i), 5*time.Second)
+		if err := ee.Invoke(context.Background(), inv); err != nil || string(inv.Response) != fmt.Sprint(i) {
+			t.Fatalf("invoke %d: %v %s", i, err, inv.Response)
+		}
+	}
+	if n := agent.srv.OpenConns(); n != 1 {
+		t.Fatalf("%d connections, want 1", n)
+	}
+
+	// Two requests sent at once: the watch reads the second one's first
+	// byte during the first invoke, and the loop still serves it whole.
+	conn, err := net.Dial("tcp", agent.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+	req := func(id, body string) string {
+		return fmt.Sprintf("POST /v1/ee/ee1/invoke HTTP/1.1\r\nHost: agent\r\nAuthorization: Bearer %s\r\n"+
+			"Lambda-Runtime-Aws-Request-Id: %s\r\nLambda-Runtime-Deadline-Ms: %d\r\nContent-Length: %d\r\n\r\n%s",
+			testToken, id, time.Now().Add(5*time.Second).UnixMilli(), len(body), body)
+	}
+	if _, err := io.WriteString(conn, req("p1", "first")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * watchAfter) // the watch is reading
+	if _, err := io.WriteString(conn, req("p2", "second")); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	for _, want := range []string{"first", "second"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %q: %v", want, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || string(body) != want {
+			t.Fatalf("answer: %d %q, want 200 %q", resp.StatusCode, body, want)
+		}
+	}
+}

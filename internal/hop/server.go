@@ -21,11 +21,12 @@ import (
 // The fast loop alone would lose two things the hop rests on, so Server
 // wraps each connection to keep them:
 //
-//   - a router's hang-up cancels the invoke: while the EE runs it, a
-//     goroutine waits on the connection (as net/http's background read
-//     does) and cancels the invoke's context when the read fails (the
-//     router closes the connection when its caller gives up). A byte that
-//     arrives instead (a pipelined request) is kept for the loop.
+//   - a router's hang-up cancels the invoke: once the EE has run it for
+//     watchAfter (20 ms), a goroutine waits on the connection (as
+//     net/http's background read does) and cancels the invoke's context
+//     when the read fails (the router closes the connection when its
+//     caller gives up). A byte that arrives instead (a pipelined request)
+//     is kept for the loop. Invokes shorter than that cost no goroutine.
 //   - a 401 comes before the body: the connection's next read fails, so
 //     the loop answers at once with "Connection: close" instead of
 //     draining up to 256 KiB of an unauthenticated body first.
@@ -176,45 +177,66 @@ func (c *watchedConn) refuseBody() {
 	c.mu.Unlock()
 }
 
+// watchAfter is how long an invoke runs before its connection is watched
+// for a hang-up: most end sooner, and then cost no goroutine, read or
+// deadline change; a hang-up is noticed at most this much later.
+const watchAfter = 20 * time.Millisecond
+
 // watch returns a context that ends with parent or when the peer hangs up,
 // and the function that ends the watch (to call before the answer is
 // written). The request's body must have been read whole: what the watch
 // reads is the next request, or the end of the connection.
 func (c *watchedConn) watch(parent context.Context) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(parent)
-	c.mu.Lock()
-	if c.stashed || c.err != nil {
-		// A byte already waits (or the connection failed): nothing to
-		// watch. (Not expected: the watch runs once per request.)
+	var (
+		mu      sync.Mutex
+		started bool
+		stopped bool
+		done    chan struct{}
+	)
+	t := time.AfterFunc(watchAfter, func() {
+		mu.Lock()
+		c.mu.Lock()
+		busy := c.stashed || c.err != nil // not expected: one watch per request
 		c.mu.Unlock()
-		return ctx, cancel
-	}
-	c.mu.Unlock()
-	// No deadline while the invoke runs: any timeout the read meets is
-	// stop's doing.
-	c.Conn.SetReadDeadline(time.Time{}) //nolint:errcheck // a closed connection fails the read below
-	done := make(chan struct{})
-	go func() {
+		if stopped || busy {
+			mu.Unlock()
+			return
+		}
+		started = true
+		done = make(chan struct{})
 		defer close(done)
+		// No deadline while the invoke runs, so that any timeout the read
+		// meets is stop's doing. Set under mu: stop's deadline comes after.
+		c.Conn.SetReadDeadline(time.Time{}) //nolint:errcheck // a closed connection fails the read below
+		mu.Unlock()
 		n, err := c.Conn.Read(c.stash[:])
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if n > 0 {
-			c.stashed = true
+			c.stashed = true // a pipelined request's first byte, for the loop
 		}
 		var ne net.Error
 		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
 			c.err = err
 			cancel() // the router hung up, or the connection broke
 		}
-	}()
+	})
 	return ctx, func() {
-		c.Conn.SetReadDeadline(aLongTimeAgo) //nolint:errcheck
-		<-done
-		c.mu.Lock()
-		rdl := c.rdl
-		c.mu.Unlock()
-		c.Conn.SetReadDeadline(rdl) //nolint:errcheck
+		mu.Lock()
+		stopped = true
+		running, d := started, done
+		mu.Unlock()
+		if running {
+			c.Conn.SetReadDeadline(aLongTimeAgo) //nolint:errcheck
+			<-d
+			c.mu.Lock()
+			rdl := c.rdl
+			c.mu.Unlock()
+			c.Conn.SetReadDeadline(rdl) //nolint:errcheck
+		} else {
+			t.Stop()
+		}
 		cancel()
 	}
 }
