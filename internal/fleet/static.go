@@ -535,11 +535,22 @@ func (s *Static) Terminate(h Host) {
 	for id := range jh.ees {
 		ids = append(ids, id)
 	}
+	// A host that went silent cannot clear its EEs' records: they are
+	// of processes that died with it, or that it stops when it is back.
+	var dead []string
+	if !jh.fresh {
+		for id := range jh.views {
+			dead = append(dead, id)
+		}
+	}
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, id := range ids {
 		livestate.Delete(ctx, s.kv.Assign, livestate.Key(jh.rec.ID, id)) //nolint:errcheck // best effort: the agent's converge stops the rest
+	}
+	for _, id := range dead {
+		livestate.Delete(ctx, s.kv.EEs, livestate.Key(jh.rec.ID, id)) //nolint:errcheck // best effort: status shows them until then
 	}
 	if instance != "" {
 		livestate.Delete(ctx, s.kv.Instances, instance) //nolint:errcheck // an unknown host's instance is dropped at adoption
