@@ -40,7 +40,7 @@ agent's invoke port (--listen), which they reach at --advertise; every
 request there must carry the agent's own token, which it publishes to the
 servers only.
 
-The agent beats every 0.5s. If no server answers for 2s (the network is
+The agent beats every second. If no server answers for 2.5s (the network is
 down) it stops taking invokes, since the servers are about to start its
 execution environments elsewhere; when the link returns it stops what is no
 longer assigned to it. Ctrl-C stops its execution environments and leaves.`,
