@@ -107,7 +107,9 @@ empty success, and the log says how many were cut.`,
 			}
 			generatedJoin := false
 			if server {
-				opts.Provider = "static"
+				if opts.Provider == "" {
+					opts.Provider = "static"
+				}
 				if opts.JoinToken == "" {
 					opts.JoinToken = os.Getenv("PADDOCK_JOIN_TOKEN")
 				}
@@ -201,6 +203,12 @@ empty success, and the log says how many were cut.`,
 		f.StringVar(&opts.NodeName, "node-name", "", "this engine node's name, unique in the cluster and the same across restarts (default: generated once and kept in --data-dir)")
 		f.StringVar(&opts.ClusterSecret, "cluster-secret", "", "password the engine nodes' routes share (env PADDOCK_CLUSTER_SECRET; default: derived from the join token)")
 		f.StringVar(&opts.AdvertiseURL, "advertise-url", "", "URL the other servers reach this server's API at, to forward configuration writes when it leads (default: the --listen address)")
+		f.StringVar(&opts.Provider, "provider", "static", "where instances come from: static (agents started by hand join) or ec2 (launched with RunInstances in the capacity provider's subnets and security groups; their user data starts the agent; AWS credentials from the SDK's default chain)")
+		f.StringVar(&opts.EC2Endpoint, "ec2-endpoint", "", "URL of the EC2 API for --provider ec2 (empty: AWS's, in --region)")
+		f.StringVar(&opts.EC2ImageID, "ec2-image-id", "", "AMI the ec2 provider's instances boot: Amazon Linux 2023 with paddock at --agent-path")
+		f.StringVar(&opts.EC2JoinURL, "ec2-join-url", "", "engine URLs the ec2 instances' agents join, as the instances reach them, e.g. nats://10.0.0.5:4222 (default: the engine's URL from --engine-listen)")
+		f.StringVar(&opts.AgentPath, "agent-path", "/usr/local/bin/paddock", "path of paddock on the ec2 provider's instances")
+		f.DurationVar(&opts.EC2LaunchTimeout, "ec2-launch-timeout", 10*time.Minute, "how long an ec2 instance has to boot and join before it is terminated")
 	}
 	return cmd
 }

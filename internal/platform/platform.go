@@ -20,6 +20,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/paddockhq/paddock/internal/agent"
@@ -86,11 +89,24 @@ type Options struct {
 	BodyReadWindow  time.Duration
 	BodyReadMin     int64
 	// Provider is where LMI instances come from: "local" (the default:
-	// agents in this process) or "static" (agents that join through the
-	// engine's client port, EngineListen, with JoinToken).
+	// agents in this process), "static" (agents that join through the
+	// engine's client port, EngineListen, with JoinToken) or "ec2"
+	// (instances launched with RunInstances whose user data starts an agent
+	// that joins like a static one; see fleet.EC2).
 	Provider     string
 	EngineListen string
 	JoinToken    string
+	// The ec2 provider: EC2Endpoint is the EC2 API's URL ("": AWS's, for
+	// Region; credentials come from the AWS SDK's default chain);
+	// EC2ImageID the AMI instances boot, with paddock at AgentPath
+	// (default fleet.DefaultAgentPath); EC2JoinURL the engine URLs as the
+	// instances reach them (default: EngineURL); EC2LaunchTimeout how long
+	// an instance has to join (default fleet.DefaultEC2LaunchTimeout).
+	EC2Endpoint      string
+	EC2ImageID       string
+	EC2JoinURL       string
+	AgentPath        string
+	EC2LaunchTimeout time.Duration
 	// A static server may be one of several: ClusterListen is its engine
 	// node's route address and ClusterPeers the others' route URLs
 	// (package store, Cluster); NodeName names the node (default: kept in
@@ -269,12 +285,15 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	opts.DataDir = dataDir
 	switch opts.Provider {
 	case "", "local":
-	case "static":
+	case "static", "ec2":
 		if opts.EngineListen == "" || opts.JoinToken == "" {
-			return nil, errors.New("the static provider needs the engine's client address and a join token")
+			return nil, fmt.Errorf("the %s provider needs the engine's client address and a join token", opts.Provider)
+		}
+		if opts.Provider == "ec2" && opts.EC2ImageID == "" {
+			return nil, errors.New("the ec2 provider needs the image id (AMI) its instances boot")
 		}
 	default:
-		return nil, fmt.Errorf("instance provider must be local or static, not %q", opts.Provider)
+		return nil, fmt.Errorf("instance provider must be local, static or ec2, not %q", opts.Provider)
 	}
 	st, err := store.OpenEmbeddedListening(ctx, filepath.Join(opts.DataDir, "engine"),
 		store.Listen{Addr: opts.EngineListen, JoinToken: opts.JoinToken, Cluster: store.Cluster{
@@ -293,7 +312,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	var provider fleet.Provider
 	local := &fleet.Local{Cache: cache, LaunchDelay: opts.LaunchDelay, Output: outputs}
 	var static *fleet.Static
-	if opts.Provider == "static" {
+	if opts.Provider == "static" || opts.Provider == "ec2" {
 		kv, err := livestate.Create(ctx, st)
 		if err != nil {
 			st.Close()
@@ -301,6 +320,30 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		}
 		static = fleet.NewStatic(st.Conn(), kv, hop.NewClient(), rt)
 		provider, local = static, nil
+		if opts.Provider == "ec2" {
+			cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(opts.Region))
+			if err != nil {
+				st.Close()
+				return nil, fmt.Errorf("ec2 provider: AWS configuration: %w", err)
+			}
+			client := ec2.NewFromConfig(cfg, func(o *ec2.Options) {
+				if opts.EC2Endpoint != "" {
+					o.BaseEndpoint = aws.String(opts.EC2Endpoint)
+				}
+			})
+			provider = fleet.NewEC2(static, fleet.EC2Config{
+				Client: client, ImageID: opts.EC2ImageID, JoinURL: cmp.Or(opts.EC2JoinURL, st.ClientURL()), JoinToken: opts.JoinToken,
+				AgentPath: opts.AgentPath, Timeout: opts.EC2LaunchTimeout,
+				Network: func(name string) (subnets, groups []string) {
+					for _, cp := range ctl.CapacityProviders() {
+						if cp.Name == name {
+							return cp.SubnetIDs, cp.SecurityGroupIDs
+						}
+					}
+					return nil, nil
+				},
+			})
+		}
 	} else {
 		provider = local
 	}

@@ -1,0 +1,198 @@
+package fleet
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+// EC2API is the part of the EC2 API the ec2 provider calls (an
+// *ec2.Client).
+type EC2API interface {
+	RunInstances(ctx context.Context, in *ec2.RunInstancesInput, optFns ...func(*ec2.Options)) (*ec2.RunInstancesOutput, error)
+	TerminateInstances(ctx context.Context, in *ec2.TerminateInstancesInput, optFns ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error)
+}
+
+// Defaults of EC2Config.
+const (
+	DefaultAgentPath        = "/usr/local/bin/paddock"
+	DefaultEC2LaunchTimeout = 10 * time.Minute
+	// AgentPort is the invoke port the agents of EC2 instances listen on.
+	AgentPort = 9402
+)
+
+// Tags the ec2 provider puts on the instances it launches.
+const (
+	TagInstance         = "paddock:instance"          // the scaler's instance id
+	TagCapacityProvider = "paddock:capacity-provider" // the capacity provider's name
+)
+
+// EC2Config configures the ec2 provider.
+type EC2Config struct {
+	Client  EC2API
+	ImageID string // the AMI every instance boots (Amazon Linux 2023 with paddock at AgentPath)
+	// JoinURL is the engine URLs the instances' agents join (comma-separated),
+	// as the instances reach them; JoinToken the token they join with.
+	JoinURL   string
+	JoinToken string
+	AgentPath string        // paddock on the instances (default DefaultAgentPath)
+	Timeout   time.Duration // how long an instance has to join (default DefaultEC2LaunchTimeout)
+	// Network gives a capacity provider's subnets and security groups (its
+	// VpcConfig).
+	Network func(capacityProvider string) (subnets, securityGroups []string)
+}
+
+// EC2 launches instances with RunInstances, whose user data starts an agent
+// that joins the engine with the instance's id as its host id, and
+// terminates them with TerminateInstances. A launch returns once the
+// instance's agent joined; from then on the instance is a joined host of
+// the Static it is built on (routes, beats, EEs, adoption by a new leader).
+type EC2 struct {
+	static *Static // a field, not embedded: EC2 launches any type, it offers no Offer
+	cfg    EC2Config
+	log    *slog.Logger
+
+	mu   sync.Mutex
+	next map[string]int // round-robin position over each capacity provider's subnets
+}
+
+// NewEC2 returns the ec2 provider whose instances join s.
+func NewEC2(s *Static, cfg EC2Config) *EC2 {
+	if cfg.AgentPath == "" {
+		cfg.AgentPath = DefaultAgentPath
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultEC2LaunchTimeout
+	}
+	return &EC2{static: s, cfg: cfg, log: slog.Default().With("role", "fleet", "provider", "ec2"), next: map[string]int{}}
+}
+
+// Name is "ec2".
+func (e *EC2) Name() string { return "ec2" }
+
+// Arch is empty: EC2 launches either architecture (the image must fit the
+// capacity providers' architecture).
+func (e *EC2) Arch() string { return "" }
+
+// Launch runs one instance of type t in the next of the capacity provider's
+// subnets and waits for its agent to join. When it does not join within the
+// launch timeout, or ctx ends first, the instance is terminated.
+func (e *EC2) Launch(ctx context.Context, id string, t InstanceType, cp string, notify func(Event)) (Host, error) {
+	in := e.runInput(id, t, cp)
+	out, err := e.cfg.Client.RunInstances(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("RunInstances: %w", err)
+	}
+	if len(out.Instances) == 0 || aws.ToString(out.Instances[0].InstanceId) == "" {
+		return nil, errors.New("RunInstances returned no instance")
+	}
+	instanceID := aws.ToString(out.Instances[0].InstanceId)
+	e.log.Info("instance launched: waiting for its agent to join", "instance", id, "ec2", instanceID, "type", t.Name,
+		"capacityProvider", cp, "subnet", aws.ToString(in.SubnetId))
+	wctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+	defer cancel()
+	h, err := e.static.Await(wctx, instanceID, id, t, cp, notify)
+	if err != nil {
+		e.terminate(instanceID)
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("EC2 instance %s did not join within %v", instanceID, e.cfg.Timeout)
+		}
+		return nil, fmt.Errorf("EC2 instance %s: %w", instanceID, err)
+	}
+	return h, nil
+}
+
+// runInput is the RunInstances request of a launch.
+func (e *EC2) runInput(id string, t InstanceType, cp string) *ec2.RunInstancesInput {
+	var subnets, groups []string
+	if e.cfg.Network != nil {
+		subnets, groups = e.cfg.Network(cp)
+	}
+	in := &ec2.RunInstancesInput{
+		ImageId:          aws.String(e.cfg.ImageID),
+		InstanceType:     types.InstanceType(t.Name),
+		MinCount:         aws.Int32(1),
+		MaxCount:         aws.Int32(1),
+		ClientToken:      aws.String(id), // a retried request launches no second instance
+		SecurityGroupIds: groups,
+		UserData:         aws.String(base64.StdEncoding.EncodeToString([]byte(UserData(e.cfg.AgentPath, e.cfg.JoinURL, e.cfg.JoinToken, t.Name)))),
+		MetadataOptions:  &types.InstanceMetadataOptionsRequest{HttpTokens: types.HttpTokensStateRequired, HttpEndpoint: types.InstanceMetadataEndpointStateEnabled},
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: []types.Tag{
+			{Key: aws.String(TagInstance), Value: aws.String(id)},
+			{Key: aws.String(TagCapacityProvider), Value: aws.String(cp)},
+			{Key: aws.String("Name"), Value: aws.String("paddock-" + cp + "-" + id)},
+		}}},
+	}
+	if len(subnets) > 0 {
+		e.mu.Lock()
+		n := e.next[cp]
+		e.next[cp] = n + 1
+		e.mu.Unlock()
+		in.SubnetId = aws.String(subnets[n%len(subnets)])
+	}
+	return in
+}
+
+// Terminate takes the EEs off the instance's host and terminates the
+// instance.
+func (e *EC2) Terminate(h Host) {
+	instanceID := h.(*joinedHost).rec.ID
+	e.static.Terminate(h)
+	e.terminate(instanceID)
+}
+
+func (e *EC2) terminate(instanceID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := e.cfg.Client.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{instanceID}}); err != nil {
+		e.log.Error("TerminateInstances", "ec2", instanceID, "err", err)
+		return
+	}
+	e.log.Info("instance terminated", "ec2", instanceID)
+}
+
+// Adopt binds the instances the previous leader launched (see Static.Adopt).
+func (e *EC2) Adopt(ctx context.Context, notify func(Event)) ([]Adopted, error) {
+	return e.static.Adopt(ctx, notify)
+}
+
+// Release leaves the instances running for the next leader (see
+// Static.Release).
+func (e *EC2) Release() { e.static.Release() }
+
+// UserData is the shell script an EC2 instance runs at its first boot
+// (cloud-init runs user data that starts with #! as root). It installs
+// nothing: the image has paddock at agentPath. It reads the instance's id
+// and private address from the instance metadata service (IMDSv2) and
+// starts `paddock agent` as a systemd service (restarted if it exits) that
+// joins joinURL with token as a host whose id is the instance id, of type
+// instanceType, its invoke port at the private address. The token is in
+// the user data: whoever may read the instance's attributes can read it.
+func UserData(agentPath, joinURL, token, instanceType string) string {
+	return `#!/bin/sh
+# Paddock agent (written by paddock's ec2 instance provider)
+set -eu
+m=http://169.254.169.254/latest
+t=$(curl -sf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' $m/api/token)
+id=$(curl -sf -H "X-aws-ec2-metadata-token: $t" $m/meta-data/instance-id)
+ip=$(curl -sf -H "X-aws-ec2-metadata-token: $t" $m/meta-data/local-ipv4)
+systemd-run --unit=paddock-agent -p Restart=always -p RestartSec=2 -p StateDirectory=paddock-agent \
+  ` + shellQuote(agentPath) + ` agent --join ` + shellQuote(joinURL) + ` --token ` + shellQuote(token) + ` \
+  --id "$id" --instance-type ` + shellQuote(instanceType) + ` \
+  --listen 0.0.0.0:` + fmt.Sprint(AgentPort) + ` --advertise "http://$ip:` + fmt.Sprint(AgentPort) + `" --data-dir /var/lib/paddock-agent
+`
+}
+
+// shellQuote quotes s for sh, in single quotes.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,121 @@
+package fleet
+
+import (
+	"encoding/base64"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// TestUserData: the script names the join URL, token, type and agent path,
+// is valid sh, and, run with curl and systemd-run stubbed, starts the agent
+// with the instance id and private address from the metadata service and
+// every value as one argument, however it is spelled.
+func TestUserData(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	for _, tc := range []struct {
+		name                    string
+		agent, join, token, typ string
+	}{
+		{"plain", DefaultAgentPath, "nats://10.0.0.5:4222", "s3cr3t", "m7i.xlarge"},
+		{"cluster", "/opt/paddock/bin/paddock", "nats://10.0.0.5:4222,nats://10.0.1.5:4222", "tok-123", "c7g.2xlarge"},
+		{"quotes", "/usr/local/bin/pad dock", "nats://a:4222", `it's $HOME "x" ` + "`id`", "m7i.large"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			script := UserData(tc.agent, tc.join, tc.token, tc.typ)
+			if !strings.HasPrefix(script, "#!/bin/sh\n") {
+				t.Fatalf("script does not start with #!/bin/sh:\n%s", script)
+			}
+			for _, want := range []string{shellQuote(tc.agent), shellQuote(tc.join), shellQuote(tc.token), shellQuote(tc.typ), "instance-id", "local-ipv4"} {
+				if !strings.Contains(script, want) {
+					t.Errorf("script lacks %q:\n%s", want, script)
+				}
+			}
+			dir := t.TempDir()
+			path := filepath.Join(dir, "user-data")
+			if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(sh, "-n", path).CombinedOutput(); err != nil {
+				t.Fatalf("sh -n: %v\n%s\n%s", err, out, script)
+			}
+			// Stubs: curl answers the metadata paths, systemd-run prints its
+			// arguments one a line.
+			bin := filepath.Join(dir, "bin")
+			os.Mkdir(bin, 0o755) //nolint:errcheck
+			stub := func(name, body string) {
+				if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stub("curl", `for a; do last=$a; done
+case $last in
+*/api/token) echo TOKEN ;;
+*/meta-data/instance-id) echo i-0123456789abcdef0 ;;
+*/meta-data/local-ipv4) echo 10.0.3.7 ;;
+*) exit 22 ;;
+esac
+`)
+			stub("systemd-run", `for a; do printf '%s\n' "$a"; done`)
+			cmd := exec.Command(sh, path)
+			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("run: %v\n%s", err, out)
+			}
+			args := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+			i := 0
+			for i < len(args) && strings.HasPrefix(args[i], "-") { // systemd-run's own options
+				if args[i] == "-p" {
+					i++
+				}
+				i++
+			}
+			got := strings.Join(args[i:], "|")
+			want := strings.Join([]string{tc.agent, "agent", "--join", tc.join, "--token", tc.token, "--id", "i-0123456789abcdef0",
+				"--instance-type", tc.typ, "--listen", "0.0.0.0:9402", "--advertise", "http://10.0.3.7:9402", "--data-dir", "/var/lib/paddock-agent"}, "|")
+			if got != want {
+				t.Fatalf("agent command:\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+// TestEC2RunInput: subnets round-robin, the capacity provider's security
+// groups, the type, the tags and the user data.
+func TestEC2RunInput(t *testing.T) {
+	e := NewEC2(nil, EC2Config{ImageID: "ami-1", JoinURL: "nats://j:4222", JoinToken: "tok",
+		Network: func(cp string) ([]string, []string) {
+			return []string{"subnet-a", "subnet-b"}, []string{"sg-1", "sg-2"}
+		}})
+	typ, _ := LookupInstanceType("m7i.xlarge")
+	var subnets []string
+	for i := 0; i < 3; i++ {
+		in := e.runInput("i-x", typ, "cp1")
+		subnets = append(subnets, aws.ToString(in.SubnetId))
+		if string(in.InstanceType) != "m7i.xlarge" || aws.ToString(in.ImageId) != "ami-1" || strings.Join(in.SecurityGroupIds, ",") != "sg-1,sg-2" {
+			t.Fatalf("input %+v", in)
+		}
+		tags := map[string]string{}
+		for _, tag := range in.TagSpecifications[0].Tags {
+			tags[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+		}
+		if tags[TagInstance] != "i-x" || tags[TagCapacityProvider] != "cp1" || tags["Name"] == "" {
+			t.Fatalf("tags %v", tags)
+		}
+		ud, err := base64.StdEncoding.DecodeString(aws.ToString(in.UserData))
+		if err != nil || string(ud) != UserData(DefaultAgentPath, "nats://j:4222", "tok", "m7i.xlarge") {
+			t.Fatalf("user data %q %v", ud, err)
+		}
+	}
+	if got := strings.Join(subnets, ","); got != "subnet-a,subnet-b,subnet-a" {
+		t.Fatalf("subnets %s", got)
+	}
+}
