@@ -232,10 +232,13 @@ func (a *agentServer) kill() {
 		a.std.CloseClientConnections()
 		return
 	}
-	a.srv.conns.Range(func(_, v any) bool {
-		v.(*watchedConn).Conn.Close()
-		return true
-	})
+	a.srv.mu.Lock()
+	defer a.srv.mu.Unlock()
+	for _, e := range a.srv.conns {
+		if e.conn != nil {
+			e.conn.Conn.Close()
+		}
+	}
 }
 
 // servers are the two ways a Handler is served in the tests.

@@ -31,8 +31,50 @@ import (
 //     the loop answers at once with "Connection: close" instead of
 //     draining up to 256 KiB of an unauthenticated body first.
 type Server struct {
-	fd    frontdoor.Server
-	conns sync.Map // remote address -> *watchedConn, for the handler
+	fd frontdoor.Server
+
+	// The handler finds its connection by the request's RemoteAddr (the
+	// fast loop passes nothing else): conns holds each open connection by
+	// its remote address. An address shared by two connections (possible
+	// only across local addresses) is ambiguous: neither is watched.
+	mu    sync.Mutex
+	conns map[string]*connEntry
+}
+
+type connEntry struct {
+	conn *watchedConn // nil when n > 1
+	n    int
+}
+
+// conn is the connection with that remote address, or nil.
+func (s *Server) conn(remote string) *watchedConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.conns[remote]; e != nil {
+		return e.conn
+	}
+	return nil
+}
+
+func (s *Server) track(c *watchedConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.conns[c.key]; e != nil {
+		e.conn = nil
+		e.n++
+		return
+	}
+	s.conns[c.key] = &connEntry{conn: c, n: 1}
+}
+
+func (s *Server) untrack(c *watchedConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.conns[c.key]; e != nil {
+		if e.n--; e.n <= 0 {
+			delete(s.conns, c.key)
+		}
+	}
 }
 
 // Limits of NewServer.
@@ -46,16 +88,14 @@ const (
 
 // NewServer is a Server for h.
 func NewServer(h *Handler) *Server {
-	s := &Server{}
+	s := &Server{conns: make(map[string]*connEntry)}
 	s.fd = frontdoor.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			var wc *watchedConn
 			// Only on the fast loop: net/http (whose requests carry its
 			// ServerContextKey) reads the connection itself.
 			if r.Context().Value(http.ServerContextKey) == nil {
-				if v, ok := s.conns.Load(r.RemoteAddr); ok {
-					wc = v.(*watchedConn)
-				}
+				wc = s.conn(r.RemoteAddr)
 			}
 			h.serve(w, r, wc)
 		}),
@@ -92,7 +132,7 @@ func (l *watchListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	c := &watchedConn{Conn: nc, s: l.s, key: nc.RemoteAddr().String()}
-	l.s.conns.Store(c.key, c)
+	l.s.track(c)
 	return c, nil
 }
 
@@ -165,7 +205,7 @@ func (c *watchedConn) CloseWrite() error {
 }
 
 func (c *watchedConn) Close() error {
-	c.once.Do(func() { c.s.conns.CompareAndDelete(c.key, c) })
+	c.once.Do(func() { c.s.untrack(c) })
 	return c.Conn.Close()
 }
 
