@@ -182,9 +182,10 @@ func UserData(agentPath, joinURL, token, instanceType string) string {
 # Paddock agent (written by paddock's ec2 instance provider)
 set -eu
 m=http://169.254.169.254/latest
-t=$(curl -sf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' $m/api/token)
-id=$(curl -sf -H "X-aws-ec2-metadata-token: $t" $m/meta-data/instance-id)
-ip=$(curl -sf -H "X-aws-ec2-metadata-token: $t" $m/meta-data/local-ipv4)
+t=$(curl -sf --retry 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' $m/api/token)
+md() { curl -sf --retry 5 -H "X-aws-ec2-metadata-token: $t" $m/meta-data/$1; }
+id=$(md instance-id)
+ip=$(md local-ipv4)
 systemd-run --unit=paddock-agent -p Restart=always -p RestartSec=2 -p StateDirectory=paddock-agent \
   ` + shellQuote(agentPath) + ` agent --join ` + shellQuote(joinURL) + ` --token ` + shellQuote(token) + ` \
   --id "$id" --instance-type ` + shellQuote(instanceType) + ` \

@@ -1,14 +1,21 @@
 package fleet
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
 
 // TestUserData: the script names the join URL, token, type and agent path,
@@ -117,5 +124,55 @@ func TestEC2RunInput(t *testing.T) {
 	}
 	if got := strings.Join(subnets, ","); got != "subnet-a,subnet-b,subnet-a" {
 		t.Fatalf("subnets %s", got)
+	}
+}
+
+// fakeEC2 records the calls of the ec2 provider.
+type fakeEC2 struct {
+	mu         sync.Mutex
+	runs       []*ec2.RunInstancesInput
+	terminated []string
+}
+
+func (f *fakeEC2) RunInstances(_ context.Context, in *ec2.RunInstancesInput, _ ...func(*ec2.Options)) (*ec2.RunInstancesOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.runs = append(f.runs, in)
+	id := fmt.Sprintf("i-%017d", len(f.runs))
+	return &ec2.RunInstancesOutput{Instances: []types.Instance{{InstanceId: aws.String(id)}}}, nil
+}
+
+func (f *fakeEC2) TerminateInstances(_ context.Context, in *ec2.TerminateInstancesInput, _ ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.terminated = append(f.terminated, in.InstanceIds...)
+	return &ec2.TerminateInstancesOutput{}, nil
+}
+
+// TestEC2LaunchNotJoined: an instance whose agent does not join within the
+// launch timeout, or whose launch is cancelled, is terminated.
+func TestEC2LaunchNotJoined(t *testing.T) {
+	f := &fakeEC2{}
+	e := NewEC2(NewStatic(nil, nil, nil, nil), EC2Config{Client: f, ImageID: "ami-1", Timeout: 100 * time.Millisecond})
+	typ, _ := LookupInstanceType("m7i.xlarge")
+	start := time.Now()
+	if _, err := e.Launch(context.Background(), "i-a", typ, "cp", nil); err == nil || !strings.Contains(err.Error(), "did not join within") {
+		t.Fatalf("launch: %v, want did not join", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("launch took %v with a 100ms timeout", d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if _, err := e.Launch(ctx, "i-b", typ, "cp", nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled launch: %v", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if got := strings.Join(f.terminated, ","); got != "i-00000000000000001,i-00000000000000002" {
+		t.Fatalf("terminated %s, want both instances", got)
+	}
+	if aws.ToString(f.runs[0].ClientToken) != "i-a" || aws.ToString(f.runs[1].ClientToken) != "i-b" {
+		t.Fatalf("client tokens %s %s", aws.ToString(f.runs[0].ClientToken), aws.ToString(f.runs[1].ClientToken))
 	}
 }

@@ -321,6 +321,13 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		static = fleet.NewStatic(st.Conn(), kv, hop.NewClient(), rt)
 		provider, local = static, nil
 		if opts.Provider == "ec2" {
+			joinURL := cmp.Or(opts.EC2JoinURL, st.ClientURL())
+			if u, err := url.Parse(joinURL); opts.EC2JoinURL == "" && (err != nil || u.Hostname() == "" || net.ParseIP(u.Hostname()).IsUnspecified()) {
+				st.Close()
+				return nil, fmt.Errorf("the ec2 provider's instances cannot join the engine at %s: give the URL they reach it at (EC2JoinURL, --ec2-join-url)", joinURL)
+			} else if opts.EC2JoinURL == "" && net.ParseIP(u.Hostname()).IsLoopback() {
+				slog.Warn("the ec2 provider's instances join the engine at a loopback address: only an instance on this machine reaches it (set --ec2-join-url)", "url", joinURL)
+			}
 			cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(opts.Region))
 			if err != nil {
 				st.Close()
@@ -332,7 +339,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 				}
 			})
 			provider = fleet.NewEC2(static, fleet.EC2Config{
-				Client: client, ImageID: opts.EC2ImageID, JoinURL: cmp.Or(opts.EC2JoinURL, st.ClientURL()), JoinToken: opts.JoinToken,
+				Client: client, ImageID: opts.EC2ImageID, JoinURL: joinURL, JoinToken: opts.JoinToken,
 				AgentPath: opts.AgentPath, Timeout: opts.EC2LaunchTimeout,
 				Network: func(name string) (subnets, groups []string) {
 					for _, cp := range ctl.CapacityProviders() {
