@@ -240,6 +240,7 @@ func (p *pool) reap(now time.Time, all bool) {
 type EE struct {
 	client   *Client
 	addr     string // host:port
+	pool     *pool  // the client's for addr
 	head     string // request line, Host and Authorization, as sent
 	err      error  // an address or token that cannot be used
 	id       string
@@ -263,6 +264,7 @@ func NewEE(client *Client, baseURL, token, eeID string) *EE {
 		if u.Port() == "" {
 			e.addr = net.JoinHostPort(u.Hostname(), "80")
 		}
+		e.pool = client.pool(e.addr)
 		e.head = "POST " + u.EscapedPath() + pathPrefix + url.PathEscape(eeID) + pathSuffix + " HTTP/1.1\r\n" +
 			"Host: " + u.Host + "\r\nAuthorization: Bearer " + token + "\r\n"
 	}
@@ -302,7 +304,7 @@ func (e *EE) Invoke(ctx context.Context, inv *runtimeapi.Invocation) error {
 		grace = DefaultGrace
 	}
 
-	p := e.client.pool(e.addr)
+	p := e.pool
 	hc := p.get()
 	if hc == nil {
 		nc, err := e.client.dialer.DialContext(ctx, "tcp", e.addr)

@@ -6,10 +6,53 @@
 // connection lives exactly as long as the invoke, so a router that hangs
 // up cancels it on the agent and an agent that dies fails it at once.
 //
-// Why HTTP and not NATS request/reply (BenchmarkHop: echo EE, both ends in
-// one process over loopback, 64 in flight, 2 cores shared with other work;
-// medians of 3 interleaved rounds of 2 s, spread in brackets, MB/s counts
-// the payload both ways):
+// Both ends are Paddock's own, not net/http's. The agent serves the hop
+// with frontdoor's fast HTTP/1.1 loop (Server: the connection cap, header
+// and idle timeouts and minimum body rate of Paddock's other servers; a
+// request that is not plain HTTP/1.1 with a Content-Length body goes to
+// net/http behind it). The loop alone would not notice a router's hang-up
+// during an invoke (its requests carry the server's context), nor close
+// before reading an unauthenticated body: Server wraps each connection so
+// that an invoke running past 20 ms has a read waiting on its connection
+// that cancels it when the router closes, and a 401's next read fails, so
+// the answer goes out at once with "Connection: close". The router's Client
+// keeps a pool of connections per agent (up to 256 idle, closed after 90 s
+// idle, each checked with a peek that does not wait before reuse); the
+// invoking goroutine writes the request and reads the answer itself, with
+// no connection goroutines to hand it between (net/http's Transport passes
+// every request to a write loop and every answer back from a read loop). A
+// connection goes back to the pool only after a 200 or a refusal read
+// whole; any failure, any other answer or a cancel closes it. Nothing is
+// ever resent: a failed dial is ErrClosed, an agent's "full"/"closed"
+// refusal ErrFull/ErrClosed, anything after the request may have been
+// written a plain error; the caller's cancel closes the connection (which
+// cancels the invoke on the agent) and returns ctx's error.
+//
+// BenchmarkHop (echo EE, both ends in one process over loopback, 64 in
+// flight, 2 cores shared with other work; 3 interleaved rounds of 2 s,
+// spread in brackets):
+//
+//	small, net/http both ends    31 µs/op (31-42)   8.9 KB  113 allocs
+//	small, this package          15 µs/op (13-15)   4.0 KB   50 allocs
+//	6MB, net/http both ends     5.7-12.7 ms/op     12.6 MB  131-140 allocs
+//	6MB, this package            6.5-8.3 ms/op     12.6 MB   59-63 allocs
+//
+// bench/cluster.sh (server -> agent on a test host against the in-process
+// hop; see bench/README.md) on the same shared 2 cores, whose load from
+// other work swung the in-process baseline between 1800 and 7400 req/s at
+// c=64 within minutes: over six 3 s runs of each, interleaved, the p50 at
+// c=1 above the in-process path went from +236 to +503 µs (+292 median)
+// to +166 to +329 µs (+209 median), and the throughput at c=64 stayed at
+// 0.59-0.83x (before) against 0.66-1.01x (after) of it, too noisy to call
+// either way: the hop's own CPU (about 30 µs less per invoke, both ends
+// together, above) is small against the run-to-run swing. What remains
+// between the two paths is mostly the second process: the agent's Runtime
+// API server, its Go runtime's sysmon and scheduler wake-ups, and the
+// kernel's work for one more TCP exchange.
+//
+// Why HTTP and not NATS request/reply (BenchmarkHop as above, with
+// net/http at both ends; medians of 3 interleaved rounds of 2 s, spread in
+// brackets, MB/s counts the payload both ways):
 //
 //	http/small   30 µs/op (28-49)      9.0 KB  113 allocs
 //	nats/small   18 µs/op (16-19)      5.0 KB   50 allocs
@@ -18,9 +61,10 @@
 //
 // NATS multiplexes every invoke onto one connection and batches writes, so
 // small invokes cost it less CPU (about 12 µs less per invoke, both ends
-// together, against the ~300 µs the Runtime API and the function spend).
-// But 6 MB payloads are 3x slower and take twice the memory, because each
-// is copied through the NATS server; they need the cluster's max_payload
+// together, against the ~300 µs the Runtime API and the function spend;
+// this package's HTTP now takes 15 µs/op against NATS's 18). But 6 MB
+// payloads are 3x slower and take twice the memory, because each is
+// copied through the NATS server; they need the cluster's max_payload
 // raised from 1 MB and its max_pending (64 MB) raised for every client; and
 // nats.go's own request inbox keeps a 64 MB pending limit, so 64 answers of
 // 6 MB at once were dropped as a slow consumer and timed out (the benchmark
