@@ -415,7 +415,15 @@ func (s *Static) onEE(ctx context.Context, e jetstream.KeyValueEntry) {
 			s.route(h, id, v)
 			delete(h.views, id)
 		}
+		// An agent deletes the record of an EE it stopped unassigned
+		// (scaled in) instead of writing Stopped: to the leader it is that.
+		ee := h.ees[id]
+		delete(h.ees, id)
+		notify := h.notify
 		s.mu.Unlock()
+		if ee != nil && notify != nil && ee.state != agent.Stopped && ee.state != agent.Failed {
+			notify(Event{EE: ee, State: agent.Stopped})
+		}
 		return
 	}
 	var rec livestate.EE

@@ -290,20 +290,15 @@ func TestEC2ProviderLaunchesAndTerminates(t *testing.T) {
 		}
 	}
 
-	// Scaled to 0, the version's EEs drain and its instances are
-	// terminated. (An EE an agent stops once unassigned ends with its
-	// record deleted, which Static does not pass on to the scaler as
-	// Stopped: the instances never go empty and the version stays
-	// Deactivating. Until that is fixed, the instances are ended as hosts
-	// that die: their agents stop, the scaler finds them lost and
-	// terminates them, and launches none in their place.)
+	// Scaled to 0, the version's EEs drain, it is Deactivated, and its
+	// instances, empty past the cooldown, are terminated.
 	if _, err := cl.lambda.PutFunctionScalingConfig(c, &lambda.PutFunctionScalingConfigInput{
 		FunctionName: aws.String("on-ec2"), Qualifier: aws.String(version),
 		FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(0), MaxExecutionEnvironments: aws.Int32(0)}}); err != nil {
 		t.Fatal(err)
 	}
-	for i := range cl.hosts {
-		cl.kill(i)
+	if st := cl.waitState("on-ec2", version, func(s types.State) bool { return s == types.StateDeactivated }); st != types.StateDeactivated {
+		t.Fatalf("version %s after scaling to 0, want Deactivated", st)
 	}
 	waitForLong(t, "the instances terminated in moto", 30*time.Second, func() bool {
 		for _, in := range describe() {
