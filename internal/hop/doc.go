@@ -38,17 +38,24 @@
 //	6MB, this package            6.5-8.3 ms/op     12.6 MB   59-63 allocs
 //
 // bench/cluster.sh (server -> agent on a test host against the in-process
-// hop; see bench/README.md) on the same shared 2 cores, whose load from
-// other work swung the in-process baseline between 1800 and 7400 req/s at
-// c=64 within minutes: over six 3 s runs of each, interleaved, the p50 at
-// c=1 above the in-process path went from +236 to +503 µs (+292 median)
-// to +166 to +329 µs (+209 median), and the throughput at c=64 stayed at
-// 0.59-0.83x (before) against 0.66-1.01x (after) of it, too noisy to call
-// either way: the hop's own CPU (about 30 µs less per invoke, both ends
-// together, above) is small against the run-to-run swing. What remains
-// between the two paths is mostly the second process: the agent's Runtime
-// API server, its Go runtime's sysmon and scheduler wake-ups, and the
-// kernel's work for one more TCP exchange.
+// hop; see bench/README.md), ten 3 s runs of each, before and after
+// interleaved, on the same 2 cores whose load from other work swung the
+// in-process baseline between 1800 and 7400 req/s at c=64:
+//
+//	                        before                 after
+//	p50 at c=1 above up's   +236 to +503 µs        +106 to +329 µs
+//	                        (+362 median, 4/10     (+197 median, 9/10
+//	                        within +300 µs)        within +300 µs)
+//	throughput at c=64      0.59-0.98x of up's     0.66-1.01x of up's
+//	                        (0.79x median, 3/10    (0.82x median, 6/10
+//	                        at 0.8x or more)       at 0.8x or more)
+//
+// The hop's own CPU (about 30 µs less per invoke, both ends together,
+// above) is small against the run-to-run swing. What remains between the
+// two paths is mostly the second process: the agent's Runtime API server,
+// its Go runtime's sysmon and scheduler wake-ups (perf: ~17% of the
+// agent's samples in sysmon), and the kernel's work for one more TCP
+// exchange.
 //
 // Why HTTP and not NATS request/reply (BenchmarkHop as above, with
 // net/http at both ends; medians of 3 interleaved rounds of 2 s, spread in
