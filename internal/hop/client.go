@@ -277,10 +277,6 @@ func (e *EE) ID() string { return e.id }
 // InFlight counts the invokes this router has on the EE.
 func (e *EE) InFlight() int { return int(e.inFlight.Load()) }
 
-// errPartial marks an answer that was not read whole: its connection
-// cannot carry another request.
-var errPartial = errors.New("answer not read whole")
-
 // Invoke runs inv on the remote EE and fills its result fields.
 //
 // It returns runtimeapi.ErrFull or runtimeapi.ErrClosed only when the
