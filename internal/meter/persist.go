@@ -50,9 +50,10 @@ type minuteRecord struct {
 
 // Keeper keeps a Recorder's buckets in a JetStream KV bucket.
 type Keeper struct {
-	rec   *Recorder
-	kv    store.KV
-	every time.Duration
+	rec    *Recorder
+	kv     store.KV
+	every  time.Duration
+	prefix string // of this server's minute keys: minutePrefix, and its node on a cluster
 
 	saving  sync.Mutex // one save at a time, so an older snapshot never lands after a newer one
 	started atomic.Bool
@@ -69,11 +70,17 @@ func Keep(ctx context.Context, st *store.Store, rec *Recorder) (*Keeper, error) 
 	if err != nil {
 		return nil, err
 	}
-	return newKeeper(ctx, kv, rec, SaveEvery)
+	prefix := minutePrefix
+	if st.Clustered() {
+		// Each server meters the invokes it serves: its minutes are its
+		// own records, or servers would overwrite each other's.
+		prefix += strings.NewReplacer(".", "_", "*", "_", ">", "_", " ", "_").Replace(st.NodeName()) + "."
+	}
+	return newKeeper(ctx, kv, rec, SaveEvery, prefix)
 }
 
-func newKeeper(ctx context.Context, kv store.KV, rec *Recorder, every time.Duration) (*Keeper, error) {
-	k := &Keeper{rec: rec, kv: kv, every: every, stop: make(chan struct{}), done: make(chan struct{})}
+func newKeeper(ctx context.Context, kv store.KV, rec *Recorder, every time.Duration, prefix string) (*Keeper, error) {
+	k := &Keeper{rec: rec, kv: kv, every: every, prefix: prefix, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := k.load(ctx, time.Now()); err != nil {
 		return nil, err
 	}
@@ -136,7 +143,7 @@ func (k *Keeper) Save(ctx context.Context) error {
 	r.mu.Unlock()
 	var errs []error
 	for _, rec := range recs {
-		if _, err := k.kv.Put(ctx, minutePrefix+strconv.FormatInt(rec.Minute, 10), rec); err != nil {
+		if _, err := k.kv.Put(ctx, k.prefix+strconv.FormatInt(rec.Minute, 10), rec); err != nil {
 			errs = append(errs, err)
 			r.mu.Lock()
 			if r.minutes[rec.Minute] != nil {
@@ -167,7 +174,7 @@ func (b *bucket) record(m int64) minuteRecord {
 // load adds the kept minutes within Retention of now to the recorder and
 // moves its start back to when metering first started.
 func (k *Keeper) load(ctx context.Context, now time.Time) error {
-	entries, err := k.kv.All(ctx, minutePrefix+">")
+	entries, err := k.kv.All(ctx, k.prefix+"*")
 	if err != nil {
 		return fmt.Errorf("load meters: %w", err)
 	}
@@ -182,7 +189,7 @@ func (k *Keeper) load(ctx context.Context, now time.Time) error {
 	began := r.started
 	for _, e := range entries {
 		var rec minuteRecord
-		if err := json.Unmarshal(e.Value, &rec); err != nil || strings.TrimPrefix(e.Key, minutePrefix) != strconv.FormatInt(rec.Minute, 10) {
+		if err := json.Unmarshal(e.Value, &rec); err != nil || strings.TrimPrefix(e.Key, k.prefix) != strconv.FormatInt(rec.Minute, 10) {
 			slog.Warn("meters: skipped a record that does not decode", "key", e.Key)
 			continue
 		}

@@ -157,7 +157,7 @@ func TestKeeperSavesPeriodically(t *testing.T) {
 	}
 	rec := New(time.Now())
 	rec.Shape = shapes
-	k, err := newKeeper(ctx, kv, rec, 20*time.Millisecond)
+	k, err := newKeeper(ctx, kv, rec, 20*time.Millisecond, minutePrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestKeeperSavesPeriodically(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		other := New(time.Now())
-		if _, err := newKeeper(ctx, kv, other, time.Hour); err != nil {
+		if _, err := newKeeper(ctx, kv, other, time.Hour, minutePrefix); err != nil {
 			t.Fatal(err)
 		}
 		if m := other.Meters(time.Now().Add(-time.Hour)); len(m.Functions) == 2 && m.Functions[0].Requests == 6 && m.Functions[0].EESeconds == 6 {
@@ -227,5 +227,44 @@ func TestKeeperLoadsOnlyRetention(t *testing.T) {
 	check(t, "loaded", m, want{0, 7})
 	if want := time.Unix((now.Add(-Retention+time.Hour).Unix()/60)*60, 0); !m.Since.Equal(want) {
 		t.Errorf("since %v, want the oldest kept minute %v", m.Since, want)
+	}
+}
+
+// Servers of a cluster keep their minutes under keys of their own: two
+// Keepers on one bucket, each saving the same minutes, lose nothing of
+// the other's, and each loads back only its own.
+func TestKeepersOfSeveralServers(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenEmbedded(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	kv, err := st.Meters(ctx, KeepFor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		prefix string
+		n      int
+	}{{minutePrefix + "node-1.", 4}, {minutePrefix + "node-2.", 7}}
+	for _, c := range cases {
+		rec := New(time.Now())
+		rec.Shape = shapes
+		k, err := newKeeper(ctx, kv, rec, time.Hour, c.prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		traffic(rec, c.n)
+		if err := k.Save(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range cases {
+		rec := New(time.Now())
+		if _, err := newKeeper(ctx, kv, rec, time.Hour, c.prefix); err != nil {
+			t.Fatal(err)
+		}
+		check(t, c.prefix, rec.Meters(time.Now().Add(-time.Hour)), want{c.n, c.n})
 	}
 }

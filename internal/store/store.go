@@ -578,6 +578,11 @@ func (s *Store) NodeName() string {
 	return s.server.Name()
 }
 
+// Clustered reports whether the embedded engine is one node of several:
+// then several servers write the same buckets, and records one server
+// owns need its node in their keys.
+func (s *Store) Clustered() bool { return s.server != nil && s.server.JetStreamIsClustered() }
+
 // ClientURL is where agents reach the embedded engine ("" when it does
 // not listen).
 func (s *Store) ClientURL() string {
