@@ -430,8 +430,10 @@ func killWhileWriting(t *testing.T, c *testCluster) {
 		}
 		return nil
 	}
-	eventually(t, 5*time.Second, func() error { return checkAll(r) })
-	eventually(t, 2*time.Second, func() error { return checkAll(w) })
+	// A read needs a consumer, which the JetStream meta leader places: if
+	// it was on the killed node, reads wait for its election (4-9 s).
+	eventually(t, 20*time.Second, func() error { return checkAll(r) })
+	eventually(t, 5*time.Second, func() error { return checkAll(w) })
 
 	rinfo, err := r.js.Stream(ctx, stream)
 	if err != nil {
