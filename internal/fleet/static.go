@@ -480,9 +480,16 @@ func (s *Static) broadcast() {
 // Launch binds a free joined host of type t, or of t's architecture with
 // at least its capacity, waiting for one to join or be released.
 func (s *Static) Launch(ctx context.Context, id string, t InstanceType, cp string, notify func(Event)) (Host, error) {
+	return s.bindWhen(ctx, func() *joinedHost { return s.pick(t) }, id, t, cp, notify)
+}
+
+// bindWhen waits until choose (called with s.mu held) names a free host,
+// binds it to instance id and records the instance, so that the next
+// leader adopts it.
+func (s *Static) bindWhen(ctx context.Context, choose func() *joinedHost, id string, t InstanceType, cp string, notify func(Event)) (Host, error) {
 	for {
 		s.mu.Lock()
-		if h := s.pick(t); h != nil {
+		if h := choose(); h != nil {
 			h.boundTo, h.cp, h.notify = id, cp, notify
 			s.mu.Unlock()
 			rec := livestate.Instance{ID: id, Host: h.rec.ID, CapacityProvider: cp, Type: t.Name, Launched: time.Now().UTC()}
@@ -760,41 +767,10 @@ func (s *Static) Hosts() []HostStatus {
 // launch of a provider that boots the host itself (EC2, whose instance's
 // agent joins with the instance's id). It waits until ctx ends.
 func (s *Static) Await(ctx context.Context, hostID, id string, t InstanceType, cp string, notify func(Event)) (Host, error) {
-	for {
-		s.mu.Lock()
+	return s.bindWhen(ctx, func() *joinedHost {
 		if h := s.hosts[hostID]; h != nil && h.fresh && h.boundTo == "" {
-			s.mu.Unlock()
-			return s.bind(ctx, h, id, t, cp, notify)
+			return h
 		}
-		changed := s.changed
-		s.mu.Unlock()
-		timer := time.NewTimer(time.Second) // beats freshen hosts without a broadcast
-		select {
-		case <-changed:
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, ctx.Err()
-		}
-		timer.Stop()
-	}
-}
-
-// bind binds the free host h to instance id and records the instance, so
-// the next leader adopts it.
-func (s *Static) bind(ctx context.Context, h *joinedHost, id string, t InstanceType, cp string, notify func(Event)) (Host, error) {
-	s.mu.Lock()
-	if h.boundTo != "" {
-		s.mu.Unlock()
-		return nil, errors.New("host " + h.rec.ID + " is bound to instance " + h.boundTo)
-	}
-	h.boundTo, h.cp, h.notify = id, cp, notify
-	s.mu.Unlock()
-	rec := livestate.Instance{ID: id, Host: h.rec.ID, CapacityProvider: cp, Type: t.Name, Launched: time.Now().UTC()}
-	if err := livestate.Put(ctx, s.kv.Instances, id, rec); err != nil {
-		s.release(h)
-		return nil, err
-	}
-	s.log.Info("host bound", "host", h.rec.ID, "instance", id, "type", h.rec.Type)
-	return h, nil
+		return nil
+	}, id, t, cp, notify)
 }
