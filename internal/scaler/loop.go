@@ -138,11 +138,23 @@ func (l *Loop) Run(ctx context.Context) {
 	defer tick.Stop()
 	defer l.shutdown()
 	if a, ok := l.provider.(fleet.Adopter); ok {
-		if err := l.adopt(ctx, a); err != nil {
-			if ctx.Err() == nil {
-				l.log.Error("adopting the fleet", "err", err)
+		// A leader elected while the engine's cluster still forms may
+		// find the store slow to answer: it keeps trying, for a leader
+		// that stops trying leads nothing.
+		for {
+			err := l.adopt(ctx, a)
+			if err == nil {
+				break
 			}
-			return
+			if ctx.Err() != nil {
+				return
+			}
+			l.log.Warn("adopting the fleet failed; trying again", "err", err)
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 	l.reconcile(ctx, time.Time{})
