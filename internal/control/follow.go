@@ -17,6 +17,11 @@ import (
 // records) into one reload.
 const followDebounce = 20 * time.Millisecond
 
+// followCheck is how often a follower compares the store's last write
+// with what it applied. The watch alone is not enough: after a change of
+// the stream's raft leader it was seen silent for over 10 s.
+const followCheck = 2 * time.Second
+
 // Reload replaces the in-memory configuration with the store's.
 func (s *Service) Reload(ctx context.Context) error {
 	s.mu.Lock()
@@ -55,10 +60,16 @@ func (s *Service) follow(ctx context.Context, w jetstream.KeyWatcher, writing fu
 	if err != nil {
 		due = time.After(time.Second)
 	}
+	check := time.NewTicker(followCheck)
+	defer check.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-check.C:
+			due = s.catchUp(ctx, &seen, due)
+		case <-s.behindCh():
+			due = s.catchUp(ctx, &seen, due)
 		case e, ok := <-w.Updates():
 			if !ok {
 				return
@@ -88,6 +99,30 @@ func (s *Service) follow(ctx context.Context, w jetstream.KeyWatcher, writing fu
 	}
 }
 
+// catchUp asks the store how far the configuration is, as the watch may
+// lag, and has it reloaded at once when this view is behind.
+func (s *Service) catchUp(ctx context.Context, seen *uint64, due <-chan time.Time) <-chan time.Time {
+	last, err := s.store.Config.LastSeq(ctx)
+	if err != nil || last <= s.applied.Load() {
+		return due
+	}
+	*seen = max(*seen, last)
+	if due == nil {
+		return time.After(0)
+	}
+	return due
+}
+
+// behindCh is the channel WaitApplied pokes.
+func (s *Service) behindCh() chan struct{} {
+	s.appliedMu.Lock()
+	defer s.appliedMu.Unlock()
+	if s.behind == nil {
+		s.behind = make(chan struct{}, 1)
+	}
+	return s.behind
+}
+
 // ConfigSeq is the sequence of the configuration's last write, which a
 // follower waits to have applied (WaitApplied) before it answers a write
 // it forwarded: read-your-writes through any server.
@@ -96,6 +131,12 @@ func (s *Service) ConfigSeq(ctx context.Context) (uint64, error) { return s.stor
 // WaitApplied waits until this server's view includes the configuration
 // up to seq, or ctx ends.
 func (s *Service) WaitApplied(ctx context.Context, seq uint64) error {
+	if s.applied.Load() < seq {
+		select { // the follow loop reads the store at once rather than wait for its watch
+		case s.behindCh() <- struct{}{}:
+		default:
+		}
+	}
 	for s.applied.Load() < seq {
 		s.appliedMu.Lock()
 		ch := s.appliedCh

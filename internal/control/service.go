@@ -46,6 +46,7 @@ type Service struct {
 	applied   atomic.Uint64
 	appliedMu sync.Mutex
 	appliedCh chan struct{} // closed when applied moves
+	behind    chan struct{} // a waiter knows of a write not applied yet
 }
 
 type fnState struct {

@@ -237,13 +237,13 @@ func (p *Platform) campaign(ctx context.Context, opts Options) error {
 			}
 			p.setLeading(true)
 			slog.Info("leading: running the scaler and the fleet", "server", self)
-			p.store.LeadElsewhere(lead)
 			defer func() {
 				p.setLeading(false)
 				slog.Info("no longer leading", "server", self)
 			}()
 			var wg sync.WaitGroup
-			wg.Add(2)
+			wg.Add(3)
+			go func() { defer wg.Done(); p.store.LeadElsewhere(lead) }()
 			go func() { defer wg.Done(); p.Control.Settle(lead) }()
 			go func() { defer wg.Done(); p.Scaler.Run(lead) }()
 			wg.Wait()

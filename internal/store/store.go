@@ -215,16 +215,33 @@ const sysUser = "paddock-sys"
 // may, groups it led would be unavailable until their election (4 to 9 s
 // in nats-server: no KV write, no new watch), and the next leader would
 // take over that much later; led from the other nodes, they carry on.
+//
+// A group steps down only once every replica is current, and one at a
+// time: stepping a group down while the cluster still forms (seen: a
+// leader elected before the other nodes caught up) left it without a
+// leader for a minute. It gives up when ctx ends.
 func (s *Store) LeadElsewhere(ctx context.Context) {
 	if s.server == nil || !s.server.JetStreamIsClustered() {
 		return
 	}
+	var names []string
 	for name := range s.js.StreamNames(ctx).Name() {
-		if s.server.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, name) {
-			s.server.JetStreamStepdownStream(server.DEFAULT_GLOBAL_ACCOUNT, name) //nolint:errcheck // best effort
+		names = append(names, name)
+	}
+	for _, name := range names {
+		if !s.server.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, name) {
+			continue
 		}
+		if !s.untilCurrent(ctx, func(ctx context.Context) bool { return s.streamReplicasCurrent(ctx, name) }) {
+			return
+		}
+		s.server.JetStreamStepdownStream(server.DEFAULT_GLOBAL_ACCOUNT, name) //nolint:errcheck // best effort
+		s.untilCurrent(ctx, func(ctx context.Context) bool { return s.streamReplicasCurrent(ctx, name) })
 	}
 	if !s.server.JetStreamIsLeader() || s.sysPassword == "" {
+		return
+	}
+	if !s.untilCurrent(ctx, func(context.Context) bool { return s.metaReplicasCurrent() }) {
 		return
 	}
 	nc, err := nats.Connect("", nats.InProcessServer(s.server), nats.UserInfo(sysUser, s.sysPassword), nats.Name("paddock-sys"))
@@ -233,6 +250,55 @@ func (s *Store) LeadElsewhere(ctx context.Context) {
 	}
 	defer nc.Close()
 	nc.RequestWithContext(ctx, "$JS.API.META.LEADER.STEPDOWN", []byte("{}")) //nolint:errcheck // best effort
+}
+
+// untilCurrent polls ok until it holds (true) or ctx ends (false).
+func (s *Store) untilCurrent(ctx context.Context, ok func(context.Context) bool) bool {
+	for {
+		if ok(ctx) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// streamReplicasCurrent: the stream has a leader and every other replica
+// is caught up with it.
+func (s *Store) streamReplicasCurrent(ctx context.Context, name string) bool {
+	ictx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	st, err := s.js.Stream(ictx, name)
+	if err != nil {
+		return false
+	}
+	info := st.CachedInfo()
+	if info.Cluster == nil || info.Cluster.Leader == "" || len(info.Cluster.Replicas) < s.replicas-1 {
+		return false
+	}
+	for _, r := range info.Cluster.Replicas {
+		if !r.Current || r.Offline || r.Lag > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// metaReplicasCurrent: every other node of the meta group is caught up.
+func (s *Store) metaReplicasCurrent() bool {
+	jsz, err := s.server.Jsz(&server.JSzOptions{})
+	if err != nil || jsz.Meta == nil || jsz.Meta.Leader == "" || len(jsz.Meta.Replicas) < jsz.Meta.Size-1 || jsz.Meta.Pending > 0 {
+		return false
+	}
+	for _, r := range jsz.Meta.Replicas {
+		if !r.Current || r.Offline {
+			return false
+		}
+	}
+	return true
 }
 
 // splitAddr parses host:port, port 0 meaning any free port.
