@@ -24,11 +24,11 @@ import (
 // as a share of one core per 100 agents.
 const beatGoal = 1.0 // percent of one core per 100 agents
 
-// beatCell is one row of the heartbeat table: agents simulated over conns
-// NATS connections.
-type beatCell struct{ agents, conns int }
+// beatCell is one row of the heartbeat table: agents simulated, each on
+// a connection of its own, as real agents are.
+type beatCell struct{ agents int }
 
-func (c beatCell) String() string { return fmt.Sprintf("%d agents/%d conns", c.agents, c.conns) }
+func (c beatCell) String() string { return fmt.Sprintf("%d agents", c.agents) }
 
 // beatSample is what the measured windows of one cell saw, added up.
 type beatSample struct {
@@ -81,15 +81,15 @@ func TestBeatsBenchmark(t *testing.T) {
 		}
 		rounds = n
 	}
-	cells := []beatCell{{0, 4}, {100, 4}, {500, 4}, {1000, 4}, {1000, 1000}}
-	if s := os.Getenv("PADDOCK_BENCH_AGENTS"); s != "" { // "0,100,1000" (4 connections each)
+	cells := []beatCell{{0}, {100}, {500}, {1000}}
+	if s := os.Getenv("PADDOCK_BENCH_AGENTS"); s != "" { // "0,100,1000"
 		cells = nil
 		for _, f := range strings.Split(s, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
 			if err != nil || n < 0 {
 				t.Fatalf("PADDOCK_BENCH_AGENTS: %q", s)
 			}
-			cells = append(cells, beatCell{n, 4})
+			cells = append(cells, beatCell{n})
 		}
 	}
 	report(t, "machine: %d CPUs (GOMAXPROCS %d), %s %s/%s; %s per cell after %s warm-up, %d rounds",
@@ -127,13 +127,13 @@ func TestBeatsBenchmark(t *testing.T) {
 	// same hosts (most of them silent) whatever ran before: join them all
 	// once, untimed.
 	if maxAgents > 0 {
-		l := startBeatLoad(t, bin, p.EngineURL, beatCell{maxAgents, 4})
+		l := startBeatLoad(t, bin, p.EngineURL, beatCell{maxAgents})
 		time.Sleep(warmup)
 		l.close()
 	}
 	report(t, "server: engine %s, %d hosts known after the joining run", p.EngineURL, len(p.Static.Hosts()))
 
-	profile := os.Getenv("PADDOCK_BENCH_PROFILE") // a file: the CPU profile of the first window of the largest 4-connection cell
+	profile := os.Getenv("PADDOCK_BENCH_PROFILE") // a file: the CPU profile of the first window of the largest cell
 	samples := make([]beatSample, len(cells))
 	for r := range rounds {
 		for k := range cells {
@@ -142,7 +142,7 @@ func TestBeatsBenchmark(t *testing.T) {
 			l := startBeatLoad(t, bin, p.EngineURL, c)
 			time.Sleep(warmup)
 			var prof *os.File
-			if profile != "" && r == 0 && c.agents == maxAgents && c.conns == 4 {
+			if profile != "" && r == 0 && c.agents == maxAgents {
 				if prof, err = os.Create(profile); err != nil {
 					t.Fatal(err)
 				}
@@ -209,8 +209,8 @@ func writeBeatTable(w io.Writer, cells []beatCell, samples []beatSample) {
 	if nb > 0 {
 		base /= float64(nb)
 	}
-	fmt.Fprintf(w, "%6s %6s %9s %9s %11s %9s %11s %9s %9s %9s %9s %7s %6s %9s  %s\n",
-		"agents", "conns", "beats/s", "expected", "server cpu", "net cpu", "net/100ag", "cpu/beat", "p50", "p99", "max", "errors", "fresh", "load cpu", "goal (<1%/100)")
+	fmt.Fprintf(w, "%6s %9s %9s %11s %9s %11s %9s %9s %9s %9s %7s %6s %9s  %s\n",
+		"agents", "beats/s", "expected", "server cpu", "net cpu", "net/100ag", "cpu/beat", "p50", "p99", "max", "errors", "fresh", "load cpu", "goal (<1%/100)")
 	for i, c := range cells {
 		s := samples[i]
 		if s.elapsed <= 0 {
@@ -236,8 +236,8 @@ func writeBeatTable(w io.Writer, cells []beatCell, samples []beatSample) {
 		for _, st := range s.lat {
 			p50, p99, mx = max(p50, st.P50Ns), max(p99, st.P99Ns), max(mx, st.MaxNs)
 		}
-		fmt.Fprintf(w, "%6d %6d %9.0f %9.0f %10.2f%% %8.2f%% %11s %9s %9s %9s %9s %7d %6d %8.2f%%  %s\n",
-			c.agents, min(c.conns, max(c.agents, 1)), float64(s.replies)/s.elapsed.Seconds(), float64(c.agents)/livestate.HeartbeatInterval.Seconds(),
+		fmt.Fprintf(w, "%6d %9.0f %9.0f %10.2f%% %8.2f%% %11s %9s %9s %9s %9s %7d %6d %8.2f%%  %s\n",
+			c.agents, float64(s.replies)/s.elapsed.Seconds(), float64(c.agents)/livestate.HeartbeatInterval.Seconds(),
 			cpu, net, per, perBeat, round(time.Duration(p50)), round(time.Duration(p99)), round(time.Duration(mx)),
 			s.errors, s.fresh/max(s.windows, 1), pctCore(s.loadCPU, s.elapsed), goal)
 	}
@@ -259,7 +259,7 @@ type beatLoad struct {
 func startBeatLoad(t *testing.T, bin, url string, c beatCell) *beatLoad {
 	t.Helper()
 	cmd := exec.Command(bin, "-url", url, "-token", benchJoinToken, "-agents", strconv.Itoa(c.agents),
-		"-conns", strconv.Itoa(c.conns), "-prefix", "bench")
+		"-prefix", "bench")
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	in, err := cmd.StdinPipe()

@@ -5,11 +5,10 @@
 //
 // Each simulated agent does what a real one (internal/agentd) does on the
 // wire, and nothing else: it writes its host record to the hosts bucket
-// once, as the agent user, then every interval sends a livestate.Beat with
-// the usage of a few EEs as a NATS request on livestate.BeatSubject + its
-// id, with the interval as timeout. The agents share -conns connections
-// (round robin); -conns equal to -agents gives each its own, as real agents
-// have.
+// once, on a connection of its own with a key of its own (admitted by the
+// servers' auth callout, as a real agent is), then every interval sends a
+// livestate.Beat with the usage of a few EEs as a NATS request on
+// livestate.BeatSubject + its id, with the interval as timeout.
 //
 // It talks to the benchmark over stdin and stdout, one line each:
 //
@@ -24,6 +23,7 @@ import (
 	"bufio"
 	"context"
 	crand "crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
@@ -39,8 +39,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/nats-io/nkeys"
+
+	"github.com/paddockhq/paddock/internal/joinauth"
 	"github.com/paddockhq/paddock/internal/livestate"
-	"github.com/paddockhq/paddock/internal/store"
 )
 
 // Stats is what one measured window saw: replies are successful beats.
@@ -58,7 +60,6 @@ func main() {
 	url := flag.String("url", "", "the server's engine (nats://...)")
 	token := flag.String("token", "", "the join token")
 	agents := flag.Int("agents", 100, "simulated agents")
-	conns := flag.Int("conns", 4, "NATS connections shared by the agents")
 	ees := flag.Int("ees", 4, "EEs in each beat's usage")
 	prefix := flag.String("prefix", "bench", "host ids are PREFIX-0000, PREFIX-0001, ...")
 	every := flag.Duration("every", livestate.HeartbeatInterval, "beat interval")
@@ -67,28 +68,16 @@ func main() {
 	log.SetPrefix("beatload: ")
 
 	ctx := context.Background()
-	nconns := max(1, min(*conns, max(*agents, 1)))
-	ncs := make([]*nats.Conn, nconns)
-	for i := range ncs {
-		// The options of `paddock agent` (cmd/paddock/agent.go): its 1s
-		// pings are part of what a joined agent costs the server.
-		nc, err := nats.Connect(*url, nats.UserInfo(store.AgentUser, *token), nats.Name(fmt.Sprintf("beatload %d", i)),
-			nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
-			nats.PingInterval(time.Second), nats.MaxPingsOutstanding(2), nats.Timeout(5*time.Second))
-		if err != nil {
-			log.Fatalf("connect %d: %v", i, err)
-		}
-		defer nc.Close()
-		ncs[i] = nc
-	}
-
-	// Write the host records, a few at a time per connection.
+	// Each agent connects as a real one does (cmd/paddock/agent.go): a key
+	// of its own, admitted by the servers' auth callout, and 1s pings,
+	// which are part of what a joined agent costs the server.
 	ids := make([]string, *agents)
+	ncs := make([]*nats.Conn, *agents)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%s-%04d", *prefix, i)
 	}
 	var wg sync.WaitGroup
-	var putErr atomic.Pointer[error]
+	var joinErr atomic.Pointer[error]
 	sem := make(chan struct{}, 32)
 	for i, id := range ids {
 		wg.Add(1)
@@ -96,25 +85,17 @@ func main() {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			js, err := jetstream.New(ncs[i%nconns])
-			if err == nil {
-				var kv jetstream.KeyValue
-				if kv, err = js.KeyValue(ctx, livestate.HostsBucket); err == nil {
-					tok := make([]byte, 24)
-					crand.Read(tok) //nolint:errcheck
-					err = livestate.Put(ctx, kv, id, livestate.Host{ID: id, Provider: "static", Type: "m7i.xlarge", Arch: "x86_64",
-						VCPU: 4, MemoryMiB: 16384, HopURL: fmt.Sprintf("http://10.77.%d.%d:9402", i/250, i%250+1),
-						HopToken: hex.EncodeToString(tok), Started: time.Now().UTC()})
-				}
-			}
-			if err != nil {
-				putErr.Store(&err)
+			if err := join(ctx, i, id, *url, *token, &ncs[i]); err != nil {
+				joinErr.Store(&err)
 			}
 		}()
 	}
 	wg.Wait()
-	if e := putErr.Load(); e != nil {
-		log.Fatalf("put host record: %v", *e)
+	if e := joinErr.Load(); e != nil {
+		log.Fatalf("join: %v", *e)
+	}
+	for _, nc := range ncs {
+		defer nc.Close()
 	}
 
 	var (
@@ -126,7 +107,7 @@ func main() {
 		lat      []time.Duration
 	)
 	for i, id := range ids {
-		nc := ncs[i%nconns]
+		nc := ncs[i]
 		go func() {
 			// Spread the agents over the interval, as agents started at
 			// different times are.
@@ -193,6 +174,41 @@ func main() {
 			log.Printf("unknown command %q", in.Text())
 		}
 	}
+}
+
+// join connects agent i as host id and writes its host record.
+func join(ctx context.Context, i int, id, url, token string, out **nats.Conn) error {
+	// A key derived from the id: the next run joins as the same agents
+	// (a host id stays bound to the key that first joined as it).
+	seed := sha256.Sum256([]byte("beatload " + id))
+	key, err := nkeys.FromRawSeed(nkeys.PrefixByteUser, seed[:])
+	if err != nil {
+		return err
+	}
+	auth, err := joinauth.ConnectOptions(id, token, key)
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(url, append(auth, nats.Name("beatload "+id),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
+		nats.PingInterval(time.Second), nats.MaxPingsOutstanding(2), nats.Timeout(5*time.Second))...)
+	if err != nil {
+		return fmt.Errorf("connect %s: %w", id, err)
+	}
+	*out = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	kv, err := js.KeyValue(ctx, livestate.HostsBucket)
+	if err != nil {
+		return err
+	}
+	tok := make([]byte, 24)
+	crand.Read(tok) //nolint:errcheck
+	return livestate.Put(ctx, kv, id, livestate.Host{ID: id, Provider: "static", Type: "m7i.xlarge", Arch: "x86_64",
+		VCPU: 4, MemoryMiB: 16384, HopURL: fmt.Sprintf("http://10.77.%d.%d:9402", i/250, i%250+1),
+		HopToken: hex.EncodeToString(tok), Started: time.Now().UTC()})
 }
 
 // pct of sorted, nearest-rank.

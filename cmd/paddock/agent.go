@@ -21,6 +21,7 @@ import (
 	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/agentd"
 	"github.com/paddockhq/paddock/internal/fleet"
+	"github.com/paddockhq/paddock/internal/joinauth"
 	"github.com/paddockhq/paddock/internal/livestate"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
@@ -95,11 +96,33 @@ longer assigned to it. Ctrl-C stops its execution environments and leaves.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			nc, err := nats.Connect(join, nats.UserInfo(store.AgentUser, token), nats.Name("paddock-agent "+id),
-				nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
-				nats.PingInterval(time.Second), nats.MaxPingsOutstanding(2), nats.Timeout(5*time.Second))
+			key, err := joinauth.LoadKey(filepath.Join(dataDir, "agent.nk"))
 			if err != nil {
 				ln.Close()
+				return err
+			}
+			auth, err := joinauth.ConnectOptions(id, token, key)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			// Refused credentials end the agent (nats.go gives up after the
+			// same refusal twice) rather than retry for ever.
+			refused := make(chan error, 1)
+			nc, err := nats.Connect(join, append(auth, nats.Name("paddock-agent "+id),
+				nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
+				nats.PingInterval(time.Second), nats.MaxPingsOutstanding(2), nats.Timeout(5*time.Second),
+				nats.ClosedHandler(func(nc *nats.Conn) {
+					if err := nc.LastError(); err != nil {
+						refused <- err
+						stop()
+					}
+				}))...)
+			if err != nil {
+				ln.Close()
+				if errors.Is(err, nats.ErrAuthorization) {
+					return fmt.Errorf("join %s: the servers refused this agent: the join token is wrong or revoked, or another agent joined as --id %s (their log says which)", join, id)
+				}
 				return fmt.Errorf("join %s: %w", join, err)
 			}
 			defer nc.Close()
@@ -120,6 +143,11 @@ longer assigned to it. Ctrl-C stops its execution environments and leaves.`,
 			})
 			if serr := sandbox.Shutdown(); serr != nil {
 				slog.Warn("sandbox: releasing the host's EE network", "err", serr)
+			}
+			select {
+			case rerr := <-refused:
+				return fmt.Errorf("the engine closed this agent's connection: %w (was its join token revoked?)", rerr)
+			default:
 			}
 			return err
 		},

@@ -24,6 +24,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/billing"
@@ -31,6 +32,7 @@ import (
 	"github.com/paddockhq/paddock/internal/fleet"
 	"github.com/paddockhq/paddock/internal/frontdoor"
 	"github.com/paddockhq/paddock/internal/hop"
+	"github.com/paddockhq/paddock/internal/joinauth"
 	"github.com/paddockhq/paddock/internal/lambdaapi"
 	"github.com/paddockhq/paddock/internal/lease"
 	"github.com/paddockhq/paddock/internal/livestate"
@@ -295,11 +297,27 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	default:
 		return nil, fmt.Errorf("instance provider must be local, static or ec2, not %q", opts.Provider)
 	}
-	st, err := store.OpenEmbeddedListening(ctx, filepath.Join(opts.DataDir, "engine"),
-		store.Listen{Addr: opts.EngineListen, JoinToken: opts.JoinToken, Cluster: store.Cluster{
-			Addr: opts.ClusterListen, Peers: opts.ClusterPeers, NodeName: opts.NodeName, Secret: opts.ClusterSecret}})
+	var issuer nkeys.KeyPair // signs the answers of the agents' auth callout
+	listen := store.Listen{Addr: opts.EngineListen, JoinToken: opts.JoinToken, Cluster: store.Cluster{
+		Addr: opts.ClusterListen, Peers: opts.ClusterPeers, NodeName: opts.NodeName, Secret: opts.ClusterSecret}}
+	if opts.EngineListen != "" {
+		if issuer, err = joinauth.Issuer(opts.ClusterSecret, opts.JoinToken); err != nil {
+			return nil, err
+		}
+		if listen.AgentIssuer, err = issuer.PublicKey(); err != nil {
+			return nil, err
+		}
+	}
+	st, err := store.OpenEmbeddedListening(ctx, filepath.Join(opts.DataDir, "engine"), listen)
 	if err != nil {
 		return nil, err
+	}
+	var joins *joinauth.Service
+	if issuer != nil {
+		if joins, err = joinauth.New(ctx, st, issuer, opts.JoinToken, st.DisconnectUser); err != nil {
+			st.Close()
+			return nil, err
+		}
 	}
 	ctl, err := control.Open(ctx, st, control.Options{Region: opts.Region, AccountConcurrency: opts.AccountConcurrency})
 	if err != nil {
@@ -433,6 +451,18 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	}
 	meters.Start()
 	p.closers = append(p.closers, meters.Close) // runs after the loops and the API stopped
+	if joins != nil {
+		stopJoins, err := joins.Run(runCtx)
+		if err != nil {
+			cancel()
+			p.wg.Wait()
+			ln.Close()
+			st.Close()
+			return nil, fmt.Errorf("answer agents' connections: %w", err)
+		}
+		p.closers = append(p.closers, stopJoins)
+		api.HandleJoinTokens(joins)
+	}
 	if static != nil {
 		p.wg.Add(1)
 		go func() { defer p.wg.Done(); static.Run(runCtx) }()

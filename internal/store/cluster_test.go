@@ -133,6 +133,9 @@ func (c *testCluster) startChild(t *testing.T) func() error {
 	}
 }
 
+// toolUser is a client with full access, as an operator's tool would be.
+var toolUser = &server.User{Username: "tool", Password: "tool-" + testToken}
+
 func startCluster(t *testing.T) *testCluster {
 	t.Helper()
 	ports := freePorts(t, 6)
@@ -145,6 +148,7 @@ func startCluster(t *testing.T) *testCluster {
 		c.cfgs = append(c.cfgs, Listen{
 			Addr:      "127.0.0.1:" + strconv.Itoa(ports[i]),
 			JoinToken: testToken,
+			Users:     []*server.User{toolUser},
 			// Every node gets the same peer list, itself included.
 			Cluster: Cluster{Addr: "127.0.0.1:" + strconv.Itoa(ports[3+i]), Peers: c.routes, JoinTimeout: 20 * time.Second},
 		})
@@ -240,7 +244,7 @@ func TestCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The child's buckets, through its own client port.
-		child, err := Connect(ctx, c.childURL, 3, nats.UserInfo(AgentUser, testToken))
+		child, err := Connect(ctx, c.childURL, 3, nats.UserInfo(toolUser.Username, toolUser.Password))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -264,7 +268,7 @@ func TestCluster(t *testing.T) {
 		for _, s := range c.stores[1:] {
 			urls = append(urls, s.ClientURL())
 		}
-		s, err := Connect(ctx, strings.Join(urls, ","), 3, nats.UserInfo(AgentUser, testToken))
+		s, err := Connect(ctx, strings.Join(urls, ","), 3, nats.UserInfo(toolUser.Username, toolUser.Password))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -63,19 +64,23 @@ func OpenEmbedded(ctx context.Context, dir string) (*Store, error) {
 	return OpenEmbeddedListening(ctx, dir, Listen{})
 }
 
-// AgentUser is the NATS user instance agents join as; its password is the
-// join token.
-const AgentUser = "agent"
-
 // Listen opens the embedded server to other machines: Addr is its client
-// address ("0.0.0.0:4222"); agents connect as AgentUser with JoinToken as
-// password. The server's own connection is a user of its own with a
-// random password. Cluster, when its Addr is set, makes this server one
-// node of a JetStream cluster of Paddock servers.
+// address ("0.0.0.0:4222"). The server's own connection is a user of its
+// own with a random password; every other client (instance agents) is
+// admitted by the auth callout of AgentIssuer, which decides whom to let
+// in and with what permissions (package joinauth). Cluster, when its Addr
+// is set, makes this server one node of a JetStream cluster of Paddock
+// servers.
 type Listen struct {
 	Addr      string
-	JoinToken string
-	Cluster   Cluster
+	JoinToken string // the default route secret derives from it
+	// AgentIssuer is the public account nkey that signs the callout's
+	// answers; empty: no client but the server's own may connect.
+	AgentIssuer string
+	// Users connect with full access, bypassing the callout (an
+	// operator's tools; tests).
+	Users   []*server.User
+	Cluster Cluster
 }
 
 // Cluster is what one node needs to join the others: each Paddock server
@@ -127,7 +132,9 @@ func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, e
 		// fsyncs every 2 minutes. Config writes are rare, so syncing each one
 		// costs nothing that matters.
 		SyncAlways: true,
-		NoLog:      true,
+		// PADDOCK_DEBUG_NATS=1 shows the embedded server's own log (auth
+		// refusals, permission violations) on stderr.
+		NoLog: os.Getenv("PADDOCK_DEBUG_NATS") == "",
 	}
 	// Only the in-process connection uses it, and only its own server knows
 	// the password: it must not fail over to another node.
@@ -145,8 +152,8 @@ func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, e
 		own := make([]byte, 24)
 		rand.Read(own) //nolint:errcheck // never fails on Linux
 		ownPassword := hex.EncodeToString(own)
-		opts.Users = []*server.User{{Username: "paddock", Password: ownPassword}, {Username: AgentUser, Password: l.JoinToken}}
-		conn = append(conn, nats.UserInfo("paddock", ownPassword))
+		opts.Users = append([]*server.User{{Username: ownUser, Password: ownPassword}}, l.Users...)
+		conn = append(conn, nats.UserInfo(ownUser, ownPassword))
 	}
 	replicas, joinTimeout := 1, time.Duration(0)
 	var peers []string
@@ -171,9 +178,20 @@ func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, e
 			joinTimeout = 2 * time.Minute
 		}
 	}
+	if l.Addr != "" && l.AgentIssuer != "" {
+		var authUsers []string // every configured user bypasses the callout
+		for _, u := range opts.Users {
+			authUsers = append(authUsers, u.Username)
+		}
+		opts.AuthCallout = &server.AuthCallout{Issuer: l.AgentIssuer, AuthUsers: authUsers}
+		opts.AlwaysEnableNonce = true // agents sign it with their own key
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded NATS: %w", err)
+	}
+	if !opts.NoLog {
+		ns.ConfigureLogger()
 	}
 	ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
@@ -206,8 +224,32 @@ func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, e
 	return s, nil
 }
 
-// sysUser is the in-process user of the system account.
-const sysUser = "paddock-sys"
+// sysUser is the in-process user of the system account; ownUser the
+// server's own connection.
+const (
+	sysUser = "paddock-sys"
+	ownUser = "paddock"
+)
+
+// DisconnectUser closes this node's client connections that
+// authenticated as user (an agent's host id, which the auth callout
+// admitted), and says how many.
+func (s *Store) DisconnectUser(user string) int {
+	if s.server == nil {
+		return 0
+	}
+	cz, err := s.server.Connz(&server.ConnzOptions{Username: true, Limit: 1 << 20})
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, c := range cz.Conns {
+		if c.AuthorizedUser == user && s.server.DisconnectClientByID(c.Cid) == nil {
+			n++
+		}
+	}
+	return n
+}
 
 // LeadElsewhere asks the raft groups this node leads (the streams of the
 // engine, and the JetStream meta group) to elect a leader on another
@@ -224,10 +266,12 @@ func (s *Store) LeadElsewhere(ctx context.Context) {
 	if s.server == nil || !s.server.JetStreamIsClustered() {
 		return
 	}
+	began := time.Now()
 	var names []string
 	for name := range s.js.StreamNames(ctx).Name() {
 		names = append(names, name)
 	}
+	moved := 0
 	for _, name := range names {
 		if !s.server.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, name) {
 			continue
@@ -236,20 +280,23 @@ func (s *Store) LeadElsewhere(ctx context.Context) {
 			return
 		}
 		s.server.JetStreamStepdownStream(server.DEFAULT_GLOBAL_ACCOUNT, name) //nolint:errcheck // best effort
+		moved++
 		s.untilCurrent(ctx, func(ctx context.Context) bool { return s.streamReplicasCurrent(ctx, name) })
 	}
-	if !s.server.JetStreamIsLeader() || s.sysPassword == "" {
-		return
+	meta := false
+	if s.server.JetStreamIsLeader() && s.sysPassword != "" {
+		if !s.untilCurrent(ctx, func(context.Context) bool { return s.metaReplicasCurrent() }) {
+			return
+		}
+		nc, err := nats.Connect("", nats.InProcessServer(s.server), nats.UserInfo(sysUser, s.sysPassword), nats.Name("paddock-sys"))
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		_, err = nc.RequestWithContext(ctx, "$JS.API.META.LEADER.STEPDOWN", []byte("{}"))
+		meta = err == nil
 	}
-	if !s.untilCurrent(ctx, func(context.Context) bool { return s.metaReplicasCurrent() }) {
-		return
-	}
-	nc, err := nats.Connect("", nats.InProcessServer(s.server), nats.UserInfo(sysUser, s.sysPassword), nats.Name("paddock-sys"))
-	if err != nil {
-		return
-	}
-	defer nc.Close()
-	nc.RequestWithContext(ctx, "$JS.API.META.LEADER.STEPDOWN", []byte("{}")) //nolint:errcheck // best effort
+	slog.Info("raft groups led from other nodes", "role", "store", "streams", moved, "meta", meta, "took", time.Since(began).Round(time.Millisecond))
 }
 
 // untilCurrent polls ok until it holds (true) or ctx ends (false).

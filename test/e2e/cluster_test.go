@@ -37,6 +37,7 @@ type cluster struct {
 	agents map[int]*exec.Cmd
 	exited map[int]<-chan error
 	logs   map[int]string
+	dirs   map[int]string // agent i's data dir, kept across its restarts (its key is there)
 }
 
 const joinToken = "test-join-token"
@@ -76,9 +77,21 @@ func startCluster(t *testing.T, agents int) *cluster {
 func hostID(i int) string { return fmt.Sprintf("h-test-%d", i) }
 
 // startAgent runs `paddock agent` on test host i.
-func (c *cluster) startAgent(i int) {
+func (c *cluster) startAgent(i int) { c.t.Helper(); c.startAgentWith(i, c.token) }
+
+// startAgentWith runs `paddock agent` on test host i with a join token.
+func (c *cluster) startAgentWith(i int, token string) {
 	c.t.Helper()
 	h := c.hosts[i]
+	c.mu.Lock()
+	if c.dirs == nil {
+		c.dirs = map[int]string{}
+	}
+	if c.dirs[i] == "" {
+		c.dirs[i] = filepath.Join(c.t.TempDir(), "agent")
+	}
+	dir := c.dirs[i]
+	c.mu.Unlock()
 	logPath := filepath.Join(c.t.TempDir(), "agent.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -88,8 +101,8 @@ func (c *cluster) startAgent(i int) {
 	if join == "" {
 		join = c.p.EngineURL
 	}
-	cmd := exec.Command(c.bin, "agent", "--join", join, "--token", c.token, "--id", hostID(i),
-		"--instance-type", "m7i.xlarge", "--listen", h.Addr.String()+":9402", "--data-dir", filepath.Join(c.t.TempDir(), "agent"))
+	cmd := exec.Command(c.bin, "agent", "--join", join, "--token", token, "--id", hostID(i),
+		"--instance-type", "m7i.xlarge", "--listen", h.Addr.String()+":9402", "--data-dir", dir)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	exited, err := h.Start(cmd)
@@ -368,5 +381,103 @@ func TestClusterPartitionedAgent(t *testing.T) {
 		if out, err := c.invoke("part", "1", `{}`); err != nil || out.FunctionError != nil {
 			t.Fatalf("invoke %d after the partition: %v", i, err)
 		}
+	}
+}
+
+// TestClusterRevokedJoinToken: an agent that joins with a token made by
+// `paddock token create` is shut out by `paddock token revoke`: the agent
+// ends with an error that says so, the servers stop routing to it, it
+// cannot join again, and agents of other tokens carry on.
+func TestClusterRevokedJoinToken(t *testing.T) {
+	c := startCluster(t, 2)
+	keys := []string{"AWS_ACCESS_KEY_ID=" + c.p.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + c.p.SecretAccessKey, "PADDOCK_ENDPOINT=" + c.p.Endpoint}
+	token, stderr, err := runPaddock(t, c.bin, keys, "token", "create", "--description", "rack 7")
+	if err != nil {
+		t.Fatalf("paddock token create: %v\n%s", err, stderr)
+	}
+	token = strings.TrimSpace(token)
+	id, _, ok := strings.Cut(token, ".")
+	if !ok || !strings.Contains(stderr, id) {
+		t.Fatalf("paddock token create printed %q (stderr %q)", token, stderr)
+	}
+	// Agent 1 comes back with the new token (same data dir: the same key).
+	c.mu.Lock()
+	cmd, exited := c.agents[1], c.exited[1]
+	delete(c.agents, 1)
+	c.mu.Unlock()
+	cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck
+	<-exited
+	c.startAgentWith(1, token)
+	fresh := func(id string) bool {
+		for _, h := range c.p.Static.Hosts() {
+			if h.ID == id {
+				return time.Since(h.LastBeat) < fleet.HeartbeatTimeout
+			}
+		}
+		return false
+	}
+	waitFor(t, "agent 1 to rejoin with the new token", func() bool { return fresh(hostID(1)) })
+
+	list, stderr, err := runPaddock(t, c.bin, keys, "token", "list")
+	if err != nil || !strings.Contains(list, "bootstrap") || !strings.Contains(list, id) || !strings.Contains(list, "rack 7") || strings.Contains(list, "revoked") {
+		t.Fatalf("paddock token list = %q, %v (%s)", list, err, stderr)
+	}
+	if strings.Contains(list, token) {
+		t.Fatalf("paddock token list shows a token's secret: %q", list)
+	}
+
+	revokedAt := time.Now()
+	if out, stderr, err := runPaddock(t, c.bin, keys, "token", "revoke", id); err != nil || !strings.Contains(out, "revoked") {
+		t.Fatalf("paddock token revoke = %q, %v (%s)", out, err, stderr)
+	}
+	c.mu.Lock()
+	exited = c.exited[1]
+	c.mu.Unlock()
+	select {
+	case err := <-exited:
+		if err == nil {
+			t.Error("the shut-out agent exited 0")
+		}
+		c.mu.Lock()
+		delete(c.agents, 1)
+		c.mu.Unlock()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the agent of a revoked token still runs 10s after the revocation")
+	}
+	t.Logf("agent shut out %v after the revocation", time.Since(revokedAt).Round(time.Millisecond))
+	log, _ := os.ReadFile(c.logs[1])
+	if !strings.Contains(string(log), "revoked") {
+		t.Errorf("the agent's log does not say why it ended:\n%s", log)
+	}
+	waitFor(t, "the servers to stop counting on host 1", func() bool { return !fresh(hostID(1)) })
+	if !fresh(hostID(0)) {
+		t.Error("the agent of the bootstrap token stopped beating")
+	}
+	if out, _, err := runPaddock(t, c.bin, keys, "token", "list"); err != nil || !strings.Contains(out, "revoked") {
+		t.Errorf("paddock token list after the revocation = %q, %v", out, err)
+	}
+	// Neither the revoked token nor another one lets it back in.
+	for _, tok := range []string{token, joinToken} {
+		c.startAgentWith(1, tok)
+		c.mu.Lock()
+		exited = c.exited[1]
+		c.mu.Unlock()
+		select {
+		case err := <-exited:
+			if err == nil {
+				t.Error("a refused agent exited 0")
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("an agent bound to a revoked token joined again (token %.8s...)", tok)
+		}
+		c.mu.Lock()
+		delete(c.agents, 1)
+		c.mu.Unlock()
+	}
+	if out, _ := os.ReadFile(c.logs[1]); !strings.Contains(string(out), "refused") {
+		t.Errorf("a refused agent's log does not say so:\n%s", out)
+	}
+	if _, stderr, err := runPaddock(t, c.bin, keys, "token", "revoke", "jt-nosuch"); err == nil || !strings.Contains(stderr, "ResourceNotFoundException") {
+		t.Errorf("revoking an unknown token: %v, %s", err, stderr)
 	}
 }
