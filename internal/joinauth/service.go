@@ -63,7 +63,8 @@ type Service struct {
 	log       *slog.Logger
 
 	mu     sync.RWMutex
-	cached map[string]Token
+	cached map[string]Token // by id
+	bound  map[string]Agent // by host id
 }
 
 // New opens the buckets on st. bootstrap is the token the servers were
@@ -79,117 +80,140 @@ func New(ctx context.Context, st *store.Store, issuer nkeys.KeyPair, bootstrap s
 		return nil, fmt.Errorf("bucket %s: %w", AgentsBucket, err)
 	}
 	return &Service{nc: st.Conn(), issuer: issuer, bootstrap: bootstrap, tokens: tokens, agents: agents, kick: kick,
-		log: slog.Default().With("role", "joinauth"), cached: map[string]Token{}}, nil
+		log: slog.Default().With("role", "joinauth"), cached: map[string]Token{}, bound: map[string]Agent{}}, nil
 }
 
-// Run answers the engine's auth callout and follows the tokens until ctx
-// ends. It returns once the callout is answered and the tokens are read,
-// so agents may join when it returns.
+// Run answers the engine's auth callout and follows the tokens and the
+// bindings until ctx ends. It returns once the callout is answered and
+// both are read, so agents may join when it returns. Decisions are made
+// from what it follows: an agent reconnecting while the store elects a
+// new raft leader (its server died) is still admitted.
 func (s *Service) Run(ctx context.Context) (stop func(), err error) {
-	w, err := s.tokens.WatchAll(ctx)
+	tokens, err := s.tokens.WatchAll(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("watch join tokens: %w", err)
 	}
-	for e := range w.Updates() { // the tokens as they are
-		if e == nil {
-			break
-		}
-		s.apply(e)
-	}
-	sub, err := s.nc.Subscribe(server.AuthCalloutSubject, func(m *nats.Msg) { s.answer(ctx, m) })
+	agents, err := s.agents.WatchAll(ctx)
 	if err != nil {
-		w.Stop() //nolint:errcheck
+		tokens.Stop() //nolint:errcheck
+		return nil, fmt.Errorf("watch agents: %w", err)
+	}
+	stopWatches := func() {
+		tokens.Stop() //nolint:errcheck
+		agents.Stop() //nolint:errcheck
+	}
+	for _, w := range []jetstream.KeyWatcher{tokens, agents} { // what is there now
+		for e := range w.Updates() {
+			if e == nil {
+				break
+			}
+			s.apply(e)
+		}
+	}
+	// One server answers each request: answers from several would race,
+	// and the first one the engine reads wins.
+	sub, err := s.nc.QueueSubscribe(server.AuthCalloutSubject, "paddock-joinauth", func(m *nats.Msg) { s.answer(ctx, m) })
+	if err != nil {
+		stopWatches()
 		return nil, err
 	}
 	if err := s.nc.FlushTimeout(5 * time.Second); err != nil {
 		sub.Unsubscribe() //nolint:errcheck
-		w.Stop()          //nolint:errcheck
+		stopWatches()
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.follow(runCtx, w)
+		s.follow(runCtx, tokens, agents)
 	}()
 	return func() {
 		sub.Unsubscribe() //nolint:errcheck
 		cancel()
-		w.Stop() //nolint:errcheck
+		stopWatches()
 		<-done
 	}, nil
 }
 
-// follow applies token changes; a revocation disconnects the agents
-// that joined with the token, and again a moment later, in case one was
+// follow applies changes; a revocation disconnects the agents that
+// joined with the token, and again a moment later, in case one was
 // being admitted as the revocation arrived.
-func (s *Service) follow(ctx context.Context, w jetstream.KeyWatcher) {
+func (s *Service) follow(ctx context.Context, tokens, agents jetstream.KeyWatcher) {
 	var again <-chan time.Time
 	var revoked []string
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case e, ok := <-w.Updates():
+		case e, ok := <-agents.Updates():
+			if !ok {
+				return
+			}
+			if e != nil {
+				s.apply(e)
+			}
+		case e, ok := <-tokens.Updates():
 			if !ok {
 				return
 			}
 			if e == nil {
 				continue
 			}
-			if t, newly := s.apply(e); newly {
-				s.shutOut(ctx, t.ID)
-				revoked = append(revoked, t.ID)
+			if id, newly := s.apply(e); newly {
+				s.shutOut(id)
+				revoked = append(revoked, id)
 				again = time.After(time.Second)
 			}
 		case <-again:
 			for _, id := range revoked {
-				s.shutOut(ctx, id)
+				s.shutOut(id)
 			}
 			revoked, again = nil, nil
 		}
 	}
 }
 
-// apply caches one token record; newly is true when it is a revocation
-// this server had not seen.
-func (s *Service) apply(e jetstream.KeyValueEntry) (t Token, newly bool) {
+// apply caches one record of either bucket; for a token, newly is true
+// when it is a revocation this server had not seen, and id is its id.
+func (s *Service) apply(e jetstream.KeyValueEntry) (id string, newly bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, had := s.cached[e.Key()]
-	if e.Operation() != jetstream.KeyValuePut {
-		delete(s.cached, e.Key())
-		return old, false
+	put := e.Operation() == jetstream.KeyValuePut
+	if e.Bucket() == AgentsBucket {
+		var a Agent
+		if !put || json.Unmarshal(e.Value(), &a) != nil {
+			delete(s.bound, e.Key())
+		} else {
+			s.bound[e.Key()] = a
+		}
+		return "", false
 	}
-	if json.Unmarshal(e.Value(), &t) != nil {
-		return t, false
+	old, had := s.cached[e.Key()]
+	var t Token
+	if !put || json.Unmarshal(e.Value(), &t) != nil {
+		delete(s.cached, e.Key())
+		return "", false
 	}
 	s.cached[t.ID] = t
-	return t, t.Revoked != nil && (!had || old.Revoked == nil)
+	return t.ID, t.Revoked != nil && (!had || old.Revoked == nil)
 }
 
 // shutOut disconnects this node's agents that joined with the token.
-func (s *Service) shutOut(ctx context.Context, tokenID string) {
-	for _, a := range s.boundTo(ctx, tokenID) {
-		if n := s.kick(a.Host); n > 0 {
-			s.log.Info("agent shut out: its join token was revoked", "host", a.Host, "token", tokenID, "connections", n)
+func (s *Service) shutOut(tokenID string) {
+	s.mu.RLock()
+	var hosts []string
+	for _, a := range s.bound {
+		if a.TokenID == tokenID {
+			hosts = append(hosts, a.Host)
 		}
 	}
-}
-
-func (s *Service) boundTo(ctx context.Context, tokenID string) []Agent {
-	keys, err := s.agents.ListKeys(ctx)
-	if err != nil {
-		return nil
-	}
-	var out []Agent
-	for k := range keys.Keys() {
-		var a Agent
-		if e, err := s.agents.Get(ctx, k); err == nil && json.Unmarshal(e.Value(), &a) == nil && a.TokenID == tokenID {
-			out = append(out, a)
+	s.mu.RUnlock()
+	for _, h := range hosts {
+		if n := s.kick(h); n > 0 {
+			s.log.Info("agent shut out: its join token was revoked", "host", h, "token", tokenID, "connections", n)
 		}
 	}
-	return out
 }
 
 func (s *Service) snapshot() map[string]Token {
@@ -268,6 +292,13 @@ func (s *Service) binding(ctx context.Context, host string) (*Agent, error) {
 	if !livestate.ValidID(host) {
 		return nil, nil // Decide refuses it
 	}
+	s.mu.RLock()
+	cached, ok := s.bound[host]
+	s.mu.RUnlock()
+	if ok {
+		return &cached, nil
+	}
+	// Not seen here yet: bound a moment ago through another server, or new.
 	e, err := s.agents.Get(ctx, host)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil

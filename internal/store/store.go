@@ -47,14 +47,13 @@ var ErrConflict = errors.New("revision conflict")
 
 // Store is the typed face of JetStream for the rest of Paddock.
 type Store struct {
-	sysPassword string         // of sysUser; "" without a system account
-	server      *server.Server // nil when connected to an external cluster
-	nc          *nats.Conn
-	js          jetstream.JetStream
-	replicas    int
-	Config      KV
-	State       KV
-	code        jetstream.ObjectStore
+	server   *server.Server // nil when connected to an external cluster
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	replicas int
+	Config   KV
+	State    KV
+	code     jetstream.ObjectStore
 }
 
 // OpenEmbedded starts an in-process NATS server with JetStream data under
@@ -157,21 +156,10 @@ func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, e
 	}
 	replicas, joinTimeout := 1, time.Duration(0)
 	var peers []string
-	var sysPassword string
 	if c := l.Cluster; c.Addr != "" {
 		var err error
 		if peers, replicas, err = configureCluster(opts, dir, l.JoinToken, c); err != nil {
 			return nil, err
-		}
-		if l.Addr != "" {
-			// A user of the system account, in process only (its password is
-			// this process's), to ask the meta leader to step down.
-			sys := server.NewAccount(server.DEFAULT_SYSTEM_ACCOUNT)
-			opts.Accounts, opts.SystemAccount = []*server.Account{sys}, sys.Name
-			pw := make([]byte, 24)
-			rand.Read(pw) //nolint:errcheck // never fails on Linux
-			sysPassword = hex.EncodeToString(pw)
-			opts.Users = append(opts.Users, &server.User{Username: sysUser, Password: sysPassword, Account: sys})
 		}
 		joinTimeout = c.JoinTimeout
 		if joinTimeout <= 0 {
@@ -220,16 +208,12 @@ func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, e
 		ns.Shutdown()
 		return nil, err
 	}
-	s.server, s.sysPassword = ns, sysPassword
+	s.server = ns
 	return s, nil
 }
 
-// sysUser is the in-process user of the system account; ownUser the
-// server's own connection.
-const (
-	sysUser = "paddock-sys"
-	ownUser = "paddock"
-)
+// ownUser is the server's own connection.
+const ownUser = "paddock"
 
 // DisconnectUser closes this node's client connections that
 // authenticated as user (an agent's host id, which the auth callout
@@ -251,52 +235,33 @@ func (s *Store) DisconnectUser(user string) int {
 	return n
 }
 
-// LeadElsewhere asks the raft groups this node leads (the streams of the
-// engine, and the JetStream meta group) to elect a leader on another
-// node. The server that leads Paddock calls it: if it dies, as a leader
-// may, groups it led would be unavailable until their election (4 to 9 s
-// in nats-server: no KV write, no new watch), and the next leader would
-// take over that much later; led from the other nodes, they carry on.
+// LeadElsewhere moves the raft leadership of the named streams that
+// this node leads to another node. The server that leads Paddock calls
+// it for the lease stream: if it dies, as a leader may, a stream it led
+// would elect a new leader only after 4 to 9 s (nats-server's election
+// timeout), on top of the lease's TTL, and the next Paddock leader would
+// take over that much later.
 //
-// A group steps down only once every replica is current, and one at a
-// time: stepping a group down while the cluster still forms (seen: a
-// leader elected before the other nodes caught up) left it without a
-// leader for a minute. It gives up when ctx ends.
-func (s *Store) LeadElsewhere(ctx context.Context) {
+// A stream steps down only once every replica is current. Moving more
+// (every stream, and the meta group) was tried: while the cluster formed,
+// or under load, it left streams without a leader for a minute.
+func (s *Store) LeadElsewhere(ctx context.Context, streams ...string) {
 	if s.server == nil || !s.server.JetStreamIsClustered() {
 		return
 	}
-	began := time.Now()
-	var names []string
-	for name := range s.js.StreamNames(ctx).Name() {
-		names = append(names, name)
-	}
-	moved := 0
-	for _, name := range names {
+	for _, name := range streams {
 		if !s.server.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, name) {
 			continue
 		}
 		if !s.untilCurrent(ctx, func(ctx context.Context) bool { return s.streamReplicasCurrent(ctx, name) }) {
 			return
 		}
-		s.server.JetStreamStepdownStream(server.DEFAULT_GLOBAL_ACCOUNT, name) //nolint:errcheck // best effort
-		moved++
-		s.untilCurrent(ctx, func(ctx context.Context) bool { return s.streamReplicasCurrent(ctx, name) })
-	}
-	meta := false
-	if s.server.JetStreamIsLeader() && s.sysPassword != "" {
-		if !s.untilCurrent(ctx, func(context.Context) bool { return s.metaReplicasCurrent() }) {
-			return
+		if err := s.server.JetStreamStepdownStream(server.DEFAULT_GLOBAL_ACCOUNT, name); err != nil {
+			slog.Warn("move a stream's leadership to another node", "role", "store", "stream", name, "err", err)
+			continue
 		}
-		nc, err := nats.Connect("", nats.InProcessServer(s.server), nats.UserInfo(sysUser, s.sysPassword), nats.Name("paddock-sys"))
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		_, err = nc.RequestWithContext(ctx, "$JS.API.META.LEADER.STEPDOWN", []byte("{}"))
-		meta = err == nil
+		slog.Info("stream led from another node", "role", "store", "stream", name)
 	}
-	slog.Info("raft groups led from other nodes", "role", "store", "streams", moved, "meta", meta, "took", time.Since(began).Round(time.Millisecond))
 }
 
 // untilCurrent polls ok until it holds (true) or ctx ends (false).
@@ -328,20 +293,6 @@ func (s *Store) streamReplicasCurrent(ctx context.Context, name string) bool {
 	}
 	for _, r := range info.Cluster.Replicas {
 		if !r.Current || r.Offline || r.Lag > 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// metaReplicasCurrent: every other node of the meta group is caught up.
-func (s *Store) metaReplicasCurrent() bool {
-	jsz, err := s.server.Jsz(&server.JSzOptions{})
-	if err != nil || jsz.Meta == nil || jsz.Meta.Leader == "" || len(jsz.Meta.Replicas) < jsz.Meta.Size-1 || jsz.Meta.Pending > 0 {
-		return false
-	}
-	for _, r := range jsz.Meta.Replicas {
-		if !r.Current || r.Offline {
 			return false
 		}
 	}
@@ -609,70 +560,100 @@ func open(ctx context.Context, nc *nats.Conn, replicas int, deadline time.Time) 
 }
 
 func (s *Store) openBuckets(ctx context.Context) error {
-	cfg, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: configBucket, History: 1, Replicas: s.replicas})
+	cfg, err := s.keyValue(ctx, jetstream.KeyValueConfig{Bucket: configBucket, History: 1, Replicas: s.replicas})
 	if err != nil {
 		return fmt.Errorf("open bucket %s: %w", configBucket, err)
 	}
-	st, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: stateBucket, History: 1, Replicas: s.replicas})
+	st, err := s.keyValue(ctx, jetstream.KeyValueConfig{Bucket: stateBucket, History: 1, Replicas: s.replicas})
 	if err != nil {
 		return fmt.Errorf("open bucket %s: %w", stateBucket, err)
 	}
-	if cfg, err = s.leaderReads(ctx, cfg); err != nil {
-		return err
-	}
-	if st, err = s.leaderReads(ctx, st); err != nil {
-		return err
-	}
 	s.Config, s.State = KV{cfg}, KV{st}
-	s.code, err = s.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: codeBucket, Replicas: s.replicas})
-	if err != nil {
+	if s.code, err = s.objectStore(ctx, jetstream.ObjectStoreConfig{Bucket: codeBucket, Replicas: s.replicas}); err != nil {
 		return fmt.Errorf("open object store %s: %w", codeBucket, err)
-	}
-	if s.replicas > 1 {
-		if err := s.noDirectGets(ctx, "OBJ_"+codeBucket); err != nil {
-			return err
-		}
-		if s.code, err = s.js.ObjectStore(ctx, codeBucket); err != nil {
-			return fmt.Errorf("open object store %s: %w", codeBucket, err)
-		}
 	}
 	return nil
 }
 
-// leaderReads makes every read of a replicated bucket go to its stream's
-// leader. By default any replica answers a read ("direct get"), and an R3
-// write is acknowledged once 2 of the 3 have it: the third, asked right
-// after, answers "not found" (seen: a function's code missing just after
-// it was stored, a new alias missing). The leader has every acknowledged
-// write. The handle is bound again, as a handle keeps the read mode it
-// was opened with.
-func (s *Store) leaderReads(ctx context.Context, kv jetstream.KeyValue) (jetstream.KeyValue, error) {
+// keyValue opens the bucket cfg names, creating it when missing, with
+// every read going to its stream's leader on a cluster. By default any
+// replica answers a read ("direct get"), and an R3 write is acknowledged
+// once 2 of the 3 have it: the third, asked right after, answers "not
+// found" (seen: a function's code missing just after it was stored, a
+// new alias missing). The leader has every acknowledged write.
+//
+// A handle keeps the read mode its stream had when it was bound, and a
+// direct-get handle stops answering once direct gets are off: so an
+// existing bucket is never "created or updated" (that turns direct gets
+// back on for a moment, and a server binding then kept a handle that
+// timed out on every Get), only bound, and its settings aligned with
+// direct gets left off.
+func (s *Store) keyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	if s.replicas < 2 {
-		return kv, nil
+		return s.js.CreateOrUpdateKeyValue(ctx, cfg)
 	}
-	name := kv.Bucket()
-	if err := s.noDirectGets(ctx, "KV_"+name); err != nil {
+	_, err := s.js.KeyValue(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		_, err = s.js.CreateKeyValue(ctx, cfg)
+		if errors.Is(err, jetstream.ErrBucketExists) { // another server made it meanwhile
+			err = nil
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
-	kv, err := s.js.KeyValue(ctx, name)
-	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", name, err)
+	want := func(c *jetstream.StreamConfig) {
+		c.AllowDirect = false
+		c.Replicas = cfg.Replicas
+		c.MaxMsgsPerSubject = int64(max(cfg.History, 1))
+		c.MaxAge = cfg.TTL
+		if cfg.Description != "" {
+			c.Description = cfg.Description
+		}
 	}
-	return kv, nil
+	if err := s.align(ctx, "KV_"+cfg.Bucket, want); err != nil {
+		return nil, err
+	}
+	return s.js.KeyValue(ctx, cfg.Bucket)
 }
 
-func (s *Store) noDirectGets(ctx context.Context, stream string) error {
+// objectStore is keyValue for an object store.
+func (s *Store) objectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+	if s.replicas < 2 {
+		return s.js.CreateOrUpdateObjectStore(ctx, cfg)
+	}
+	_, err := s.js.ObjectStore(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		_, err = s.js.CreateObjectStore(ctx, cfg)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.align(ctx, "OBJ_"+cfg.Bucket, func(c *jetstream.StreamConfig) { c.AllowDirect, c.Replicas = false, cfg.Replicas }); err != nil {
+		return nil, err
+	}
+	return s.js.ObjectStore(ctx, cfg.Bucket)
+}
+
+// align updates the stream's configuration to what want makes of it,
+// when that differs.
+func (s *Store) align(ctx context.Context, stream string, want func(*jetstream.StreamConfig)) error {
 	st, err := s.js.Stream(ctx, stream)
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", stream, err)
 	}
-	cfg := st.CachedInfo().Config
-	if !cfg.AllowDirect {
+	have := st.CachedInfo().Config
+	cfg := have
+	want(&cfg)
+	if cfg.AllowDirect == have.AllowDirect && cfg.Replicas == have.Replicas && cfg.MaxMsgsPerSubject == have.MaxMsgsPerSubject &&
+		cfg.MaxAge == have.MaxAge && cfg.Description == have.Description {
 		return nil
 	}
-	cfg.AllowDirect = false
 	if _, err := s.js.UpdateStream(ctx, cfg); err != nil {
-		return fmt.Errorf("stream %s: reads from its leader: %w", stream, err)
+		return fmt.Errorf("stream %s: update its settings: %w", stream, err)
 	}
 	return nil
 }
@@ -982,13 +963,7 @@ const createTimeout = 30 * time.Second
 // together it retries in short attempts, as open does.
 func (s *Store) KeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Replicas = s.replicas
-	kv, err := retryCreate(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
-		kv, err := s.js.CreateOrUpdateKeyValue(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		return s.leaderReads(ctx, kv)
-	})
+	kv, err := retryCreate(ctx, func(ctx context.Context) (jetstream.KeyValue, error) { return s.keyValue(ctx, cfg) })
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", cfg.Bucket, err)
 	}
