@@ -33,11 +33,19 @@ architecture; an instance whose agent stops beating for 3s is lost, and its
 execution environments are started on other hosts. Default-mode functions
 (without a capacity provider) run on this machine, as with 'paddock up'.
 
+With --nats-url, the engine is an external NATS JetStream cluster instead of
+a node embedded in each server: the servers keep their state there and the
+agents join it, admitted by the servers' auth callout, which the cluster's
+configuration must delegate to (printed at start, with the issuer key).
+
 Every flag of 'paddock up' applies.`
 
 const serverExample = `  paddock server --listen 0.0.0.0:9400 --engine-listen 0.0.0.0:4222 --data-dir /var/lib/paddock
   # then, on each instance:
-  paddock agent --join nats://SERVER:4222 --token TOKEN --instance-type m7i.xlarge --advertise http://THIS-HOST:9402`
+  paddock agent --join nats://SERVER:4222 --token TOKEN --instance-type m7i.xlarge --advertise http://THIS-HOST:9402
+  # an external NATS cluster (paste the configuration it prints into nats-server's):
+  PADDOCK_NATS_PASSWORD=... paddock server --nats-url nats://10.0.0.1:4222,nats://10.0.0.2:4222 --nats-user paddock \
+    --listen 0.0.0.0:9400 --advertise-url http://SELF:9400 --data-dir /var/lib/paddock`
 
 func platformCommand(server bool) *cobra.Command {
 	var opts platform.Options
@@ -118,6 +126,25 @@ empty success, and the log says how many were cut.`,
 				}
 				if opts.ClusterSecret == "" {
 					opts.ClusterSecret = os.Getenv("PADDOCK_CLUSTER_SECRET")
+				}
+				if opts.NATSURL != "" {
+					if generatedJoin {
+						return fmt.Errorf("with --nats-url, give the join token (--join-token or PADDOCK_JOIN_TOKEN, the same on every server): the auth callout's issuer, in the cluster's configuration, derives from it (and from --cluster-secret), and must not change at each start")
+					}
+					// The external cluster is the engine: none embedded.
+					if !cmd.Flags().Changed("engine-listen") {
+						opts.EngineListen = ""
+					}
+					if opts.NATSPassword == "" {
+						opts.NATSPassword = os.Getenv("PADDOCK_NATS_PASSWORD")
+					}
+					// Printed before the connection: without it in the
+					// cluster's configuration, Paddock cannot connect.
+					conf, err := platform.ExternalNATSConfig(opts)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "The external NATS cluster %s needs, for Paddock and its agents:\n\n%s\n", opts.NATSURL, conf)
 				}
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -202,6 +229,11 @@ empty success, and the log says how many were cut.`,
 		f.StringSliceVar(&opts.ClusterPeers, "cluster-peers", nil, "route URLs of the other servers' engine nodes (nats://10.0.0.2:6222,...); with 3 or more nodes every record is kept on 3 of them")
 		f.StringVar(&opts.NodeName, "node-name", "", "this engine node's name, unique in the cluster and the same across restarts (default: generated once and kept in --data-dir)")
 		f.StringVar(&opts.ClusterSecret, "cluster-secret", "", "password the engine nodes' routes share (env PADDOCK_CLUSTER_SECRET; default: derived from the join token)")
+		f.StringVar(&opts.NATSURL, "nats-url", "", "use an external NATS JetStream cluster instead of embedding an engine node: its client URLs, comma-separated (nats://10.0.0.1:4222,...); agents join it, and it must delegate their admission to Paddock's auth callout: the configuration it needs is printed at start (see README, An external NATS cluster). Excludes --engine-listen, --cluster-listen and --cluster-peers")
+		f.StringVar(&opts.NATSUser, "nats-user", "", "Paddock's user on the external NATS cluster (--nats-url); it must be among the auth callout's auth_users")
+		f.StringVar(&opts.NATSPassword, "nats-password", "", "the password of --nats-user (env PADDOCK_NATS_PASSWORD, better: a flag shows in ps)")
+		f.StringVar(&opts.NATSCreds, "nats-creds", "", "a NATS .creds file (user JWT and seed) Paddock connects to the external cluster with, for a cluster in operator (JWT) mode; the agents' auth callout is only set up for a cluster configured by file (see README)")
+		f.IntVar(&opts.NATSReplicas, "nats-replicas", 3, "replicas of Paddock's buckets and streams on the external NATS cluster (1 to 5; 1 for a single-node cluster, which loses data with its disk)")
 		f.StringVar(&opts.AdvertiseURL, "advertise-url", "", "URL the other servers reach this server's API at, to forward configuration writes when it leads (default: the --listen address)")
 		f.StringVar(&opts.Provider, "provider", "static", "where instances come from: static (agents started by hand join) or ec2 (launched with RunInstances in the capacity provider's subnets and security groups; their user data starts the agent; AWS credentials from the SDK's default chain)")
 		f.StringVar(&opts.EC2Endpoint, "ec2-endpoint", "", "URL of the EC2 API for --provider ec2 (empty: AWS's, in --region)")

@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
@@ -98,6 +101,18 @@ type Options struct {
 	Provider     string
 	EngineListen string
 	JoinToken    string
+	// An external NATS JetStream cluster instead of an embedded node:
+	// NATSURL is its client URLs, comma-separated (then EngineListen,
+	// ClusterListen and ClusterPeers must be empty); Paddock connects with
+	// NATSCreds (a .creds file) and/or NATSUser and NATSPassword, and keeps
+	// its buckets with NATSReplicas replicas (default 3). Agents join that
+	// cluster and are admitted by the servers' auth callout, which the
+	// cluster's configuration must delegate to (ExternalNATSConfig).
+	NATSURL      string
+	NATSCreds    string
+	NATSUser     string
+	NATSPassword string
+	NATSReplicas int
 	// The ec2 provider: EC2Endpoint is the EC2 API's URL ("": AWS's, for
 	// Region; credentials come from the AWS SDK's default chain);
 	// EC2ImageID the AMI instances boot, with paddock at AgentPath
@@ -170,7 +185,8 @@ type Platform struct {
 	Scaler   *scaler.Loop
 	Provider *fleet.Local  // nil unless the provider is local
 	Static   *fleet.Static // nil unless the provider is static
-	// EngineURL is where agents join ("" unless the engine listens).
+	// EngineURL is where agents join ("" unless the engine listens): the
+	// embedded engine's client URL, or the external cluster's URLs.
 	EngineURL string
 	OnDemand  *ondemand.Pool
 
@@ -285,11 +301,14 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	opts.DataDir = dataDir
+	if err := checkExternal(&opts); err != nil {
+		return nil, err
+	}
 	switch opts.Provider {
 	case "", "local":
 	case "static", "ec2":
-		if opts.EngineListen == "" || opts.JoinToken == "" {
-			return nil, fmt.Errorf("the %s provider needs the engine's client address and a join token", opts.Provider)
+		if (opts.EngineListen == "" && opts.NATSURL == "") || opts.JoinToken == "" {
+			return nil, fmt.Errorf("the %s provider needs the engine's client address (or an external NATS cluster) and a join token", opts.Provider)
 		}
 		if opts.Provider == "ec2" && opts.EC2ImageID == "" {
 			return nil, errors.New("the ec2 provider needs the image id (AMI) its instances boot")
@@ -300,7 +319,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	var issuer nkeys.KeyPair // signs the answers of the agents' auth callout
 	listen := store.Listen{Addr: opts.EngineListen, JoinToken: opts.JoinToken, Cluster: store.Cluster{
 		Addr: opts.ClusterListen, Peers: opts.ClusterPeers, NodeName: opts.NodeName, Secret: opts.ClusterSecret}}
-	if opts.EngineListen != "" {
+	if opts.EngineListen != "" || (opts.NATSURL != "" && opts.JoinToken != "") {
 		if issuer, err = joinauth.Issuer(opts.ClusterSecret, opts.JoinToken); err != nil {
 			return nil, err
 		}
@@ -308,9 +327,19 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 			return nil, err
 		}
 	}
-	st, err := store.OpenEmbeddedListening(ctx, filepath.Join(opts.DataDir, "engine"), listen)
-	if err != nil {
-		return nil, err
+	var st *store.Store
+	engineURL := "" // where agents join
+	if opts.NATSURL != "" {
+		if st, err = connectExternal(ctx, opts); err != nil {
+			return nil, err
+		}
+		engineURL = joinURLs(opts.NATSURL)
+		slog.Info("engine: an external NATS cluster", "url", engineURL, "replicas", st.Replicas(), "server", st.NodeName())
+	} else {
+		if st, err = store.OpenEmbeddedListening(ctx, filepath.Join(opts.DataDir, "engine"), listen); err != nil {
+			return nil, err
+		}
+		engineURL = st.ClientURL()
 	}
 	var joins *joinauth.Service
 	if issuer != nil {
@@ -339,8 +368,9 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		static = fleet.NewStatic(st.Conn(), kv, hop.NewClient(), rt)
 		provider, local = static, nil
 		if opts.Provider == "ec2" {
-			joinURL := cmp.Or(opts.EC2JoinURL, st.ClientURL())
-			if u, err := url.Parse(joinURL); opts.EC2JoinURL == "" && (err != nil || u.Hostname() == "" || net.ParseIP(u.Hostname()).IsUnspecified()) {
+			joinURL := cmp.Or(opts.EC2JoinURL, engineURL)
+			first, _, _ := strings.Cut(joinURL, ",")
+			if u, err := url.Parse(first); opts.EC2JoinURL == "" && (err != nil || u.Hostname() == "" || net.ParseIP(u.Hostname()).IsUnspecified()) {
 				st.Close()
 				return nil, fmt.Errorf("the ec2 provider's instances cannot join the engine at %s: give the URL they reach it at (EC2JoinURL, --ec2-join-url)", joinURL)
 			} else if opts.EC2JoinURL == "" && net.ParseIP(u.Hostname()).IsLoopback() {
@@ -435,7 +465,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p := &Platform{
 		Endpoint: "http://" + ln.Addr().String(), AccessKeyID: opts.AccessKeyID, SecretAccessKey: opts.SecretAccessKey,
-		Region: opts.Region, Control: ctl, Scaler: loop, Provider: local, Static: static, EngineURL: st.ClientURL(), store: st, cancel: cancel,
+		Region: opts.Region, Control: ctl, Scaler: loop, Provider: local, Static: static, EngineURL: engineURL, store: st, cancel: cancel,
 		server: apiServer(opts, api, lambdaapi.IsInvoke), api: api, drain: opts.ShutdownTimeout,
 	}
 	p.OnDemand = pool
@@ -497,6 +527,142 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		}
 	}()
 	return p, nil
+}
+
+// checkExternal validates the options of an external NATS cluster and
+// sets their defaults.
+func checkExternal(opts *Options) error {
+	if opts.NATSURL == "" {
+		if opts.NATSCreds != "" || opts.NATSUser != "" || opts.NATSPassword != "" {
+			return errors.New("NATS credentials (--nats-creds, --nats-user, --nats-password) are for an external cluster: give its URLs too (--nats-url)")
+		}
+		return nil
+	}
+	var embedded []string
+	if opts.EngineListen != "" {
+		embedded = append(embedded, "--engine-listen (EngineListen)")
+	}
+	if opts.ClusterListen != "" {
+		embedded = append(embedded, "--cluster-listen (ClusterListen)")
+	}
+	if len(opts.ClusterPeers) > 0 {
+		embedded = append(embedded, "--cluster-peers (ClusterPeers)")
+	}
+	if len(embedded) > 0 {
+		return fmt.Errorf("an external NATS cluster (--nats-url %s) replaces the embedded engine, and agents join that cluster: drop %s", opts.NATSURL, strings.Join(embedded, " and "))
+	}
+	for _, u := range strings.Split(opts.NATSURL, ",") {
+		if _, err := natsURL(u); err != nil {
+			return err
+		}
+	}
+	if opts.NATSReplicas == 0 {
+		opts.NATSReplicas = 3
+	}
+	if opts.NATSReplicas < 1 || opts.NATSReplicas > 5 {
+		return fmt.Errorf("NATS replicas must be 1 to 5 (JetStream's limits), not %d", opts.NATSReplicas)
+	}
+	if opts.NATSPassword != "" && opts.NATSUser == "" {
+		return errors.New("a NATS password (--nats-password) needs its user (--nats-user)")
+	}
+	if opts.NATSCreds == "" && opts.NATSUser == "" {
+		slog.Warn("connecting to the external NATS cluster without credentials: it must admit Paddock's connection without them, and only delegates agents to Paddock's auth callout if it has Paddock's user among its auth_users (see README, An external NATS cluster)")
+	}
+	return nil
+}
+
+// natsURL parses one client URL ("nats://host:4222", or "host:4222").
+func natsURL(raw string) (*url.URL, error) {
+	raw = strings.TrimSpace(raw)
+	if !strings.Contains(raw, "://") {
+		raw = "nats://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" {
+		return nil, fmt.Errorf("NATS URL %q: not a client URL (nats://HOST:4222)", raw)
+	}
+	return u, nil
+}
+
+// joinURLs is the external cluster's URLs as agents are told them:
+// without any user or password they may carry.
+func joinURLs(urls string) string {
+	var out []string
+	for _, raw := range strings.Split(urls, ",") {
+		if u, err := natsURL(raw); err == nil {
+			u.User = nil
+			out = append(out, u.String())
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// connectExternal opens the store on the external NATS cluster.
+func connectExternal(ctx context.Context, opts Options) (*store.Store, error) {
+	var nopts []nats.Option
+	if opts.NATSCreds != "" {
+		nopts = append(nopts, nats.UserCredentials(opts.NATSCreds))
+	}
+	if opts.NATSUser != "" {
+		nopts = append(nopts, nats.UserInfo(opts.NATSUser, opts.NATSPassword))
+	}
+	st, err := store.ConnectServer(ctx, filepath.Join(opts.DataDir, "engine"), opts.NodeName, opts.NATSURL, opts.NATSReplicas, nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w (the external NATS cluster must admit Paddock's user, have JetStream on, and room for %d replicas: see the configuration printed above, and README, An external NATS cluster)", err, opts.NATSReplicas)
+	}
+	return st, nil
+}
+
+// ExternalNATSConfig is what an external NATS cluster's configuration
+// needs for Paddock (opts.NATSURL): Paddock's own user, among the auth
+// callout's auth_users, and the callout delegated to the servers'
+// joinauth with the issuer they derive from the join token and the
+// cluster secret. An nkey user that nobody can use (no one has its seed,
+// and it may do nothing) is there for its side effect: a server with
+// nkey users sends every client a nonce, which agents sign with their
+// own key (nats-server's AlwaysEnableNonce has no configuration-file
+// setting).
+func ExternalNATSConfig(opts Options) (string, error) {
+	issuer, err := joinauth.Issuer(opts.ClusterSecret, opts.JoinToken)
+	if err != nil {
+		return "", err
+	}
+	pub, err := issuer.PublicKey()
+	if err != nil {
+		return "", err
+	}
+	seed, err := issuer.Seed()
+	if err != nil {
+		return "", err
+	}
+	raw := sha256.Sum256(append([]byte("paddock nonce user\n"), seed...))
+	nonceUser, err := nkeys.FromRawSeed(nkeys.PrefixByteUser, raw[:])
+	if err != nil {
+		return "", err
+	}
+	nonceKey, err := nonceUser.PublicKey()
+	if err != nil {
+		return "", err
+	}
+	user := cmp.Or(opts.NATSUser, "paddock")
+	return fmt.Sprintf(`# In the nats-server configuration of every node of the cluster (JetStream on).
+# Paddock's user bypasses the auth callout; every other client is admitted, or
+# not, by the Paddock servers (agents: host id, join token, a key of their own).
+# $PADDOCK_NATS_PASSWORD is read from nats-server's environment: or write the
+# password, or its bcrypt hash (nats server passwd), in its place.
+authorization {
+  users: [
+    {user: %q, password: $PADDOCK_NATS_PASSWORD}
+    # nobody has this key's seed, and it may do nothing: an nkey user makes
+    # the server send the nonce that agents sign
+    {nkey: %s, permissions: {publish: {deny: ">"}, subscribe: {deny: ">"}}}
+  ]
+  auth_callout {
+    issuer: %s
+    auth_users: [%q]
+  }
+}
+`, user, nonceKey, pub, user), nil
 }
 
 // ShutdownTimeout is the drain window Close gives invokes in progress:

@@ -54,6 +54,7 @@ type Store struct {
 	Config   KV
 	State    KV
 	code     jetstream.ObjectStore
+	node     string // this server's name on an external cluster (ConnectServer)
 }
 
 // OpenEmbedded starts an in-process NATS server with JetStream data under
@@ -526,6 +527,29 @@ func Connect(ctx context.Context, urls string, replicas int, opts ...nats.Option
 	return s, nil
 }
 
+// ConnectServer is Connect for a Paddock server on an external cluster
+// that other Paddock servers may share: name keys the records this
+// server owns (its meters, its status), as an embedded node's name does.
+// An empty name is generated once and kept in dir, so a restart is the
+// same server.
+func ConnectServer(ctx context.Context, dir, name, urls string, replicas int, opts ...nats.Option) (*Store, error) {
+	if name == "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		var err error
+		if name, err = persistedNodeName(dir); err != nil {
+			return nil, err
+		}
+	}
+	s, err := Connect(ctx, urls, replicas, opts...)
+	if err != nil {
+		return nil, err
+	}
+	s.node = name
+	return s, nil
+}
+
 // open creates or opens the buckets, retrying until deadline: while a new
 // cluster is still forming, an R3 bucket cannot be placed yet.
 func open(ctx context.Context, nc *nats.Conn, replicas int, deadline time.Time) (*Store, error) {
@@ -663,19 +687,22 @@ func (s *Store) align(ctx context.Context, stream string, want func(*jetstream.S
 // buckets use it so they survive the same failures.
 func (s *Store) Replicas() int { return s.replicas }
 
-// NodeName is the embedded node's name in its cluster ("" when connected to
-// an external cluster).
+// NodeName is the embedded node's name in its cluster, or this server's
+// name on an external cluster (ConnectServer; "" after Connect).
 func (s *Store) NodeName() string {
 	if s.server == nil {
-		return ""
+		return s.node
 	}
 	return s.server.Name()
 }
 
-// Clustered reports whether the embedded engine is one node of several:
-// then several servers write the same buckets, and records one server
-// owns need its node in their keys.
-func (s *Store) Clustered() bool { return s.server != nil && s.server.JetStreamIsClustered() }
+// Clustered reports whether several servers may write the same buckets
+// (the embedded engine is one node of several, or the cluster is an
+// external one that servers share, ConnectServer): then records one
+// server owns need its node in their keys.
+func (s *Store) Clustered() bool {
+	return s.node != "" || s.server != nil && s.server.JetStreamIsClustered()
+}
 
 // ClientURL is where agents reach the embedded engine ("" when it does
 // not listen).
