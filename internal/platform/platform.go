@@ -212,15 +212,18 @@ func (p *Platform) Leading() bool { return p.leading.Load() }
 // leader dies: the next one takes over within a TTL and a campaign round.
 const leaseTTL = 5 * time.Second
 
-// leaderKey is the role the lease elects.
-const leaderKey = "leader"
+// leaderKey is the role the lease elects, in leasesBucket.
+const (
+	leaderKey    = "leader"
+	leasesBucket = "paddock-leases"
+)
 
 // campaign runs the election of the servers that share the engine: the
 // winner runs the control loops (settling functions, the scaler with
 // the fleet) and writes the configuration; every server follows the
 // configuration the leader writes and forwards writes to it.
 func (p *Platform) campaign(ctx context.Context, opts Options) error {
-	leases, err := p.store.KeyValue(ctx, lease.Config("paddock-leases", leaseTTL))
+	leases, err := p.store.KeyValue(ctx, lease.Config(leasesBucket, leaseTTL))
 	if err != nil {
 		return err
 	}
@@ -261,7 +264,7 @@ func (p *Platform) campaign(ctx context.Context, opts Options) error {
 			}()
 			var wg sync.WaitGroup
 			wg.Add(3)
-			go func() { defer wg.Done(); p.store.LeadElsewhere(lead) }()
+			go func() { defer wg.Done(); p.store.LeadElsewhere(lead, "KV_"+leasesBucket) }()
 			go func() { defer wg.Done(); p.Control.Settle(lead) }()
 			go func() { defer wg.Done(); p.Scaler.Run(lead) }()
 			wg.Wait()
