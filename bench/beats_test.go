@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paddockhq/paddock/internal/fleet"
 	"github.com/paddockhq/paddock/internal/livestate"
 	"github.com/paddockhq/paddock/internal/platform"
 )
@@ -57,7 +58,7 @@ type beatLoadStats struct {
 // livestate.HeartbeatInterval with the usage of 4 EEs, as internal/agentd
 // does. The server's CPU (this process's getrusage) is read around a
 // measured window for each N, N=0 being the baseline of an idle server;
-// beats are counted by the load process's successful replies (nothing is
+// beats are counted by the load process's confirmed beats (nothing is
 // added to the server). Like the other benchmarks it prints and asserts
 // nothing. Run it with bench/beats.sh.
 func TestBeatsBenchmark(t *testing.T) {
@@ -72,7 +73,7 @@ func TestBeatsBenchmark(t *testing.T) {
 		}
 		window = d
 	}
-	warmup := 3 * time.Second // > fleet.HeartbeatTimeout: the previous cell's hosts have gone stale
+	warmup := fleet.HeartbeatTimeout + time.Second // the previous cell's hosts have gone stale
 	rounds := 2
 	if s := os.Getenv("PADDOCK_BENCH_ROUNDS"); s != "" {
 		n, err := strconv.Atoi(s)

@@ -7,13 +7,14 @@
 // wire, and nothing else: it writes its host record to the hosts bucket
 // once, on a connection of its own with a key of its own (admitted by the
 // servers' auth callout, as a real agent is), then every interval sends a
-// livestate.Beat with the usage of a few EEs as a NATS request on
-// livestate.BeatSubject + its id, with the interval as timeout.
+// livestate.Beat with the usage of a few EEs as a NATS message on
+// livestate.BeatSubject + its id, then a flush (the engine's PONG confirms
+// the beat, and renews a real agent's lease), with the interval as timeout.
 //
 // It talks to the benchmark over stdin and stdout, one line each:
 //
 //	out: "ready"            every host record is written and the agents beat
-//	in:  "start"            start counting replies (counters reset)
+//	in:  "start"            start counting confirmed beats (counters reset)
 //	in:  "stop"             stop counting; out: one JSON Stats line
 //	in:  EOF                exit (host records are left: the server sees
 //	                        the beats stop, as after kill -9)
@@ -45,7 +46,7 @@ import (
 	"github.com/paddockhq/paddock/internal/livestate"
 )
 
-// Stats is what one measured window saw: replies are successful beats.
+// Stats is what one measured window saw: replies are confirmed beats.
 type Stats struct {
 	Replies   int64   `json:"replies"`
 	Errors    int64   `json:"errors"`
@@ -125,7 +126,10 @@ func main() {
 				}
 				data, _ := json.Marshal(b)
 				sent := time.Now()
-				_, err := nc.Request(subject, data, *every)
+				err := nc.Publish(subject, data) // as agentd beats: a message, then a flush
+				if err == nil {
+					err = nc.FlushTimeout(*every)
+				}
 				d := time.Since(sent)
 				if !counting.Load() {
 					continue
@@ -191,7 +195,7 @@ func join(ctx context.Context, i int, id, url, token string, out **nats.Conn) er
 	}
 	nc, err := nats.Connect(url, append(auth, nats.Name("beatload "+id),
 		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
-		nats.PingInterval(time.Second), nats.MaxPingsOutstanding(2), nats.Timeout(5*time.Second))...)
+		nats.PingInterval(30*time.Second), nats.MaxPingsOutstanding(2), nats.Timeout(5*time.Second))...)
 	if err != nil {
 		return fmt.Errorf("connect %s: %w", id, err)
 	}

@@ -111,7 +111,8 @@ longer assigned to it. Ctrl-C stops its execution environments and leaves.`,
 			refused := make(chan error, 1)
 			nc, err := nats.Connect(join, append(auth, nats.Name("paddock-agent "+id),
 				nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
-				nats.PingInterval(time.Second), nats.MaxPingsOutstanding(2), nats.Timeout(5*time.Second),
+				// The beats are the keepalive (agentd): pings need not be frequent.
+				nats.PingInterval(30*time.Second), nats.MaxPingsOutstanding(2), nats.Timeout(5*time.Second),
 				nats.ClosedHandler(func(nc *nats.Conn) {
 					if err := nc.LastError(); err != nil {
 						refused <- err

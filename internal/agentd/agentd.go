@@ -31,10 +31,11 @@ import (
 	"github.com/paddockhq/paddock/internal/livestate"
 )
 
-// Lease is how long the agent keeps taking invokes without an answer to
-// its beats: shorter than the servers' heartbeat timeout, so a partitioned
-// agent has stopped serving before its EEs are replaced elsewhere.
-const Lease = 2500 * time.Millisecond
+// Lease is how long the agent keeps taking invokes after its last beat
+// the engine confirmed: shorter than the servers' heartbeat timeout
+// (fleet.HeartbeatTimeout, 6 s), so a partitioned agent has stopped
+// serving before its EEs are replaced elsewhere.
+const Lease = 5 * time.Second
 
 // Options describe the host.
 type Options struct {
@@ -263,8 +264,12 @@ func (d *Daemon) writeStates(ctx context.Context) {
 	}
 }
 
-// beat sends a heartbeat with the EEs' usage every interval. A server's
-// answer renews the lease that lets the hop take invokes.
+// beat sends a heartbeat with the EEs' usage every interval, and a flush:
+// the engine's PONG, which comes after it took the beat, renews the lease
+// that lets the hop take invokes. (The servers do not answer beats: an
+// answer cost them another write per beat.) Beats that go unconfirmed
+// three times running make the connection start again, on another node
+// if this one is gone silently: the beats are the agent's keepalive.
 func (d *Daemon) beat(ctx context.Context) {
 	every := d.opts.BeatEvery
 	if every <= 0 {
@@ -273,6 +278,7 @@ func (d *Daemon) beat(ctx context.Context) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	subject := livestate.BeatSubject + d.opts.Host.ID
+	unconfirmed := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -291,11 +297,18 @@ func (d *Daemon) beat(ctx context.Context) {
 		d.mu.Unlock()
 		data, _ := json.Marshal(b)
 		sent := time.Now()
-		rctx, cancel := context.WithTimeout(ctx, every)
-		if _, err := d.nc.RequestWithContext(rctx, subject, data); err == nil {
-			d.lastAck.Store(sent.UnixNano())
+		err := d.nc.Publish(subject, data)
+		if err == nil {
+			err = d.nc.FlushTimeout(every)
 		}
-		cancel()
+		if err == nil {
+			d.lastAck.Store(sent.UnixNano())
+			unconfirmed = 0
+		} else if unconfirmed++; unconfirmed >= 3 && d.nc.IsConnected() {
+			d.log.Warn("beats unconfirmed: connecting again", "err", err)
+			d.nc.ForceReconnect() //nolint:errcheck
+			unconfirmed = 0
+		}
 	}
 }
 

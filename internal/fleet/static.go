@@ -22,8 +22,9 @@ import (
 )
 
 // HeartbeatTimeout is how long a joined host may go without a beat before
-// servers stop routing to it and the leader replaces it.
-const HeartbeatTimeout = 3 * time.Second
+// servers stop routing to it and the leader replaces it: three beats
+// (livestate.HeartbeatInterval), longer than the agent's lease.
+const HeartbeatTimeout = 3 * livestate.HeartbeatInterval
 
 // sweepInterval is how often a server looks for hosts gone silent.
 const sweepInterval = 250 * time.Millisecond
@@ -278,7 +279,6 @@ func (s *Static) onBeat(m *nats.Msg) {
 		}
 		s.mu.Unlock()
 	}
-	m.Respond(nil) //nolint:errcheck // the answer renews the agent's lease
 }
 
 // sweep stops routing to hosts whose beats stopped.

@@ -35,11 +35,14 @@ const (
 // BeatSubject prefixes every host's heartbeat subject: BeatSubject + host id.
 const BeatSubject = "paddock.beat."
 
-// HeartbeatInterval is how often an agent beats. Each beat costs the
-// servers a request and a reply (bench/beats.sh: about 130 us of a server's
-// CPU each at 1,000 agents), so it is as slow as the timeouts allow: the
-// agent's lease (2.5 s) spans two beats, the servers' timeout (3 s) more.
-const HeartbeatInterval = time.Second
+// HeartbeatInterval is how often an agent beats. A beat is a message and
+// a flush (a PING the server answers after it took the message): each
+// costs the servers a read and a write on the agent's connection, about
+// 240 us of CPU (bench/beats.sh, at 1,000 agents), so beats are as rare as
+// the fault budget allows. A dead host's EEs must run elsewhere within
+// 10 s: the servers give up on a host after 3 intervals (6 s), the agent's
+// lease (5 s) ends before that.
+const HeartbeatInterval = 2 * time.Second
 
 // Host is a joined instance agent as the servers see it.
 type Host struct {

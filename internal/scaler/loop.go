@@ -28,8 +28,9 @@ const SpreadTarget = 3
 const replaceBackoff = time.Second
 
 // HeartbeatTimeout is how long an instance may go without a heartbeat
-// before it is declared lost and replaced.
-const HeartbeatTimeout = 3 * time.Second
+// before it is declared lost and replaced: the joined hosts' timeout, as
+// an agent on another machine must have stopped serving (its lease) first.
+const HeartbeatTimeout = fleet.HeartbeatTimeout
 
 // DefaultEmptyInstanceCooldown is how long an instance stays up without
 // EEs before it is terminated: long enough to absorb a quick scale-in and
