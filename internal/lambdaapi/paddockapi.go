@@ -37,10 +37,13 @@ type StatusResponse struct {
 
 // ClusterStatus is the servers sharing the engine and the hosts that joined.
 type ClusterStatus struct {
-	This    string         `json:"this"`   // the answering server's API URL
-	Leader  string         `json:"leader"` // the leader's API URL; "" during an election
-	Servers []ServerStatus `json:"servers"`
-	Hosts   []HostStatus   `json:"hosts"`
+	This   string `json:"this"`   // the answering server's API URL
+	Leader string `json:"leader"` // the leader's API URL; "" during an election
+	// LeadingSince is when the answering server began to lead (run the
+	// scaler and the fleet); nil when it does not lead.
+	LeadingSince *time.Time     `json:"leadingSince,omitempty"`
+	Servers      []ServerStatus `json:"servers"`
+	Hosts        []HostStatus   `json:"hosts"`
 }
 
 // ServerStatus is one server as it announces itself.

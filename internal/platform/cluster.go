@@ -52,6 +52,10 @@ func (p *Platform) Cluster() lambdaapi.ClusterStatus {
 	if e, err := p.leases.Get(ctx, leaderKey); err == nil {
 		c.Leader = string(e.Value())
 	}
+	if p.leading.Load() {
+		since := time.Unix(0, p.leadingSince.Load()).UTC()
+		c.LeadingSince = &since
+	}
 	if w, err := p.leases.Watch(ctx, serverKeyPrefix+"*", jetstream.IgnoreDeletes()); err == nil {
 		for e := range w.Updates() {
 			if e == nil {
@@ -91,6 +95,9 @@ func (p *Platform) HostCounts() (beating, silent int) { return p.Static.HostCoun
 
 // setLeading records a change of this server's part in the election.
 func (p *Platform) setLeading(on bool) {
+	if on {
+		p.leadingSince.Store(time.Now().UnixNano())
+	}
 	if p.leading.Swap(on) != on {
 		p.leaderChanges.Add(1)
 	}

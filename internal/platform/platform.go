@@ -198,7 +198,8 @@ type Platform struct {
 	wg      sync.WaitGroup
 	closers []func() // run in reverse at Close, after the loops stopped
 
-	leading       atomic.Bool // this server runs the control loops and writes the configuration
+	leading       atomic.Bool  // this server runs the control loops and writes the configuration
+	leadingSince  atomic.Int64 // unix ns: when it last began to
 	leaderChanges atomic.Uint64
 	leases        jetstream.KeyValue
 	self          string // the API URL other servers reach this one at
@@ -251,10 +252,24 @@ func (p *Platform) campaign(ctx context.Context, opts Options) error {
 	go func() {
 		defer p.wg.Done()
 		el.Run(ctx, func(lead context.Context) {
-			// The last leader's writes may not have reached this follower yet.
-			if err := p.Control.Reload(lead); err != nil {
-				slog.Error("leading: reload configuration", "err", err)
-				return
+			// The last leader's writes may not have reached this follower
+			// yet. The store may be electing new raft leaders (the last
+			// leader's node died with it): keep the lease and try again
+			// rather than campaign from the start.
+			for {
+				err := p.Control.Reload(lead)
+				if err == nil {
+					break
+				}
+				if lead.Err() != nil {
+					return
+				}
+				slog.Warn("leading: reload configuration failed; trying again", "err", err)
+				select {
+				case <-lead.Done():
+					return
+				case <-time.After(250 * time.Millisecond):
+				}
 			}
 			p.setLeading(true)
 			slog.Info("leading: running the scaler and the fleet", "server", self)

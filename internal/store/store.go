@@ -55,6 +55,7 @@ type Store struct {
 	State    KV
 	code     jetstream.ObjectStore
 	node     string // this server's name on an external cluster (ConnectServer)
+	sysPass  string // of sysUser; "" without a system account
 }
 
 // OpenEmbedded starts an in-process NATS server with JetStream data under
@@ -157,10 +158,21 @@ func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, e
 	}
 	replicas, joinTimeout := 1, time.Duration(0)
 	var peers []string
+	var sysPass string
 	if c := l.Cluster; c.Addr != "" {
 		var err error
 		if peers, replicas, err = configureCluster(opts, dir, l.JoinToken, c); err != nil {
 			return nil, err
+		}
+		if l.Addr != "" {
+			// A user of the system account, in process only (its password is
+			// this process's), to ask the meta leader to step down.
+			sys := server.NewAccount(server.DEFAULT_SYSTEM_ACCOUNT)
+			opts.Accounts, opts.SystemAccount = []*server.Account{sys}, sys.Name
+			pw := make([]byte, 24)
+			rand.Read(pw) //nolint:errcheck // never fails on Linux
+			sysPass = hex.EncodeToString(pw)
+			opts.Users = append(opts.Users, &server.User{Username: sysUser, Password: sysPass, Account: sys})
 		}
 		joinTimeout = c.JoinTimeout
 		if joinTimeout <= 0 {
@@ -209,12 +221,16 @@ func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, e
 		ns.Shutdown()
 		return nil, err
 	}
-	s.server = ns
+	s.server, s.sysPass = ns, sysPass
 	return s, nil
 }
 
-// ownUser is the server's own connection.
-const ownUser = "paddock"
+// ownUser is the server's own connection; sysUser the in-process user of
+// the system account.
+const (
+	ownUser = "paddock"
+	sysUser = "paddock-sys"
+)
 
 // DisconnectUser closes this node's client connections that
 // authenticated as user (an agent's host id, which the auth callout
@@ -236,16 +252,17 @@ func (s *Store) DisconnectUser(user string) int {
 	return n
 }
 
-// LeadElsewhere moves the raft leadership of the named streams that
-// this node leads to another node. The server that leads Paddock calls
-// it for the lease stream: if it dies, as a leader may, a stream it led
-// would elect a new leader only after 4 to 9 s (nats-server's election
-// timeout), on top of the lease's TTL, and the next Paddock leader would
-// take over that much later.
+// LeadElsewhere moves the raft leadership of the named streams, and of
+// the JetStream meta group, away from this node when it has them. The
+// server that leads Paddock calls it for the lease stream: if it dies, as
+// a leader may, a group it led elects a new leader only after 4 to 9 s
+// (nats-server's election timeout), and the next Paddock leader would
+// wait for it: the lease stream to win the lease, the meta group to
+// create the watches that load the configuration (seen: 10 s to lead).
 //
-// A stream steps down only once every replica is current. Moving more
-// (every stream, and the meta group) was tried: while the cluster formed,
-// or under load, it left streams without a leader for a minute.
+// A group steps down only once every replica is current, one at a time.
+// Moving every stream was tried: while the cluster formed, or under
+// load, it left streams without a leader for a minute.
 func (s *Store) LeadElsewhere(ctx context.Context, streams ...string) {
 	if s.server == nil || !s.server.JetStreamIsClustered() {
 		return
@@ -262,7 +279,24 @@ func (s *Store) LeadElsewhere(ctx context.Context, streams ...string) {
 			continue
 		}
 		slog.Info("stream led from another node", "role", "store", "stream", name)
+		s.untilCurrent(ctx, func(ctx context.Context) bool { return s.streamReplicasCurrent(ctx, name) })
 	}
+	if !s.server.JetStreamIsLeader() || s.sysPass == "" {
+		return
+	}
+	if !s.untilCurrent(ctx, func(context.Context) bool { return s.metaReplicasCurrent() }) {
+		return
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(s.server), nats.UserInfo(sysUser, s.sysPass), nats.Name("paddock-sys"))
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	if _, err := nc.RequestWithContext(ctx, "$JS.API.META.LEADER.STEPDOWN", []byte("{}")); err != nil {
+		slog.Warn("move the meta group's leadership to another node", "role", "store", "err", err)
+		return
+	}
+	slog.Info("meta group led from another node", "role", "store")
 }
 
 // untilCurrent polls ok until it holds (true) or ctx ends (false).
@@ -294,6 +328,20 @@ func (s *Store) streamReplicasCurrent(ctx context.Context, name string) bool {
 	}
 	for _, r := range info.Cluster.Replicas {
 		if !r.Current || r.Offline || r.Lag > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// metaReplicasCurrent: every other node of the meta group is caught up.
+func (s *Store) metaReplicasCurrent() bool {
+	jsz, err := s.server.Jsz(&server.JSzOptions{})
+	if err != nil || jsz.Meta == nil || jsz.Meta.Leader == "" || len(jsz.Meta.Replicas) < jsz.Meta.Size-1 || jsz.Meta.Pending > 0 {
+		return false
+	}
+	for _, r := range jsz.Meta.Replicas {
+		if !r.Current || r.Offline {
 			return false
 		}
 	}
