@@ -22,12 +22,11 @@ import (
 const bootToken = "the-bootstrap-join-token"
 
 type engine struct {
-	st     *store.Store
-	kv     *livestate.Buckets
-	joins  *joinauth.Service
-	url    string
-	beats  sync.Map // subject → count, as the servers received them
-	violat chan error
+	st    *store.Store
+	kv    *livestate.Buckets
+	joins *joinauth.Service
+	url   string
+	beats sync.Map // subject → count, as the servers received them
 }
 
 // startEngine is a server's engine as `paddock server` opens it: the
