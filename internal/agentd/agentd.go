@@ -29,6 +29,8 @@ import (
 	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/hop"
 	"github.com/paddockhq/paddock/internal/livestate"
+	"github.com/paddockhq/paddock/internal/logs"
+	"github.com/paddockhq/paddock/internal/runtimeapi"
 )
 
 // Lease is how long the agent keeps taking invokes after its last beat
@@ -61,6 +63,8 @@ type Daemon struct {
 	assigned map[string]bool      // by EE id: what the leader wants it to run
 
 	lastAck atomic.Int64 // unix ns of the last beat a server answered
+
+	logs *logs.Service // the EEs' output on its way to the servers; nil with Options.Output
 }
 
 // Run joins through nc and serves until ctx ends; then it stops every EE
@@ -82,6 +86,12 @@ func Run(ctx context.Context, nc *nats.Conn, opts Options) error {
 	d.lastAck.Store(time.Now().UnixNano())
 	d.agent = agent.New(opts.Host.ID, opts.Cache, func(ev agent.Event) { d.states <- ev })
 	d.agent.Output = opts.Output
+	if d.agent.Output == nil {
+		// The EEs' lines, with the platform lines of each invoke, go to the
+		// servers, which write them to the log stream (package logs).
+		d.logs = logs.NewRelay(logs.RelayTo(nc, opts.Host.ID))
+		d.agent.Output = d.logs
+	}
 
 	token := make([]byte, 24)
 	rand.Read(token) //nolint:errcheck // never fails on Linux
@@ -99,6 +109,10 @@ func Run(ctx context.Context, nc *nats.Conn, opts Options) error {
 	var wg sync.WaitGroup
 	runCtx, cancel := context.WithCancel(ctx)
 	wg.Add(4)
+	if d.logs != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); d.logs.Run(runCtx) }()
+	}
 	go func() { defer wg.Done(); d.writeStates(runCtx) }()
 	go func() { defer wg.Done(); d.beat(runCtx) }()
 	go func() { defer wg.Done(); d.follow(runCtx) }()
@@ -139,7 +153,37 @@ func (d *Daemon) lookup(id string) hop.Invoker {
 	if e == nil || e.State() != agent.Ready {
 		return nil // starting EEs have no Runtime API yet; draining ones take no invokes
 	}
+	if d.logs != nil {
+		return loggedEE{e, d.logs}
+	}
 	return e
+}
+
+// loggedEE is an EE whose invokes are told to the logs relay when they
+// end, for their START, END and REPORT lines and to attribute the EE's
+// lines to them, as the servers do for EEs of their own.
+type loggedEE struct {
+	*agent.EE
+	logs *logs.Service
+}
+
+func (e loggedEE) Invoke(ctx context.Context, inv *runtimeapi.Invocation) error {
+	start := time.Now()
+	err := e.EE.Invoke(ctx, inv)
+	if err != nil && (errors.Is(err, runtimeapi.ErrFull) || errors.Is(err, runtimeapi.ErrClosed)) {
+		return err // not admitted: it runs elsewhere, or nowhere
+	}
+	spec := e.EE.Spec
+	d := time.Since(start)
+	if !inv.Dispatched().IsZero() && !inv.Answered.IsZero() {
+		d = inv.Answered.Sub(inv.Dispatched()) // the function's own time, as the API counts it
+	}
+	e.logs.Invoke(logs.Invoke{
+		EE: e.EE, Function: spec.FunctionName, Version: spec.Version, RequestID: inv.ID,
+		Start: start, Dispatched: inv.Dispatched(), Answered: inv.Answered, Duration: d,
+		Timeout: spec.Timeout, MemoryMB: spec.MemoryMB, FunctionErr: inv.FunctionError, ErrorType: inv.ErrorType,
+	})
+	return err
 }
 
 // follow watches the host's assignments and converges the EEs to them.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -279,6 +280,23 @@ func (s *Static) onBeat(m *nats.Msg) {
 		}
 		s.mu.Unlock()
 	}
+}
+
+// Runs reports whether the host has an EE of the function, as its agent
+// reports them: the servers write the logs an agent sends only for those.
+func (s *Static) Runs(host, function string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.hosts[host]
+	if h == nil {
+		return false
+	}
+	for _, v := range h.views {
+		if fn, _, _ := strings.Cut(v.rec.Key, ":"); fn == function {
+			return true
+		}
+	}
+	return false
 }
 
 // sweep stops routing to hosts whose beats stopped.

@@ -4,6 +4,7 @@ import (
 	"github.com/nats-io/jwt/v2"
 
 	"github.com/paddockhq/paddock/internal/livestate"
+	"github.com/paddockhq/paddock/internal/logs"
 )
 
 // CodeStream is the object store's stream, which agents read code from.
@@ -26,6 +27,7 @@ func Permissions(host string) jwt.Permissions {
 		"$KV."+livestate.HostsBucket+"."+host,
 		"$KV."+livestate.EEsBucket+"."+host+".*",
 		livestate.BeatSubject+host,
+		logs.RelaySubject+host, // its EEs' output, which the servers write for the functions it runs
 		// binding the buckets reads their stream's configuration
 		"$JS.API.STREAM.INFO."+kv(livestate.HostsBucket),
 		"$JS.API.STREAM.INFO."+kv(livestate.EEsBucket),

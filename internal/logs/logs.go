@@ -82,6 +82,7 @@ type Service struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	in     inbox
+	relay  func(ctx context.Context, function string, body []byte) error // an agent's (NewRelay): batches go there
 
 	dropped  atomic.Uint64 // lines refused because the writer fell behind
 	follows  context.Context

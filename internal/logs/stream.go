@@ -65,7 +65,12 @@ func (s *Service) publish(out <-chan []outBatch) {
 	for batches := range out {
 		for _, b := range batches {
 			ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
-			_, err := s.js.Publish(ctx, subject(b.function), b.body)
+			var err error
+			if s.relay != nil {
+				err = s.relay(ctx, b.function, b.body)
+			} else {
+				_, err = s.js.Publish(ctx, subject(b.function), b.body)
+			}
 			cancel()
 			if err != nil {
 				s.dropped.Add(uint64(b.lines))

@@ -18,6 +18,11 @@ func wireLogs(w *wiring) error {
 		return err
 	}
 	w.outputs.add(svc)
+	if w.p.Static != nil { // agents on other machines send their EEs' lines here
+		if err := svc.ServeRelay(w.ctx, w.store.Conn(), w.p.Static.Runs); err != nil {
+			return err
+		}
+	}
 	w.api.Observe(invokeLogs{svc})
 	w.api.HandleLogs(svc)
 	// Following readers would otherwise hold the server's shutdown for its

@@ -16,8 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/nats-io/nats.go"
 
 	"github.com/paddockhq/paddock/internal/fleet"
+	"github.com/paddockhq/paddock/internal/joinauth"
+	"github.com/paddockhq/paddock/internal/logs"
 	"github.com/paddockhq/paddock/internal/platform"
 	"github.com/paddockhq/paddock/internal/testhost"
 )
@@ -479,5 +482,72 @@ func TestClusterRevokedJoinToken(t *testing.T) {
 	}
 	if _, stderr, err := runPaddock(t, c.bin, keys, "token", "revoke", "jt-nosuch"); err == nil || !strings.Contains(stderr, "ResourceNotFoundException") {
 		t.Errorf("revoking an unknown token: %v, %s", err, stderr)
+	}
+}
+
+// TestClusterFunctionLogs: what an EE on an agent prints reaches the log
+// stream (the agent sends it to the servers, which write it for the
+// functions the host runs) with the invoke's platform lines, and
+// `paddock logs` shows it, as for an EE of the server's own.
+func TestClusterFunctionLogs(t *testing.T) {
+	c := startCluster(t, 1)
+	cp := c.capacityProvider("cp-logs")
+	c.function("chatter", cp, fnOpts{example: "echo"})
+	if _, err := c.lambda.PutFunctionScalingConfig(ctx(t), &lambda.PutFunctionScalingConfigInput{
+		FunctionName: aws.String("chatter"), Qualifier: aws.String("$LATEST.PUBLISHED"),
+		FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(1), MaxExecutionEnvironments: aws.Int32(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, st := c.publish("chatter"); st != types.StateActive {
+		t.Fatalf("version %s is %s, want Active", v, st)
+	}
+	out, err := c.lambda.Invoke(ctx(t), &lambda.InvokeInput{FunctionName: aws.String("chatter"), Qualifier: aws.String("1"),
+		Payload: []byte(`{"print":"hello from another host"}`)})
+	if err != nil || out.FunctionError != nil {
+		t.Fatalf("invoke: %v %v", err, out)
+	}
+	id := requestID(t, out.ResultMetadata)
+	keys := []string{"AWS_ACCESS_KEY_ID=" + c.p.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + c.p.SecretAccessKey}
+	want := []string{id, "hello from another host", `"type":"platform.start"`, `"type":"platform.report"`}
+	shown := waitOutput(t, "paddock logs to show the remote EE's lines", func() (string, bool) {
+		o, stderr, err := runPaddock(t, c.bin, keys, "logs", "chatter", "--endpoint", c.p.Endpoint)
+		if err != nil {
+			t.Fatalf("paddock logs: %v\n%s", err, stderr)
+		}
+		return o, containsAll(o, want)
+	})
+	t.Logf("paddock logs chatter:\n%s", shown)
+	for _, line := range strings.Split(strings.TrimSpace(shown), "\n") {
+		if strings.Contains(line, "hello from another host") && !strings.Contains(line, id) {
+			t.Errorf("the function's line is not attributed to its invoke %s: %s", id, line)
+		}
+	}
+
+	// The agent's own credentials (its key, in its data dir) may write the
+	// logs of what its host runs, and nothing else.
+	key, err := joinauth.LoadKey(filepath.Join(c.dirs[0], "agent.nk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, _ := joinauth.ConnectOptions(hostID(0), c.token, key)
+	nc, err := nats.Connect(c.p.EngineURL, auth...)
+	if err != nil {
+		t.Fatalf("connect with the agent's credentials: %v", err)
+	}
+	defer nc.Close()
+	batch := []byte(`{"time":"2026-12-01T00:00:00Z","message":"forged"}` + "\n")
+	send := func(host, function string) error {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return logs.RelayTo(nc, host)(c, function, batch)
+	}
+	if err := send(hostID(0), "chatter"); err != nil {
+		t.Errorf("logs of a function the host runs: %v", err)
+	}
+	if err := send(hostID(0), "someone-else"); err == nil || !strings.Contains(err.Error(), "runs no EE") {
+		t.Errorf("logs of a function the host does not run: %v, want refused", err)
+	}
+	if err := send("h-other", "chatter"); err == nil {
+		t.Error("an agent sent logs as another host")
 	}
 }
