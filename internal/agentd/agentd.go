@@ -153,25 +153,29 @@ func (d *Daemon) lookup(id string) hop.Invoker {
 	if e == nil || e.State() != agent.Ready {
 		return nil // starting EEs have no Runtime API yet; draining ones take no invokes
 	}
-	if d.logs != nil {
-		return loggedEE{e, d.logs}
-	}
-	return e
+	return servedEE{e, d.logs}
 }
 
-// loggedEE is an EE whose invokes are told to the logs relay when they
-// end, for their START, END and REPORT lines and to attribute the EE's
-// lines to them, as the servers do for EEs of their own.
-type loggedEE struct {
+// servedEE is an EE as the hop serves it: an invoke that asks for its
+// output (LogType Tail) gets it back, and each invoke is told to the logs
+// relay when it ends, for its START, END and REPORT lines and to
+// attribute the EE's lines to it, as the servers do for EEs of their own.
+type servedEE struct {
 	*agent.EE
-	logs *logs.Service
+	logs *logs.Service // nil: none
 }
 
-func (e loggedEE) Invoke(ctx context.Context, inv *runtimeapi.Invocation) error {
+func (e servedEE) Invoke(ctx context.Context, inv *runtimeapi.Invocation) error {
 	start := time.Now()
 	err := e.EE.Invoke(ctx, inv)
 	if err != nil && (errors.Is(err, runtimeapi.ErrFull) || errors.Is(err, runtimeapi.ErrClosed)) {
 		return err // not admitted: it runs elsewhere, or nowhere
+	}
+	if err == nil && inv.WantLog && !inv.Dispatched().IsZero() {
+		inv.Log = e.EE.LogsBetween(inv.Dispatched(), inv.OutputEnd())
+	}
+	if e.logs == nil {
+		return err
 	}
 	spec := e.EE.Spec
 	d := time.Since(start)

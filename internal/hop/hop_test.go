@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,7 @@ func TestRequestHeadersRoundTrip(t *testing.T) {
 			ClientContext:   `eyJjdXN0b20iOnsiYSI6MX19`,
 			CognitoIdentity: `{"cognitoIdentityId":"id","cognitoIdentityPoolId":"pool"}`,
 			TraceID:         "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1",
+			WantLog:         true,
 		}},
 		{"not header-safe", &runtimeapi.Invocation{
 			ID:              "req-2",
@@ -59,7 +61,8 @@ func TestRequestHeadersRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			if out.ID != in.ID || !out.Deadline.Equal(in.Deadline) || out.FunctionARN != in.FunctionARN ||
-				out.ClientContext != in.ClientContext || out.CognitoIdentity != in.CognitoIdentity || out.TraceID != in.TraceID {
+				out.ClientContext != in.ClientContext || out.CognitoIdentity != in.CognitoIdentity || out.TraceID != in.TraceID ||
+				out.WantLog != in.WantLog {
 				t.Fatalf("round trip:\n got %q %v %q %q %q %q\nwant %q %v %q %q %q %q",
 					out.ID, out.Deadline, out.FunctionARN, out.ClientContext, out.CognitoIdentity, out.TraceID,
 					in.ID, in.Deadline, in.FunctionARN, in.ClientContext, in.CognitoIdentity, in.TraceID)
@@ -70,18 +73,22 @@ func TestRequestHeadersRoundTrip(t *testing.T) {
 
 func TestResultHeadersRoundTrip(t *testing.T) {
 	at := time.Unix(1700000000, 123456789)
+	long := strings.Repeat("x", 3000)
 	for _, tc := range []struct {
 		name                     string
 		functionError, errorType string
 		dispatched, answered     time.Time
+		log, wantLog             []string
 	}{
-		{"success", "", "", at, at.Add(3 * time.Millisecond)},
-		{"function error", "Unhandled", "MyError", at, at.Add(time.Second)},
-		{"never dispatched", "Unhandled", runtimeapi.ErrorTypeTimeout, time.Time{}, time.Time{}},
-		{"odd error type", "Unhandled", "Erreur\nsur deux lignes ✗", at, time.Time{}},
+		{"success", "", "", at, at.Add(3 * time.Millisecond), nil, nil},
+		{"function error", "Unhandled", "MyError", at, at.Add(time.Second), nil, nil},
+		{"never dispatched", "Unhandled", runtimeapi.ErrorTypeTimeout, time.Time{}, time.Time{}, nil, nil},
+		{"odd error type", "Unhandled", "Erreur\nsur deux lignes ✗", at, time.Time{}, nil, nil},
+		{"log lines", "", "", at, at, []string{"hello", "wörld\r ✓", ""}, []string{"hello", "wörld\r ✓", ""}},
+		{"log past 4 KB: its tail", "", "", at, at, []string{"first " + long, "second " + long}, []string{long[len(long)-(4096-len("second "+long)-1):], "second " + long}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := &runtimeapi.Invocation{FunctionError: tc.functionError, ErrorType: tc.errorType, Answered: tc.answered}
+			in := &runtimeapi.Invocation{FunctionError: tc.functionError, ErrorType: tc.errorType, Answered: tc.answered, Log: tc.log}
 			in.SetDispatched(tc.dispatched)
 			h := http.Header{}
 			encodeResult(h, in)
@@ -90,8 +97,8 @@ func TestResultHeadersRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			if out.FunctionError != tc.functionError || out.ErrorType != tc.errorType ||
-				!out.Dispatched().Equal(tc.dispatched) || !out.Answered.Equal(tc.answered) {
-				t.Fatalf("round trip: got %q %q %v %v", out.FunctionError, out.ErrorType, out.Dispatched(), out.Answered)
+				!out.Dispatched().Equal(tc.dispatched) || !out.Answered.Equal(tc.answered) || !slices.Equal(out.Log, tc.wantLog) {
+				t.Fatalf("round trip: got %q %q %v %v %q", out.FunctionError, out.ErrorType, out.Dispatched(), out.Answered, out.Log)
 			}
 		})
 	}

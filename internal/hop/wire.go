@@ -36,6 +36,8 @@ const (
 	hdrErrorType     = "Paddock-Error-Type"
 	hdrDispatched    = "Paddock-Dispatched-Ns" // unix nanoseconds
 	hdrAnswered      = "Paddock-Answered-Ns"   // unix nanoseconds
+	hdrWantLog       = "Paddock-Want-Log"      // "1": LogType Tail
+	hdrLog           = "Paddock-Log"           // the EE's lines during the invoke, base64, at most maxLogBytes
 	// hdrRefused says why the agent did not admit the invoke, so that the
 	// client never mistakes some proxy's 429 or 410 for the agent's.
 	hdrRefused = "Paddock-Hop-Refused"
@@ -55,6 +57,9 @@ func encodeRequest(h map[string][]string, inv *runtimeapi.Invocation) {
 	setField(h, hdrClientContext, inv.ClientContext)
 	setField(h, hdrCognitoIdentity, inv.CognitoIdentity)
 	setField(h, hdrTraceID, inv.TraceID)
+	if inv.WantLog {
+		h[hdrWantLog] = []string{"1"}
+	}
 }
 
 // decodeRequest fills inv's request fields (all but the payload) from h.
@@ -80,8 +85,32 @@ func decodeRequest(h map[string][]string, inv *runtimeapi.Invocation) error {
 	if inv.CognitoIdentity, err = field(h, hdrCognitoIdentity); err != nil {
 		return err
 	}
+	inv.WantLog = first(h, hdrWantLog) == "1"
 	inv.TraceID, err = field(h, hdrTraceID)
 	return err
+}
+
+// maxLogBytes is what the tail of LogType Tail can show: Lambda's 4 KB.
+const maxLogBytes = 4096
+
+// encodeLog is the header value of the last maxLogBytes of lines.
+func encodeLog(lines []string) string {
+	s := strings.Join(lines, "\n")
+	if len(s) > maxLogBytes {
+		s = s[len(s)-maxLogBytes:]
+	}
+	return base64.StdEncoding.EncodeToString([]byte(s))
+}
+
+func decodeLog(v string) ([]string, error) {
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(b) > maxLogBytes {
+		return nil, errors.New("bad " + hdrLog)
+	}
+	if len(b) == 0 {
+		return []string{}, nil
+	}
+	return strings.Split(string(b), "\n"), nil
 }
 
 // encodeResult writes inv's result fields (all but the response body) into h.
@@ -90,6 +119,9 @@ func encodeResult(h map[string][]string, inv *runtimeapi.Invocation) {
 	setField(h, hdrErrorType, inv.ErrorType)
 	setTime(h, hdrDispatched, inv.Dispatched())
 	setTime(h, hdrAnswered, inv.Answered)
+	if inv.Log != nil {
+		h[hdrLog] = []string{encodeLog(inv.Log)}
+	}
 }
 
 // decodeResult fills inv's result fields (all but the response body) from h.
@@ -106,7 +138,12 @@ func decodeResult(h map[string][]string, inv *runtimeapi.Invocation) error {
 		return err
 	}
 	inv.SetDispatched(dispatched)
-	inv.Answered, err = timeField(h, hdrAnswered)
+	if inv.Answered, err = timeField(h, hdrAnswered); err != nil {
+		return err
+	}
+	if v := first(h, hdrLog); v != "" {
+		inv.Log, err = decodeLog(v)
+	}
 	return err
 }
 

@@ -84,6 +84,7 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 		FunctionARN:   invokedARN,
 		ClientContext: clientContext,
 		TraceID:       h.Get("X-Amzn-Trace-Id"),
+		WantLog:       logType == "Tail",
 	}
 	rec := InvokeRecord{Route: route, Invocation: inv, Start: start}
 	err = a.dispatch(r.Context(), &rec)
@@ -123,12 +124,6 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 // for each; net/http only reads it.
 var jsonContentType = []string{"application/json"}
 
-// tailLogGrace is how far past the answer a line still counts as the
-// invoke's: the pipe reader stamps lines when it reads them, and a line
-// the function wrote just before it answered may be read a little after.
-// A LogType Tail invoke waits that long for such lines (seen missing from
-// the tail under load when it did not).
-const tailLogGrace = 50 * time.Millisecond
 
 // tail returns the last 4 KB of the invoke's log, base64, as Lambda's
 // X-Amz-Log-Result: the EE's output while the invoke ran, between the
@@ -136,16 +131,13 @@ const tailLogGrace = 50 * time.Millisecond
 func tail(target router.Target, inv *runtimeapi.Invocation, route *control.Route, start time.Time, initDuration time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "START RequestId: %s Version: %s\n", inv.ID, route.Version)
+	lines := inv.Log // an EE on another machine: its agent sent them (WantLog)
 	if t, ok := target.(tailer); ok && !inv.Dispatched().IsZero() {
-		end := inv.Answered
-		if end.IsZero() {
-			end = time.Now()
-		}
-		time.Sleep(time.Until(end.Add(tailLogGrace)))
-		for _, line := range t.LogsBetween(inv.Dispatched(), end.Add(tailLogGrace)) {
-			b.WriteString(line)
-			b.WriteByte('\n')
-		}
+		lines = t.LogsBetween(inv.Dispatched(), inv.OutputEnd())
+	}
+	for _, line := range lines {
+		b.WriteString(line)
+		b.WriteByte('\n')
 	}
 	d := time.Since(start)
 	fmt.Fprintf(&b, "END RequestId: %s\n", inv.ID)

@@ -35,6 +35,9 @@ type Invocation struct {
 	ClientContext   string
 	CognitoIdentity string
 	TraceID         string
+	// WantLog asks an EE behind a hop for its output while the invoke ran
+	// (LogType Tail), which comes back in Log.
+	WantLog bool
 
 	// Response is the function's answer: its result, or with FunctionError
 	// set, the error document {"errorMessage","errorType",...}.
@@ -46,6 +49,9 @@ type Invocation struct {
 	ErrorType string
 	// Answered is when the runtime answered (zero if it did not in time).
 	Answered time.Time
+	// Log is the EE's output while the invoke ran, as a hop carried it
+	// back (WantLog); nil from an EE of this process, which has its own.
+	Log []string
 
 	// dispatched (unix ns) is written by the worker's /next while the
 	// caller may already have given up and be reading it: hence atomic.
@@ -53,6 +59,25 @@ type Invocation struct {
 
 	state atomic.Int32
 	done  chan struct{}
+}
+
+// outputGrace is how far past the answer a line still counts as the
+// invoke's: the pipe reader stamps lines when it reads them, and a line
+// the function wrote just before it answered may be read a little after.
+// A LogType Tail invoke waits that long for such lines (seen missing from
+// the tail under load when it did not).
+const outputGrace = 50 * time.Millisecond
+
+// OutputEnd waits until the invoke's output is complete (a grace past
+// its answer) and returns when that is, for LogType Tail.
+func (inv *Invocation) OutputEnd() time.Time {
+	end := inv.Answered
+	if end.IsZero() {
+		end = time.Now()
+	}
+	end = end.Add(outputGrace)
+	time.Sleep(time.Until(end))
+	return end
 }
 
 // Dispatched is when a worker took the invoke (zero if none did).

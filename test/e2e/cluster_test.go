@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -507,6 +508,17 @@ func TestClusterFunctionLogs(t *testing.T) {
 		t.Fatalf("invoke: %v %v", err, out)
 	}
 	id := requestID(t, out.ResultMetadata)
+	// LogType Tail: the agent sends the EE's lines back with the answer.
+	tailed, err := c.lambda.Invoke(ctx(t), &lambda.InvokeInput{FunctionName: aws.String("chatter"), Qualifier: aws.String("1"),
+		LogType: types.LogTypeTail, Payload: []byte(`{"print":"tail from another host"}`)})
+	if err != nil || tailed.FunctionError != nil {
+		t.Fatalf("invoke with LogType Tail: %v %v", err, tailed)
+	}
+	tail, err := base64.StdEncoding.DecodeString(aws.ToString(tailed.LogResult))
+	tid := requestID(t, tailed.ResultMetadata)
+	if err != nil || !containsAll(string(tail), []string{"START RequestId: " + tid, "tail from another host", "END RequestId: " + tid, "REPORT RequestId: " + tid}) {
+		t.Errorf("LogType Tail of a remote EE = %q, %v", tail, err)
+	}
 	keys := []string{"AWS_ACCESS_KEY_ID=" + c.p.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + c.p.SecretAccessKey}
 	want := []string{id, "hello from another host", `"type":"platform.start"`, `"type":"platform.report"`}
 	shown := waitOutput(t, "paddock logs to show the remote EE's lines", func() (string, bool) {
