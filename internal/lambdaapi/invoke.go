@@ -124,7 +124,6 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 // for each; net/http only reads it.
 var jsonContentType = []string{"application/json"}
 
-
 // tail returns the last 4 KB of the invoke's log, base64, as Lambda's
 // X-Amz-Log-Result: the EE's output while the invoke ran, between the
 // platform's START and END/REPORT lines.
