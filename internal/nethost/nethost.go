@@ -70,7 +70,7 @@ func (nw Network) make(n int) (*Host, error) {
 	base := nw.Prefix.Addr().As4()
 	off := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
 	off += uint32(n) * 4
-	gw := netip.AddrFrom4([4]byte{byte(off >> 24), byte(off >> 16), byte(off >> 8), byte(off+1)})
+	gw := netip.AddrFrom4([4]byte{byte(off >> 24), byte(off >> 16), byte(off >> 8), byte(off + 1)})
 	addr := gw.Next()
 	name := nw.LinkPrefix + strconv.Itoa(n)
 	if l, err := netlink.LinkByName(name); err == nil {
