@@ -28,7 +28,7 @@ import (
 )
 
 func agentCommand() *cobra.Command {
-	var join, token, id, instanceType, listen, advertise, dataDir string
+	var join, token, id, instanceType, listen, advertise, dataDir, provider string
 	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "agent --join nats://SERVER:4222 --token TOKEN --instance-type TYPE",
@@ -139,7 +139,7 @@ longer assigned to it. Ctrl-C stops its execution environments and leaves.`,
 			cache := agent.NewCodeCache(filepath.Join(dataDir, "code"), fetch)
 			fmt.Fprintf(cmd.OutOrStdout(), "Agent %s (%s) joined %s; invoke port %s\n", id, t.Name, join, advertise)
 			err = agentd.Run(ctx, nc, agentd.Options{
-				Host:  livestate.Host{ID: id, Provider: "static", Type: t.Name, Arch: t.Arch, VCPU: t.VCPU, MemoryMiB: t.MemoryMiB, HopURL: advertise},
+				Host:  livestate.Host{ID: id, Provider: provider, Type: t.Name, Arch: t.Arch, VCPU: t.VCPU, MemoryMiB: t.MemoryMiB, HopURL: advertise},
 				Cache: cache, Hop: ln,
 			})
 			if serr := sandbox.Shutdown(); serr != nil {
@@ -162,6 +162,8 @@ longer assigned to it. Ctrl-C stops its execution environments and leaves.`,
 	f.StringVar(&advertise, "advertise", "", "URL the servers reach the invoke port at (default: from --listen, when it names an address)")
 	f.StringVar(&dataDir, "data-dir", ".paddock-agent", "where code is cached and sandboxes are built")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
+	f.StringVar(&provider, "provider", "static", "the provider the host comes from, as status shows it (the local and ec2 providers set it)")
+	f.MarkHidden("provider") //nolint:errcheck // it exists
 	return cmd
 }
 

@@ -141,6 +141,25 @@ func (h *Host) link30(n int) error {
 	return in.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: h.Gateway.AsSlice()})
 }
 
+// Anchor puts slot 0's gateway address on this machine's loopback link,
+// for a server the hosts reach whatever their link: each host's default
+// route leads here, and the machine takes packets for any of its
+// addresses on any link. remove takes it away.
+func (nw Network) Anchor() (addr netip.Addr, remove func(), err error) {
+	base := nw.Prefix.Addr().As4()
+	addr = netip.AddrFrom4([4]byte{base[0], base[1], base[2], base[3] + 1})
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return netip.Addr{}, nil, err
+	}
+	a := &netlink.Addr{IPNet: &net.IPNet{IP: addr.AsSlice(), Mask: net.CIDRMask(32, 32)}}
+	netlink.AddrDel(lo, a) //nolint:errcheck // left by a process that died
+	if err := netlink.AddrAdd(lo, a); err != nil {
+		return netip.Addr{}, nil, fmt.Errorf("address %s on lo: %w", addr, err)
+	}
+	return addr, func() { netlink.AddrDel(lo, a) }, nil //nolint:errcheck // best effort at exit
+}
+
 // Partition takes the host's link down (cut) or brings it back: the host
 // and this machine stop reaching each other, as when a network partition
 // cuts a machine off; connections between them hang.

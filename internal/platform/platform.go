@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -39,6 +40,7 @@ import (
 	"github.com/paddockhq/paddock/internal/lambdaapi"
 	"github.com/paddockhq/paddock/internal/lease"
 	"github.com/paddockhq/paddock/internal/livestate"
+	"github.com/paddockhq/paddock/internal/nethost"
 	"github.com/paddockhq/paddock/internal/meter"
 	"github.com/paddockhq/paddock/internal/ondemand"
 	"github.com/paddockhq/paddock/internal/router"
@@ -288,6 +290,11 @@ func (p *Platform) campaign(ctx context.Context, opts Options) error {
 	return nil
 }
 
+// localHostsPrefix is where the processes provider's hosts get their
+// addresses: 198.18.0.0/15 is for benchmarking networks (RFC 2544), never
+// routed on the internet; slot 0's gateway (198.18.0.1) is the engine's.
+const localHostsPrefix = "198.18.0.0/15"
+
 // Start brings every role up and returns once the API listens.
 func Start(ctx context.Context, opts Options) (*Platform, error) {
 	if opts.Region == "" {
@@ -322,8 +329,30 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	if err := checkExternal(&opts); err != nil {
 		return nil, err
 	}
+	var localNet *nethost.Network // the processes provider's hosts
+	started := false               // every resource below is the platform's to release
+	var removeAnchor func()
 	switch opts.Provider {
 	case "", "local":
+	case "processes":
+		if opts.JoinToken == "" || opts.NATSURL != "" {
+			return nil, errors.New("the processes provider needs a join token and the embedded engine")
+		}
+		// The agents reach the engine on an address of this machine that
+		// every host's default route leads to.
+		localNet = &nethost.Network{Prefix: netip.MustParsePrefix(localHostsPrefix), LinkPrefix: "plh", LockDir: "/run/paddock/hosts", FirstSlot: 1}
+		anchor, remove, err := localNet.Anchor()
+		if err != nil {
+			return nil, fmt.Errorf("the processes provider: %w", err)
+		}
+		defer func() {
+			if !started {
+				remove()
+			}
+		}()
+		removeAnchor = remove
+		_, port, _ := net.SplitHostPort(opts.EngineListen)
+		opts.EngineListen = net.JoinHostPort(anchor.String(), cmp.Or(port, "0"))
 	case "static", "ec2":
 		if (opts.EngineListen == "" && opts.NATSURL == "") || opts.JoinToken == "" {
 			return nil, fmt.Errorf("the %s provider needs the engine's client address (or an external NATS cluster) and a join token", opts.Provider)
@@ -332,7 +361,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 			return nil, errors.New("the ec2 provider needs the image id (AMI) its instances boot")
 		}
 	default:
-		return nil, fmt.Errorf("instance provider must be local, static or ec2, not %q", opts.Provider)
+		return nil, fmt.Errorf("instance provider must be local, processes, static or ec2, not %q", opts.Provider)
 	}
 	var issuer nkeys.KeyPair // signs the answers of the agents' auth callout
 	listen := store.Listen{Addr: opts.EngineListen, JoinToken: opts.JoinToken, Cluster: store.Cluster{
@@ -377,7 +406,8 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	var provider fleet.Provider
 	local := &fleet.Local{Cache: cache, LaunchDelay: opts.LaunchDelay, Output: outputs}
 	var static *fleet.Static
-	if opts.Provider == "static" || opts.Provider == "ec2" {
+	var processes *fleet.Processes
+	if opts.Provider == "static" || opts.Provider == "ec2" || opts.Provider == "processes" {
 		kv, err := livestate.Create(ctx, st)
 		if err != nil {
 			st.Close()
@@ -385,6 +415,18 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		}
 		static = fleet.NewStatic(st.Conn(), kv, hop.NewClient(), rt)
 		provider, local = static, nil
+		if opts.Provider == "processes" {
+			agentPath := opts.AgentPath
+			if agentPath == "" {
+				if agentPath, err = os.Executable(); err != nil {
+					st.Close()
+					return nil, err
+				}
+			}
+			processes = fleet.NewProcesses(static, fleet.ProcessesConfig{AgentPath: agentPath, JoinURL: st.ClientURL(),
+				JoinToken: opts.JoinToken, DataDir: filepath.Join(opts.DataDir, "instances"), Network: *localNet})
+			provider = processes
+		}
 		if opts.Provider == "ec2" {
 			joinURL := cmp.Or(opts.EC2JoinURL, engineURL)
 			first, _, _ := strings.Cut(joinURL, ",")
@@ -499,6 +541,12 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	}
 	meters.Start()
 	p.closers = append(p.closers, meters.Close) // runs after the loops and the API stopped
+	if removeAnchor != nil {
+		p.closers = append(p.closers, removeAnchor)
+	}
+	if processes != nil {
+		p.closers = append(p.closers, processes.Close) // before the anchor goes: closers run last first
+	}
 	if joins != nil {
 		stopJoins, err := joins.Run(runCtx)
 		if err != nil {
@@ -544,6 +592,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 			slog.Error("API server stopped", "err", err)
 		}
 	}()
+	started = true
 	return p, nil
 }
 
