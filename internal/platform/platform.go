@@ -40,8 +40,8 @@ import (
 	"github.com/paddockhq/paddock/internal/lambdaapi"
 	"github.com/paddockhq/paddock/internal/lease"
 	"github.com/paddockhq/paddock/internal/livestate"
-	"github.com/paddockhq/paddock/internal/nethost"
 	"github.com/paddockhq/paddock/internal/meter"
+	"github.com/paddockhq/paddock/internal/nethost"
 	"github.com/paddockhq/paddock/internal/ondemand"
 	"github.com/paddockhq/paddock/internal/router"
 	"github.com/paddockhq/paddock/internal/sandbox"
@@ -330,7 +330,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		return nil, err
 	}
 	var localNet *nethost.Network // the processes provider's hosts
-	started := false               // every resource below is the platform's to release
+	started := false              // every resource below is the platform's to release
 	var removeAnchor func()
 	switch opts.Provider {
 	case "", "local":
