@@ -20,6 +20,7 @@ import (
 type EC2API interface {
 	RunInstances(ctx context.Context, in *ec2.RunInstancesInput, optFns ...func(*ec2.Options)) (*ec2.RunInstancesOutput, error)
 	TerminateInstances(ctx context.Context, in *ec2.TerminateInstancesInput, optFns ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error)
+	DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
 }
 
 // Defaults of EC2Config.
@@ -34,6 +35,7 @@ const (
 const (
 	TagInstance         = "paddock:instance"          // the scaler's instance id
 	TagCapacityProvider = "paddock:capacity-provider" // the capacity provider's name
+	TagCluster          = "paddock:cluster"           // EC2Config.Cluster: whose instance it is
 )
 
 // EC2Config configures the ec2 provider.
@@ -46,6 +48,10 @@ type EC2Config struct {
 	JoinToken string
 	AgentPath string        // paddock on the instances (default DefaultAgentPath)
 	Timeout   time.Duration // how long an instance has to join (default DefaultEC2LaunchTimeout)
+	// Cluster names this cluster of servers on its instances (TagCluster),
+	// the same on every server and unlike any other's: a new leader
+	// terminates the cluster's instances no record accounts for.
+	Cluster string
 	// Network gives a capacity provider's subnets and security groups (its
 	// VpcConfig).
 	Network func(capacityProvider string) (subnets, securityGroups []string)
@@ -132,6 +138,10 @@ func (e *EC2) runInput(id string, t InstanceType, cp string) *ec2.RunInstancesIn
 			{Key: aws.String("Name"), Value: aws.String("paddock-" + cp + "-" + id)},
 		}}},
 	}
+	if e.cfg.Cluster != "" {
+		tags := &in.TagSpecifications[0]
+		tags.Tags = append(tags.Tags, types.Tag{Key: aws.String(TagCluster), Value: aws.String(e.cfg.Cluster)})
+	}
 	if len(subnets) > 0 {
 		e.mu.Lock()
 		n := e.next[cp]
@@ -160,9 +170,52 @@ func (e *EC2) terminate(instanceID string) {
 	e.log.Info("instance terminated", "ec2", instanceID)
 }
 
-// Adopt binds the instances the previous leader launched (see Static.Adopt).
+// Adopt binds the instances the previous leader launched (see
+// Static.Adopt), and terminates this cluster's instances that no record
+// accounts for: launched by a leader that died before they joined, they
+// would run (and bill) for ever.
 func (e *EC2) Adopt(ctx context.Context, notify func(Event)) ([]Adopted, error) {
-	return e.static.Adopt(ctx, notify)
+	adopted, err := e.static.Adopt(ctx, notify)
+	if err != nil {
+		return nil, err
+	}
+	keep := map[string]bool{}
+	for _, a := range adopted {
+		keep[a.Instance.Host] = true // the host id of an EC2 instance's agent is its instance id
+	}
+	if err := e.terminateOrphans(ctx, keep); err != nil {
+		e.log.Warn("look for instances no leader accounts for", "err", err)
+	}
+	return adopted, nil
+}
+
+// terminateOrphans terminates the running or pending instances tagged as
+// this cluster's whose ids are not in keep.
+func (e *EC2) terminateOrphans(ctx context.Context, keep map[string]bool) error {
+	if e.cfg.Cluster == "" {
+		return nil // nothing tells this cluster's instances from others'
+	}
+	in := &ec2.DescribeInstancesInput{Filters: []types.Filter{
+		{Name: aws.String("tag:" + TagCluster), Values: []string{e.cfg.Cluster}},
+		{Name: aws.String("instance-state-name"), Values: []string{"pending", "running"}},
+	}}
+	for p := ec2.NewDescribeInstancesPaginator(e.cfg.Client, in); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range page.Reservations {
+			for _, inst := range r.Instances {
+				id := aws.ToString(inst.InstanceId)
+				if id == "" || keep[id] {
+					continue
+				}
+				e.log.Warn("terminating an instance no leader accounts for (launched by one that died before it joined?)", "ec2", id)
+				e.terminate(id)
+			}
+		}
+	}
+	return nil
 }
 
 // Release leaves the instances running for the next leader (see

@@ -290,6 +290,16 @@ func (p *Platform) campaign(ctx context.Context, opts Options) error {
 	return nil
 }
 
+// ec2ClusterTag names this cluster on its EC2 instances: the public key
+// of the issuer every server derives from the secrets they share.
+func ec2ClusterTag(issuer nkeys.KeyPair) string {
+	if issuer == nil {
+		return ""
+	}
+	pub, _ := issuer.PublicKey()
+	return pub
+}
+
 // localHostsPrefix is where the processes provider's hosts get their
 // addresses: 198.18.0.0/15 is for benchmarking networks (RFC 2544), never
 // routed on the internet; slot 0's gateway (198.18.0.1) is the engine's.
@@ -447,7 +457,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 				}
 			})
 			provider = fleet.NewEC2(static, fleet.EC2Config{
-				Client: client, ImageID: opts.EC2ImageID, JoinURL: joinURL, JoinToken: opts.JoinToken,
+				Client: client, ImageID: opts.EC2ImageID, JoinURL: joinURL, JoinToken: opts.JoinToken, Cluster: ec2ClusterTag(issuer),
 				AgentPath: opts.AgentPath, Timeout: opts.EC2LaunchTimeout,
 				Network: func(name string) (subnets, groups []string) {
 					for _, cp := range ctl.CapacityProviders() {

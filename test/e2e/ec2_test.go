@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/paddockhq/paddock/internal/fleet"
+	"github.com/paddockhq/paddock/internal/joinauth"
 	"github.com/paddockhq/paddock/internal/platform"
 	"github.com/paddockhq/paddock/internal/testhost"
 )
@@ -144,6 +145,28 @@ func TestEC2ProviderLaunchesAndTerminates(t *testing.T) {
 	}
 	imageID := aws.ToString(images.Images[0].ImageId)
 
+	// An instance of this cluster that no record accounts for, as a leader
+	// that died before its agent joined leaves, and one of another cluster.
+	issuer, _ := joinauth.Issuer("", joinToken)
+	ours, _ := issuer.PublicKey()
+	stray := func(cluster string) string {
+		out, err := ec.RunInstances(c, &ec2.RunInstancesInput{ImageId: aws.String(imageID), InstanceType: ec2types.InstanceTypeM7iXlarge,
+			MinCount: aws.Int32(1), MaxCount: aws.Int32(1), TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance,
+				Tags: []ec2types.Tag{{Key: aws.String(fleet.TagCluster), Value: aws.String(cluster)}}}}})
+		if err != nil {
+			t.Fatalf("RunInstances: %v", err)
+		}
+		return aws.ToString(out.Instances[0].InstanceId)
+	}
+	orphan, foreign := stray(ours), stray("another-cluster")
+	state := func(id string) ec2types.InstanceStateName {
+		out, err := ec.DescribeInstances(c, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+		if err != nil || len(out.Reservations) == 0 || len(out.Reservations[0].Instances) == 0 {
+			t.Fatalf("DescribeInstances %s: %v", id, err)
+		}
+		return out.Reservations[0].Instances[0].State.Name
+	}
+
 	bin := paddockBinary(t)
 	dataDir := t.TempDir()
 	p, err := platform.Start(context.Background(), platform.Options{
@@ -166,6 +189,13 @@ func TestEC2ProviderLaunchesAndTerminates(t *testing.T) {
 		}
 	})
 	waitFor(t, "the server leads", p.Leading)
+	waitFor(t, "the cluster's stray instance terminated", func() bool {
+		st := state(orphan)
+		return st == ec2types.InstanceStateNameShuttingDown || st == ec2types.InstanceStateNameTerminated
+	})
+	if st := state(foreign); st != ec2types.InstanceStateNameRunning && st != ec2types.InstanceStateNamePending {
+		t.Fatalf("another cluster's instance is %s: a leader terminated what is not its cluster's", st)
+	}
 
 	cpOut, err := cl.lambda.CreateCapacityProvider(c, &lambda.CreateCapacityProviderInput{
 		CapacityProviderName: aws.String("cp-ec2"),
