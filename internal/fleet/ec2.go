@@ -52,6 +52,9 @@ type EC2Config struct {
 	// the same on every server and unlike any other's: a new leader
 	// terminates the cluster's instances no record accounts for.
 	Cluster string
+	// Forget, when set, is told the host id of each instance terminated,
+	// which no agent will use again (joinauth.Service.Forget).
+	Forget func(host string)
 	// Network gives a capacity provider's subnets and security groups (its
 	// VpcConfig).
 	Network func(capacityProvider string) (subnets, securityGroups []string)
@@ -158,6 +161,9 @@ func (e *EC2) Terminate(h Host) {
 	instanceID := h.(*joinedHost).rec.ID
 	e.static.Terminate(h)
 	e.terminate(instanceID)
+	if e.cfg.Forget != nil {
+		e.cfg.Forget(instanceID)
+	}
 }
 
 func (e *EC2) terminate(instanceID string) {

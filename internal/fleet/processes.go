@@ -24,6 +24,9 @@ type ProcessesConfig struct {
 	DataDir   string // each instance's agent gets a directory under it
 	Network   nethost.Network
 	Timeout   time.Duration // for an agent to join; 0: a minute
+	// Forget, when set, is told the host id of each instance stopped,
+	// which no agent will use again (joinauth.Service.Forget).
+	Forget func(host string)
 }
 
 // Processes is the local provider of a server: each instance is a
@@ -142,6 +145,9 @@ func (p *Processes) stop(id string) {
 		p.log.Warn("remove an instance's host", "instance", id, "err", err)
 	}
 	os.RemoveAll(proc.dir) //nolint:errcheck // its code cache; nothing to keep
+	if p.cfg.Forget != nil {
+		p.cfg.Forget(id)
+	}
 	p.log.Info("instance stopped", "instance", id)
 }
 

@@ -324,6 +324,16 @@ func (s *Service) user(j Join, userKey string) (string, error) {
 	return uc.Encode(s.issuer)
 }
 
+// Forget removes the binding of a host id that will not join again (an
+// instance terminated: its id is never used again), so that bindings do
+// not pile up with every instance ever launched.
+func (s *Service) Forget(ctx context.Context, host string) error {
+	if !livestate.ValidID(host) {
+		return nil
+	}
+	return s.agents.Delete(ctx, host)
+}
+
 // Create makes a new join token; its secret is in the returned string only.
 func (s *Service) Create(ctx context.Context, description string) (Token, string, error) {
 	id := "jt-" + strings.ToLower(rand.Text()[:10])

@@ -300,6 +300,18 @@ func TestJoinRefusals(t *testing.T) {
 			t.Fatalf("the agent that holds h-1 rejoining: %v", err)
 		}
 	})
+	t.Run("another key once the id is forgotten", func(t *testing.T) {
+		if err := e.joins.Forget(t.Context(), "h-1"); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if _, err = e.join(t, "h-1", bootToken, newKey(t)); err == nil {
+				return // the server's view of the bindings has caught up
+			}
+		}
+		t.Fatalf("a forgotten host id is still bound: %v", err)
+	})
 }
 
 // TestRevokedTokenShutsAgentsOut: agents joined with a token are

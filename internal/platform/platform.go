@@ -290,6 +290,21 @@ func (p *Platform) campaign(ctx context.Context, opts Options) error {
 	return nil
 }
 
+// forget removes the binding of an instance's host id once the instance
+// is gone for good (nil without agents' auth).
+func forget(joins *joinauth.Service) func(host string) {
+	if joins == nil {
+		return nil
+	}
+	return func(host string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := joins.Forget(ctx, host); err != nil {
+			slog.Warn("forget a terminated instance's agent", "host", host, "err", err)
+		}
+	}
+}
+
 // ec2ClusterTag names this cluster on its EC2 instances: the public key
 // of the issuer every server derives from the secrets they share.
 func ec2ClusterTag(issuer nkeys.KeyPair) string {
@@ -434,7 +449,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 				}
 			}
 			processes = fleet.NewProcesses(static, fleet.ProcessesConfig{AgentPath: agentPath, JoinURL: st.ClientURL(),
-				JoinToken: opts.JoinToken, DataDir: filepath.Join(opts.DataDir, "instances"), Network: *localNet})
+				JoinToken: opts.JoinToken, DataDir: filepath.Join(opts.DataDir, "instances"), Network: *localNet, Forget: forget(joins)})
 			provider = processes
 		}
 		if opts.Provider == "ec2" {
@@ -457,7 +472,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 				}
 			})
 			provider = fleet.NewEC2(static, fleet.EC2Config{
-				Client: client, ImageID: opts.EC2ImageID, JoinURL: joinURL, JoinToken: opts.JoinToken, Cluster: ec2ClusterTag(issuer),
+				Client: client, ImageID: opts.EC2ImageID, JoinURL: joinURL, JoinToken: opts.JoinToken, Cluster: ec2ClusterTag(issuer), Forget: forget(joins),
 				AgentPath: opts.AgentPath, Timeout: opts.EC2LaunchTimeout,
 				Network: func(name string) (subnets, groups []string) {
 					for _, cp := range ctl.CapacityProviders() {
