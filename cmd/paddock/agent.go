@@ -41,7 +41,13 @@ agent's invoke port (--listen), which they reach at --advertise; every
 request there must carry the agent's own token, which it publishes to the
 servers only.
 
-The agent beats every second. If no server answers for 2.5s (the network is
+The agent is a principal of its own: on its first start it makes a key
+(agent.nk in --data-dir) and the first agent to join as a host id (--id)
+binds the id to its key; the engine then lets it write only its own host's
+records and logs. Keep the data dir: a new key cannot take over the id.
+A revoked join token (paddock token revoke) ends the agent.
+
+The agent beats every 2s. If its beats go unconfirmed for 5s (the network is
 down) it stops taking invokes, since the servers are about to start its
 execution environments elsewhere; when the link returns it stops what is no
 longer assigned to it. Ctrl-C stops its execution environments and leaves.`,
