@@ -124,7 +124,7 @@ func main() {
 					b.EEs[fmt.Sprintf("ee-%s-%d", id, e)] = livestate.EEUsage{CPUSeconds: float64(done) * 0.013, RSSBytes: 96<<20 + int64(e)<<20,
 						Completed: done, InFlight: e}
 				}
-				data, _ := json.Marshal(b)
+				data := livestate.AppendBeat(nil, b) // as agentd encodes it
 				sent := time.Now()
 				err := nc.Publish(subject, data) // as agentd beats: a message, then a flush
 				if err == nil {

@@ -343,7 +343,7 @@ func (d *Daemon) beat(ctx context.Context) {
 			b.EEs[id] = livestate.EEUsage{CPUSeconds: u.CPUSeconds, RSSBytes: u.RSSBytes, Completed: e.Completed(), InFlight: e.InFlight()}
 		}
 		d.mu.Unlock()
-		data, _ := json.Marshal(b)
+		data := livestate.AppendBeat(nil, b)
 		sent := time.Now()
 		err := d.nc.Publish(subject, data)
 		if err == nil {
