@@ -258,8 +258,13 @@ func (p *Platform) campaign(ctx context.Context, opts Options) error {
 			// yet. The store may be electing new raft leaders (the last
 			// leader's node died with it): keep the lease and try again
 			// rather than campaign from the start.
-			for {
-				err := p.Control.Reload(lead)
+			// Short attempts first: a read that waits on a stream electing a
+			// new raft leader waits out its whole timeout (seen: 5 s lost
+			// after the stream was back); a large configuration gets longer.
+			for attempt := time.Second; ; attempt = min(2*attempt, 30*time.Second) {
+				rctx, cancel := context.WithTimeout(lead, attempt)
+				err := p.Control.Reload(rctx)
+				cancel()
 				if err == nil {
 					break
 				}
@@ -270,7 +275,7 @@ func (p *Platform) campaign(ctx context.Context, opts Options) error {
 				select {
 				case <-lead.Done():
 					return
-				case <-time.After(250 * time.Millisecond):
+				case <-time.After(100 * time.Millisecond):
 				}
 			}
 			p.setLeading(true)

@@ -259,14 +259,34 @@ func (s *Store) DisconnectUser(user string) int {
 // (nats-server's election timeout), and the next Paddock leader would
 // wait for it: the lease stream to win the lease, the meta group to
 // create the watches that load the configuration (seen: 10 s to lead).
+// The configuration's own streams are not moved: stepping one down
+// stalled the followers' reads of it for 5 s (seen: a write missing
+// through a follower); the successor retries its load instead.
 //
 // A group steps down only once every replica is current, one at a time.
 // Moving every stream was tried: while the cluster formed, or under
-// load, it left streams without a leader for a minute.
+// load, it left streams without a leader for a minute. Leadership may
+// come back (an election under load), so it looks again every
+// leadElsewhereEvery until ctx ends.
 func (s *Store) LeadElsewhere(ctx context.Context, streams ...string) {
 	if s.server == nil || !s.server.JetStreamIsClustered() {
 		return
 	}
+	for {
+		s.leadElsewhere(ctx, streams)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(leadElsewhereEvery):
+		}
+	}
+}
+
+// leadElsewhereEvery is how often the leader looks for raft leadership
+// back on its node.
+const leadElsewhereEvery = 5 * time.Second
+
+func (s *Store) leadElsewhere(ctx context.Context, streams []string) {
 	for _, name := range streams {
 		if !s.server.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, name) {
 			continue
@@ -327,7 +347,7 @@ func (s *Store) streamReplicasCurrent(ctx context.Context, name string) bool {
 		return false
 	}
 	for _, r := range info.Cluster.Replicas {
-		if !r.Current || r.Offline || r.Lag > 0 {
+		if !r.Current || r.Offline || r.Lag > 0 || r.Active > time.Second {
 			return false
 		}
 	}
@@ -341,7 +361,7 @@ func (s *Store) metaReplicasCurrent() bool {
 		return false
 	}
 	for _, r := range jsz.Meta.Replicas {
-		if !r.Current || r.Offline {
+		if !r.Current || r.Offline || r.Active > time.Second {
 			return false
 		}
 	}
