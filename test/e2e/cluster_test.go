@@ -176,11 +176,7 @@ func TestClusterServesAcrossHosts(t *testing.T) {
 	cp := c.capacityProvider("cp-spread")
 	c.function("spread", cp, fnOpts{example: "sleep", maxConcurrency: 4})
 	// Three EEs, no more: the autoscaler would add some under the load below.
-	if _, err := c.lambda.PutFunctionScalingConfig(ctx(t), &lambda.PutFunctionScalingConfigInput{
-		FunctionName: aws.String("spread"), Qualifier: aws.String("$LATEST.PUBLISHED"),
-		FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(3), MaxExecutionEnvironments: aws.Int32(3)}}); err != nil {
-		t.Fatal(err)
-	}
+	c.scale("spread", "$LATEST.PUBLISHED", 3, 3)
 	if v, st := c.publish("spread"); st != types.StateActive {
 		t.Fatalf("version %s is %s, want Active", v, st)
 	}
@@ -319,11 +315,7 @@ func TestClusterPartitionedAgent(t *testing.T) {
 	c := startCluster(t, 4)
 	cp := c.capacityProvider("cp-part")
 	c.function("part", cp, fnOpts{})
-	if _, err := c.lambda.PutFunctionScalingConfig(ctx(t), &lambda.PutFunctionScalingConfigInput{
-		FunctionName: aws.String("part"), Qualifier: aws.String("$LATEST.PUBLISHED"),
-		FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(3), MaxExecutionEnvironments: aws.Int32(3)}}); err != nil {
-		t.Fatal(err)
-	}
+	c.scale("part", "$LATEST.PUBLISHED", 3, 3)
 	if v, st := c.publish("part"); st != types.StateActive {
 		t.Fatalf("version %s is %s, want Active", v, st)
 	}
@@ -494,11 +486,7 @@ func TestClusterFunctionLogs(t *testing.T) {
 	c := startCluster(t, 1)
 	cp := c.capacityProvider("cp-logs")
 	c.function("chatter", cp, fnOpts{example: "echo"})
-	if _, err := c.lambda.PutFunctionScalingConfig(ctx(t), &lambda.PutFunctionScalingConfigInput{
-		FunctionName: aws.String("chatter"), Qualifier: aws.String("$LATEST.PUBLISHED"),
-		FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(1), MaxExecutionEnvironments: aws.Int32(1)}}); err != nil {
-		t.Fatal(err)
-	}
+	c.scale("chatter", "$LATEST.PUBLISHED", 1, 1)
 	if v, st := c.publish("chatter"); st != types.StateActive {
 		t.Fatalf("version %s is %s, want Active", v, st)
 	}

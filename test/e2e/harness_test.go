@@ -215,6 +215,16 @@ func createInput(t testing.TB, name, cpARN string, o fnOpts) *lambda.CreateFunct
 }
 
 // publish publishes $LATEST and waits for the version to leave Pending.
+// scale sets the EE range of the function's qualifier (PutFunctionScalingConfig).
+func (e *env) scale(name, qualifier string, min, max int32) {
+	e.t.Helper()
+	if _, err := e.lambda.PutFunctionScalingConfig(ctx(e.t), &lambda.PutFunctionScalingConfigInput{
+		FunctionName: aws.String(name), Qualifier: aws.String(qualifier),
+		FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(min), MaxExecutionEnvironments: aws.Int32(max)}}); err != nil {
+		e.t.Fatalf("PutFunctionScalingConfig %s:%s: %v", name, qualifier, err)
+	}
+}
+
 func (e *env) publish(name string) (string, types.State) {
 	e.t.Helper()
 	e.settled(name)

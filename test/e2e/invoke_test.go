@@ -21,11 +21,7 @@ func TestConcurrentInvokesShareEEs(t *testing.T) {
 	e := start(t)
 	e.activeFunction("sleepy", fnOpts{example: "sleep", maxConcurrency: 8, timeout: 10})
 	// Pin the version at 3 EEs so the autoscaler does not add capacity.
-	if _, err := e.lambda.PutFunctionScalingConfig(ctx(t), &lambda.PutFunctionScalingConfigInput{
-		FunctionName: aws.String("sleepy"), Qualifier: aws.String("1"),
-		FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(3), MaxExecutionEnvironments: aws.Int32(3)}}); err != nil {
-		t.Fatal(err)
-	}
+	e.scale("sleepy", "1", 3, 3)
 
 	const sleep = 500 * time.Millisecond
 	var wg sync.WaitGroup

@@ -49,11 +49,7 @@ func TestLocalProviderRunsAgentProcesses(t *testing.T) {
 	e := &env{t: t, p: p, dataDir: dataDir, lambda: client(p.Endpoint, p.AccessKeyID, p.SecretAccessKey)}
 	cp := e.capacityProvider("cp-local")
 	e.function("near", cp, fnOpts{example: "echo"})
-	if _, err := e.lambda.PutFunctionScalingConfig(ctx(t), &lambda.PutFunctionScalingConfigInput{
-		FunctionName: aws.String("near"), Qualifier: aws.String("$LATEST.PUBLISHED"),
-		FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(2), MaxExecutionEnvironments: aws.Int32(2)}}); err != nil {
-		t.Fatal(err)
-	}
+	e.scale("near", "$LATEST.PUBLISHED", 2, 2)
 	if v, st := e.publish("near"); st != types.StateActive {
 		logs, _ := filepath.Glob(filepath.Join(dataDir, "instances", "*", "agent.log"))
 		for _, l := range logs {

@@ -95,11 +95,7 @@ func TestLatestPublishedScalingCarriesOver(t *testing.T) {
 	e := start(t)
 	cp := e.capacityProvider("cp")
 	e.function("carry", cp, fnOpts{})
-	if _, err := e.lambda.PutFunctionScalingConfig(ctx(t), &lambda.PutFunctionScalingConfigInput{
-		FunctionName: aws.String("carry"), Qualifier: aws.String("$LATEST.PUBLISHED"),
-		FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(1), MaxExecutionEnvironments: aws.Int32(2)}}); err != nil {
-		t.Fatal(err)
-	}
+	e.scale("carry", "$LATEST.PUBLISHED", 1, 2)
 	if v, st := e.publish("carry"); st != types.StateActive {
 		t.Fatalf("version %s %s", v, st)
 	}

@@ -274,11 +274,7 @@ func TestServersSurviveTheirLeader(t *testing.T) {
 	e := &env{t: t, lambda: follower.lambda}
 	cp := e.capacityProvider("cp-ha")
 	e.function("ha", cp, fnOpts{example: "echo"})
-	if _, err := e.lambda.PutFunctionScalingConfig(ctx(t), &lambda.PutFunctionScalingConfigInput{
-		FunctionName: aws.String("ha"), Qualifier: aws.String("$LATEST.PUBLISHED"),
-		FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(3), MaxExecutionEnvironments: aws.Int32(3)}}); err != nil {
-		t.Fatal(err)
-	}
+	e.scale("ha", "$LATEST.PUBLISHED", 3, 3)
 	if v, st := e.publish("ha"); st != types.StateActive {
 		t.Fatalf("version %s is %s through a follower, want Active", v, st)
 	}
