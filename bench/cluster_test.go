@@ -95,6 +95,9 @@ func startCluster(ctx context.Context, t *testing.T, host *testhost.Host, bootst
 		"--instance-type", "m7i.xlarge", "--listen", host.Addr.String()+":9402", "--data-dir", filepath.Join(t.TempDir(), "agent"))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if extra := os.Getenv("PADDOCK_BENCH_AGENT_ENV"); extra != "" {
+		cmd.Env = append(os.Environ(), strings.Fields(extra)...)
+	}
 	exited, err := host.Start(cmd)
 	if err != nil {
 		logFile.Close()

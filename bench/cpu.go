@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -78,11 +79,16 @@ func passiveOpens() int64 {
 	return 0
 }
 
-// functionCPU is the CPU time used so far by every process named bootstrap
-// (the function processes of the relay and of Paddock's EEs), from
+// functionCPU is the CPU time used so far by every function process: those
+// named bootstrap (the relay's and Paddock's custom-runtime EEs), and the
+// managed runtimes' node, python3.X and java (TestRuntimesBenchmark), from
 // /proc/<pid>/stat; processes that exited are not counted, so it is only
 // meaningful across a run in which the function processes live on.
-func functionCPU() time.Duration { return commCPU("bootstrap") }
+func functionCPU() time.Duration {
+	return commCPU(func(comm string) bool {
+		return comm == "bootstrap" || comm == "node" || comm == "java" || strings.HasPrefix(comm, "python3")
+	})
+}
 
 // agentPIDs are the `paddock agent` processes of the cluster benchmark,
 // set by startCluster before any load runs; agentCPU counts them only, not
@@ -103,8 +109,8 @@ func agentCPU() time.Duration {
 }
 
 // commCPU is the CPU time used so far by every live process whose command
-// name is comm, from /proc/<pid>/stat.
-func commCPU(comm string) time.Duration {
+// name match takes, from /proc/<pid>/stat.
+func commCPU(match func(comm string) bool) time.Duration {
 	dirs, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0
@@ -118,7 +124,7 @@ func commCPU(comm string) time.Duration {
 		if err != nil {
 			continue
 		}
-		if c, t := statCPU(b); c == comm {
+		if c, t := statCPU(b); match(c) {
 			ticks += t
 		}
 	}

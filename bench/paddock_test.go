@@ -47,6 +47,25 @@ func startPaddock(ctx context.Context, t *testing.T, bootstrap string) (*target,
 // for its synchronous Invoke API. Every Paddock target of the benchmarks
 // is deployed here, so they differ only in the platform under them.
 func deployEcho(ctx context.Context, t *testing.T, p *platform.Platform, name, bootstrap string) (*target, error) {
+	code, err := zipBootstrap(bootstrap)
+	if err != nil {
+		return nil, err
+	}
+	return deployFunction(ctx, t, p, name, benchFunction{name: "echo", runtime: types.RuntimeProvidedal2023, handler: "bootstrap", zip: code})
+}
+
+// benchFunction is a function the benchmarks deploy: an echo, whatever its
+// runtime.
+type benchFunction struct {
+	name    string
+	runtime types.Runtime
+	handler string
+	zip     []byte
+}
+
+// deployFunction deploys fn as deployEcho describes (on capacity provider
+// "bench", made by the first call).
+func deployFunction(ctx context.Context, t *testing.T, p *platform.Platform, name string, fn benchFunction) (*target, error) {
 	// The SDK is used for the control plane only (a handful of calls); the
 	// load itself goes through the same plain client as the baselines.
 	lc := lambda.New(lambda.Options{
@@ -55,7 +74,8 @@ func deployEcho(ctx context.Context, t *testing.T, p *platform.Platform, name, b
 		Credentials:  credentials.NewStaticCredentialsProvider(p.AccessKeyID, p.SecretAccessKey, ""),
 	})
 
-	cp, err := lc.CreateCapacityProvider(ctx, &lambda.CreateCapacityProviderInput{
+	cpARN := "arn:aws:lambda:" + p.Region + ":000000000000:capacity-provider:bench"
+	_, err := lc.CreateCapacityProvider(ctx, &lambda.CreateCapacityProviderInput{
 		CapacityProviderName: aws.String("bench"),
 		VpcConfig: &types.CapacityProviderVpcConfig{
 			SubnetIds:        []string{"subnet-1"},
@@ -65,26 +85,23 @@ func deployEcho(ctx context.Context, t *testing.T, p *platform.Platform, name, b
 			CapacityProviderOperatorRoleArn: aws.String("arn:aws:iam::000000000000:role/op"),
 		},
 	})
-	if err != nil {
+	var exists *types.ResourceConflictException
+	if err != nil && !errors.As(err, &exists) {
 		return nil, fmt.Errorf("CreateCapacityProvider: %w", err)
 	}
 
-	code, err := zipBootstrap(bootstrap)
-	if err != nil {
-		return nil, err
-	}
 	_, err = lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
-		FunctionName: aws.String("echo"),
-		Runtime:      types.RuntimeProvidedal2023,
-		Handler:      aws.String("bootstrap"),
+		FunctionName: aws.String(fn.name),
+		Runtime:      fn.runtime,
+		Handler:      aws.String(fn.handler),
 		Role:         aws.String("arn:aws:iam::000000000000:role/fn"),
-		Code:         &types.FunctionCode{ZipFile: code},
+		Code:         &types.FunctionCode{ZipFile: fn.zip},
 		// 4096 MB = 2 vCPUs: the EE's cgroup CPU quota then matches this
 		// 2-core machine, as the relay's unconfined process has it all.
 		MemorySize: aws.Int32(4096),
 		CapacityProviderConfig: &types.CapacityProviderConfig{
 			LambdaManagedInstancesCapacityProviderConfig: &types.LambdaManagedInstancesCapacityProviderConfig{
-				CapacityProviderArn:                   cp.CapacityProvider.CapacityProviderArn,
+				CapacityProviderArn:                   aws.String(cpARN),
 				PerExecutionEnvironmentMaxConcurrency: aws.Int32(workers),
 			},
 		},
@@ -100,7 +117,7 @@ func deployEcho(ctx context.Context, t *testing.T, p *platform.Platform, name, b
 	// new version: it starts with that one EE (and needs one instance only,
 	// which a cluster of one agent has) rather than scaling in from three.
 	_, err = lc.PutFunctionScalingConfig(ctx, &lambda.PutFunctionScalingConfigInput{
-		FunctionName: aws.String("echo"),
+		FunctionName: aws.String(fn.name),
 		Qualifier:    aws.String("$LATEST.PUBLISHED"),
 		FunctionScalingConfig: &types.FunctionScalingConfig{
 			MinExecutionEnvironments: aws.Int32(1),
@@ -116,7 +133,7 @@ func deployEcho(ctx context.Context, t *testing.T, p *platform.Platform, name, b
 	var ver string
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		out, err := lc.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("echo")})
+		out, err := lc.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String(fn.name)})
 		if err == nil {
 			ver = aws.ToString(out.Version)
 			break
@@ -130,7 +147,7 @@ func deployEcho(ctx context.Context, t *testing.T, p *platform.Platform, name, b
 	if ver != "1" {
 		return nil, fmt.Errorf("PublishVersion: got version %q, want 1", ver)
 	}
-	if err := waitActive(ctx, lc, ver, 60*time.Second); err != nil {
+	if err := waitActive(ctx, lc, fn.name, ver, 60*time.Second); err != nil {
 		return nil, err
 	}
 
@@ -139,7 +156,7 @@ func deployEcho(ctx context.Context, t *testing.T, p *platform.Platform, name, b
 	}
 	report(t, "%s: 1 EE x %d workers, same as the relay (endpoint %s)", name, workers, p.Endpoint)
 
-	url := p.Endpoint + "/2015-03-31/functions/echo/invocations?Qualifier=" + ver
+	url := p.Endpoint + "/2015-03-31/functions/" + fn.name + "/invocations?Qualifier=" + ver
 	creds := aws.Credentials{AccessKeyID: p.AccessKeyID, SecretAccessKey: p.SecretAccessKey}
 	sum := sha256.Sum256(payload)
 	hash := hex.EncodeToString(sum[:])
@@ -165,12 +182,12 @@ func deployEcho(ctx context.Context, t *testing.T, p *platform.Platform, name, b
 }
 
 // waitActive polls the version's configuration until its State is Active.
-func waitActive(ctx context.Context, lc *lambda.Client, ver string, timeout time.Duration) error {
+func waitActive(ctx context.Context, lc *lambda.Client, function, ver string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var last string
 	for time.Now().Before(deadline) {
 		out, err := lc.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{
-			FunctionName: aws.String("echo"),
+			FunctionName: aws.String(function),
 			Qualifier:    aws.String(ver),
 		})
 		if err != nil {

@@ -136,6 +136,13 @@ until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
 	((SECONDS < deadline)) || fail "paddock did not listen on $addr within 60s"
 	sleep 0.1
 done
+# The port takes connections from the moment it is bound, a little before
+# Start returns and the banner is printed.
+until grep -q "Paddock is up" "$tmp/paddock.log"; do
+	kill -0 "$paddock_pid" 2>/dev/null || fail "paddock exited before it printed its banner"
+	((SECONDS < deadline)) || fail "paddock did not print its banner within 60s"
+	sleep 0.1
+done
 sed 's/^/    paddock: /' "$tmp/paddock.log"
 # The banner names the key id the reader gave, and never the secret: a
 # secret it did not generate is not Paddock's to print.

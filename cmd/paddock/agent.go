@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -15,20 +16,21 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/agentd"
+	"github.com/paddockhq/paddock/internal/coderelay"
 	"github.com/paddockhq/paddock/internal/fleet"
 	"github.com/paddockhq/paddock/internal/joinauth"
 	"github.com/paddockhq/paddock/internal/livestate"
+	"github.com/paddockhq/paddock/internal/runtimes"
 	"github.com/paddockhq/paddock/internal/sandbox"
-	"github.com/paddockhq/paddock/internal/store"
 )
 
 func agentCommand() *cobra.Command {
 	var join, token, id, instanceType, listen, advertise, dataDir, provider string
+	var rtFlags runtimeFlags
 	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "agent --join nats://SERVER:4222 --token TOKEN --instance-type TYPE",
@@ -133,20 +135,19 @@ longer assigned to it. Ctrl-C stops its execution environments and leaves.`,
 				return fmt.Errorf("join %s: %w", join, err)
 			}
 			defer nc.Close()
-			js, err := jetstream.New(nc)
+			fetch := coderelay.Fetcher(nc, id)
+			sandbox.Require(false) //nolint:errcheck // never fails when not strict: logs what is missing, once
+			cache := agent.NewCodeCache(filepath.Join(dataDir, "code"), fetch)
+			paths, err := rtFlags.mapping()
 			if err != nil {
 				return err
 			}
-			fetch, err := store.CodeFetcher(ctx, js)
-			if err != nil {
-				return fmt.Errorf("join %s: %w", join, err)
-			}
-			sandbox.Require(false) //nolint:errcheck // never fails when not strict: logs what is missing, once
-			cache := agent.NewCodeCache(filepath.Join(dataDir, "code"), fetch)
+			hostRuntimes := runtimes.FindHost(ctx, paths, cmp.Or(rtFlags.dir, runtimes.DefaultDir()))
+			hostRuntimes.Log(slog.Default())
 			fmt.Fprintf(cmd.OutOrStdout(), "Agent %s (%s) joined %s; invoke port %s\n", id, t.Name, join, advertise)
 			err = agentd.Run(ctx, nc, agentd.Options{
 				Host:  livestate.Host{ID: id, Provider: provider, Type: t.Name, Arch: t.Arch, VCPU: t.VCPU, MemoryMiB: t.MemoryMiB, HopURL: advertise},
-				Cache: cache, Hop: ln,
+				Cache: cache, Hop: ln, Runtimes: hostRuntimes,
 			})
 			if serr := sandbox.Shutdown(); serr != nil {
 				slog.Warn("sandbox: releasing the host's EE network", "err", serr)
@@ -168,6 +169,7 @@ longer assigned to it. Ctrl-C stops its execution environments and leaves.`,
 	f.StringVar(&advertise, "advertise", "", "URL the servers reach the invoke port at (default: from --listen, when it names an address)")
 	f.StringVar(&dataDir, "data-dir", ".paddock-agent", "where code is cached and sandboxes are built")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
+	rtFlags.register(f)
 	f.StringVar(&provider, "provider", "static", "the provider the host comes from, as status shows it (the local and ec2 providers set it)")
 	f.MarkHidden("provider") //nolint:errcheck // it exists
 	return cmd

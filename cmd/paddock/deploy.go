@@ -3,6 +3,7 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"cmp"
 	"context"
 	"debug/elf"
 	"errors"
@@ -37,14 +38,22 @@ const (
 	defaultDeployRole = "arn:aws:iam::000000000000:role/paddock"
 	// Lambda's defaults: a capacity provider's EEs start at 2 GiB (one vCPU
 	// at 2 GiB per vCPU); default mode starts at 128 MB.
-	defaultLMIMemoryMB     = 2048
-	defaultOnDemandMemory  = 128
-	defaultDeployRuntime   = "provided.al2023"
+	defaultLMIMemoryMB    = 2048
+	defaultOnDemandMemory = 128
+	defaultDeployRuntime  = "provided.al2023"
+	// The runtimes and handlers a Node.js or Python directory gets unless
+	// --runtime and --handler say otherwise (the handlers are the Lambda
+	// console's defaults).
+	defaultNodeRuntime     = "nodejs22.x"
+	defaultNodeHandler     = "index.handler"
+	defaultPythonRuntime   = "python3.13"
+	defaultPythonHandler   = "lambda_function.lambda_handler"
 	defaultDeployWaitLimit = 10 * time.Minute
 )
 
 type deployOptions struct {
 	name, capacityProvider, arch, role, runtime string
+	handler                                     string
 	memory, timeout, maxConcurrency, min, max   int32
 	env                                         []string
 	waitTimeout                                 time.Duration
@@ -62,6 +71,11 @@ func deployCommand() *cobra.Command {
        (bootstrap must be executable);
      - a directory of Go source without a bootstrap, or a Go package path:
        built with GOOS=linux GOARCH=<arch> CGO_ENABLED=0 into bootstrap;
+     - a Node.js directory (package.json or .mjs/.js/.cjs files) or a Python
+       one (.py files): its whole tree, node_modules included, without
+       .git and __pycache__; it runs on nodejs22.x (handler index.handler)
+       or python3.13 (lambda_function.lambda_handler) unless --runtime and
+       --handler say otherwise;
      - a .zip file: uploaded as it is;
   2. create the function, or update its code (and the settings given by flags)
      when it exists;
@@ -81,6 +95,12 @@ AWS_SECRET_ACCESS_KEY (paddock up prints the pair) or the --profile given.`,
   # A prebuilt bootstrap, in default mode, with environment variables
   paddock deploy ./dist --name api --env LOG_LEVEL=debug --env STAGE=dev
 
+  # A Node.js directory, its handler exported from app.mjs
+  paddock deploy ./examples/nodejs --name hello --handler index.echo
+
+  # A Python directory on capacity provider cp1
+  paddock deploy ./examples/python --name hello-py --handler handler.echo --capacity-provider cp1
+
   # More memory and at least 5 EEs for the next version
   paddock deploy ./examples/echo --name echo --memory 4096 --min 5`,
 		Args:          cobra.ExactArgs(1),
@@ -96,7 +116,8 @@ AWS_SECRET_ACCESS_KEY (paddock up prints the pair) or the --profile given.`,
 	f.Int32Var(&o.maxConcurrency, "max-concurrency", 0, "requests at once per EE (PerExecutionEnvironmentMaxConcurrency; capacity provider only)")
 	f.StringArrayVar(&o.env, "env", nil, "environment variable KEY=VALUE (repeatable; replaces all the function's variables)")
 	f.StringVar(&o.role, "role", defaultDeployRole, "execution role ARN")
-	f.StringVar(&o.runtime, "runtime", defaultDeployRuntime, "runtime: provided.al2023 or provided.al2")
+	f.StringVar(&o.runtime, "runtime", "", "runtime: provided.al2023, provided.al2, nodejs22.x, nodejs24.x, python3.13, python3.14, java21, java25 (default: provided.al2023 for a bootstrap or Go, nodejs22.x for Node.js, python3.13 for Python)")
+	f.StringVar(&o.handler, "handler", "", "handler: module.function for Node.js and Python, package.Class::method for Java (default: index.handler for Node.js, lambda_function.lambda_handler for Python; bootstrap for custom runtimes)")
 	f.Int32Var(&o.min, "min", 0, "minimum EEs of the new version (PutFunctionScalingConfig; capacity provider only)")
 	f.Int32Var(&o.max, "max", 0, "maximum EEs of the new version (PutFunctionScalingConfig; capacity provider only)")
 	f.DurationVar(&o.waitTimeout, "wait-timeout", defaultDeployWaitLimit, "how long to wait for the version to become Active")
@@ -257,6 +278,8 @@ func (d *deployer) deploy(ctx context.Context, arg string) (*deployResult, error
 	if err != nil {
 		return nil, err
 	}
+	d.o.runtime, d.o.handler = runtimeFor(src, o.runtime, o.handler)
+	o = d.o
 
 	// Ask the API first: a wrong name or a missing Paddock should not wait
 	// for a build.
@@ -395,7 +418,7 @@ func (d *deployer) create(ctx context.Context, code []byte, arch, cpARN string, 
 	in := &lambda.CreateFunctionInput{
 		FunctionName:  aws.String(o.name),
 		Runtime:       types.Runtime(o.runtime),
-		Handler:       aws.String("bootstrap"), // provided runtimes run bootstrap; the handler is the function's own business
+		Handler:       aws.String(o.handler),
 		Role:          aws.String(o.role),
 		Code:          &types.FunctionCode{ZipFile: code},
 		MemorySize:    aws.Int32(memory),
@@ -489,6 +512,10 @@ func (d *deployer) update(ctx context.Context, fn *types.FunctionConfiguration, 
 	if d.changed("runtime") && o.runtime != string(fn.Runtime) {
 		patch.Runtime = types.Runtime(o.runtime)
 		changes = append(changes, "runtime "+o.runtime)
+	}
+	if d.changed("handler") && o.handler != aws.ToString(fn.Handler) {
+		patch.Handler = aws.String(o.handler)
+		changes = append(changes, "handler "+o.handler)
 	}
 	if cur := currentLMI(fn); cur != nil {
 		// The API replaces the whole LMI configuration: send it merged.
@@ -670,13 +697,28 @@ func parseEnv(kvs []string) (map[string]string, error) {
 type sourceKind int
 
 const (
-	sourceZip  sourceKind = iota // a .zip file, uploaded as it is
-	sourceTree                   // a directory with a prebuilt bootstrap, zipped whole
-	sourceGo                     // Go source, built into bootstrap
+	sourceZip    sourceKind = iota // a .zip file, uploaded as it is
+	sourceTree                     // a directory with a prebuilt bootstrap, zipped whole
+	sourceGo                       // Go source, built into bootstrap
+	sourceNode                     // a Node.js directory, zipped whole
+	sourcePython                   // a Python directory, zipped whole
 )
 
 func (k sourceKind) String() string {
-	return [...]string{"zip", "tree", "go"}[k]
+	return [...]string{"zip", "tree", "go", "nodejs", "python"}[k]
+}
+
+// runtimeFor is the runtime and handler a source deploys with: the flags'
+// when given, else its language's defaults.
+func runtimeFor(src source, runtime, handler string) (string, string) {
+	defRuntime, defHandler := defaultDeployRuntime, "bootstrap" // a custom runtime runs bootstrap; the handler is the function's business
+	switch src.kind {
+	case sourceNode:
+		defRuntime, defHandler = defaultNodeRuntime, defaultNodeHandler
+	case sourcePython:
+		defRuntime, defHandler = defaultPythonRuntime, defaultPythonHandler
+	}
+	return cmp.Or(runtime, defRuntime), cmp.Or(handler, defHandler)
 }
 
 // source is what deploy packages, as planSource decided.
@@ -747,9 +789,16 @@ func planSource(arg string) (source, error) {
 		return source{}, err
 	case len(goFiles) > 0:
 		return source{kind: sourceGo, path: arg, pkg: "."}, nil
-	default:
-		return source{}, fmt.Errorf("%s has neither a bootstrap file nor Go source: put the function's executable in it as bootstrap, or give a Go main package", arg)
 	}
+	for _, e := range entries {
+		switch n := e.Name(); {
+		case n == "package.json" || strings.HasSuffix(n, ".mjs") || strings.HasSuffix(n, ".js") || strings.HasSuffix(n, ".cjs"):
+			return source{kind: sourceNode, path: arg}, nil
+		case strings.HasSuffix(n, ".py"):
+			return source{kind: sourcePython, path: arg}, nil
+		}
+	}
+	return source{}, fmt.Errorf("%s has no bootstrap file, Go source, Node.js or Python: put the function's executable in it as bootstrap, or give a Go main package, a Node.js or Python directory, or a .zip", arg)
 }
 
 // chooseArch picks the architecture to build and deploy for: --arch, else
@@ -825,7 +874,7 @@ func (d *deployer) packageCode(ctx context.Context, src source, arch string) ([]
 	switch src.kind {
 	case sourceZip:
 		return os.ReadFile(src.path)
-	case sourceTree:
+	case sourceTree, sourceNode, sourcePython:
 		if src.staleGo != "" {
 			fmt.Fprintf(d.line.w, "warning: %s is newer than %s: deploying the prebuilt bootstrap; delete it to deploy the Go source\n",
 				filepath.Join(src.path, src.staleGo), filepath.Join(src.path, "bootstrap"))
@@ -952,6 +1001,9 @@ func zipTree(dir string) ([]byte, int, error) {
 			return err
 		}
 		if e.IsDir() {
+			if n := e.Name(); path != dir && (n == ".git" || n == "__pycache__") {
+				return filepath.SkipDir // not code: a repository, compiled bytecode
+			}
 			return nil
 		}
 		fi, err := os.Stat(path) // follows a link

@@ -51,6 +51,9 @@ func TestDeployPlanSource(t *testing.T) {
 	testsOnly := mk("testsonly", map[string]os.FileMode{"x_test.go": 0})
 	empty := mk("empty", nil)
 	bootDir := mk("bootdir", map[string]os.FileMode{"bootstrap/x": 0})
+	node := mk("node", map[string]os.FileMode{"index.mjs": 0, "node_modules/dep/index.js": 0})
+	pkgJSON := mk("pkgjson", map[string]os.FileMode{"package.json": 0, "src/app.ts": 0})
+	python := mk("python", map[string]os.FileMode{"lambda_function.py": 0, "requirements.txt": 0})
 	zipFile := filepath.Join(mk("zips", map[string]os.FileMode{"fn.zip": 0, "notes.txt": 0}), "fn.zip")
 
 	tests := []struct {
@@ -66,8 +69,11 @@ func TestDeployPlanSource(t *testing.T) {
 		{"a zip: uploaded as it is", zipFile, source{kind: sourceZip, path: zipFile}, ""},
 		{"bootstrap not executable", notExec, source{}, "not executable"},
 		{"bootstrap is a directory", bootDir, source{}, "is not a file"},
-		{"only tests", testsOnly, source{}, "neither a bootstrap file nor Go source"},
-		{"empty directory", empty, source{}, "neither a bootstrap file nor Go source"},
+		{"a Node.js directory: zipped whole", node, source{kind: sourceNode, path: node}, ""},
+		{"a package.json: Node.js", pkgJSON, source{kind: sourceNode, path: pkgJSON}, ""},
+		{"a Python directory: zipped whole", python, source{kind: sourcePython, path: python}, ""},
+		{"only tests", testsOnly, source{}, "no bootstrap file, Go source, Node.js or Python"},
+		{"empty directory", empty, source{}, "no bootstrap file, Go source, Node.js or Python"},
 		{"a missing relative path is not an import path", "./nope", source{}, "no such file or directory"},
 		{"another file", filepath.Join(base, "zips", "notes.txt"), source{}, "is a file"},
 	}
@@ -87,6 +93,26 @@ func TestDeployPlanSource(t *testing.T) {
 				t.Fatalf("got %+v (%v), want %+v (%v)", got, got.kind, tt.want, tt.want.kind)
 			}
 		})
+	}
+}
+
+func TestDeployRuntimeFor(t *testing.T) {
+	for _, tt := range []struct {
+		kind                 sourceKind
+		runtime, handler     string
+		wantRuntime, wantHdl string
+	}{
+		{sourceTree, "", "", "provided.al2023", "bootstrap"},
+		{sourceGo, "provided.al2", "", "provided.al2", "bootstrap"},
+		{sourceNode, "", "", "nodejs22.x", "index.handler"},
+		{sourceNode, "nodejs24.x", "app.main", "nodejs24.x", "app.main"},
+		{sourcePython, "", "", "python3.13", "lambda_function.lambda_handler"},
+		{sourceZip, "java21", "example.Echo::handleRequest", "java21", "example.Echo::handleRequest"},
+	} {
+		r, h := runtimeFor(source{kind: tt.kind}, tt.runtime, tt.handler)
+		if r != tt.wantRuntime || h != tt.wantHdl {
+			t.Errorf("%v %q %q: %s %s, want %s %s", tt.kind, tt.runtime, tt.handler, r, h, tt.wantRuntime, tt.wantHdl)
+		}
 	}
 }
 
@@ -126,7 +152,9 @@ func TestDeployChooseArch(t *testing.T) {
 // bytes each time, so redeploying unchanged code publishes no new version.
 func TestDeployZipTree(t *testing.T) {
 	dir := t.TempDir()
-	for name, mode := range map[string]os.FileMode{"bootstrap": 0o755, "conf/app.json": 0o600, "bin/tool": 0o700} {
+	// .git and __pycache__ are not code: left out.
+	for name, mode := range map[string]os.FileMode{"bootstrap": 0o755, "conf/app.json": 0o600, "bin/tool": 0o700,
+		".git/HEAD": 0o644, "pkg/__pycache__/m.cpython-311.pyc": 0o644} {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)

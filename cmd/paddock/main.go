@@ -25,7 +25,7 @@ Start it with 'paddock up', then point the AWS CLI at it:
 	root.AddCommand(statusCommand(), tokenCommand())
 	root.AddCommand(costCommand())
 	root.AddCommand(deployCommand(), invokeCommand())
-	root.AddCommand(logsCommand())
+	root.AddCommand(logsCommand(), scheduleCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "paddock:", err)
 		os.Exit(1)

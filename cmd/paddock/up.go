@@ -49,6 +49,7 @@ const serverExample = `  paddock server --listen 0.0.0.0:9400 --engine-listen 0.
 
 func platformCommand(server bool) *cobra.Command {
 	var opts platform.Options
+	var rtFlags runtimeFlags
 	var verbose, writeProfile bool
 	var maxConns int
 	cmd := &cobra.Command{
@@ -150,6 +151,11 @@ empty success, and the log says how many were cut.`,
 					fmt.Fprintf(cmd.OutOrStdout(), "The external NATS cluster %s needs, for Paddock and its agents:\n\n%s\n", opts.NATSURL, conf)
 				}
 			}
+			var err error
+			if opts.RuntimePaths, err = rtFlags.mapping(); err != nil {
+				return err
+			}
+			opts.RuntimesDir = rtFlags.dir
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			started := time.Now()
@@ -223,7 +229,10 @@ empty success, and the log says how many were cut.`,
 	f.DurationVar(&opts.BodyReadWindow, "body-read-window", platform.DefaultBodyReadWindow, "a request body must bring --body-read-min bytes in every window this long, or its connection is closed")
 	f.Int64Var(&opts.BodyReadMin, "body-read-min", platform.DefaultBodyReadMin, "bytes a request body must bring per --body-read-window")
 	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 0, "at a stop, how long invokes in progress may run before they are cut short with a ServiceException (0: the longest function Timeout, at least 5s, at most 60s)")
+	f.StringVar(&opts.AWSEndpoint, "aws-endpoint-url", "", "URL of the AWS APIs that asynchronous invocation records go to (SQS, SNS, EventBridge destinations), e.g. a LocalStack or moto_server (empty: AWS's, or AWS_ENDPOINT_URL; credentials from the SDK's default chain)")
+	f.StringVar(&opts.FunctionURLDomain, "function-url-domain", "", "answer function URLs as host names under this domain, AWS's shape: localhost:9400 gives http://ID.lambda-url.REGION.localhost:9400/ (browsers and curl resolve *.localhost; elsewhere a wildcard DNS name must reach this port); empty: URLs are ENDPOINT/lambda-url/ID/ (both forms are always served)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail, including function output")
+	rtFlags.register(f)
 	if server {
 		cmd.Use, cmd.Short, cmd.Long, cmd.Example = "server", "Run a Paddock server whose instances are agents on other machines", serverLong, serverExample
 		f.StringVar(&opts.EngineListen, "engine-listen", "127.0.0.1:4222", "client address of the engine, where agents join (0.0.0.0:4222 to take agents from other machines)")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/paddockhq/paddock/internal/runtimeapi"
+	"github.com/paddockhq/paddock/internal/runtimes"
 	"github.com/paddockhq/paddock/internal/sandbox"
 )
 
@@ -40,6 +41,9 @@ type Agent struct {
 	// sandbox). New sets it to what the host allows; nil runs EEs
 	// unconfined, as Paddock's own user.
 	Sandbox *sandbox.Caps
+	// Runtimes is the managed runtimes this host runs (nil: custom
+	// runtimes only).
+	Runtimes *runtimes.Host
 
 	instance string
 	cache    *CodeCache
@@ -176,6 +180,31 @@ func (a *Agent) forget(e *EE) {
 }
 
 // run owns one EE from start to end.
+// files finds what spec's runtime reads: its code, its layers merged, its
+// managed runtime's interpreter and client.
+func (a *Agent) files(spec Spec) (files, *Failure) {
+	var ef files
+	if _, managed := runtimes.Lookup(spec.Runtime); managed {
+		// Anything else runs a bootstrap from the code: provided.*, and an
+		// empty Runtime (tests' specs).
+		res, err := a.Runtimes.Lookup(spec.Runtime)
+		if err != nil {
+			return files{}, &Failure{"InvalidRuntime", err.Error()}
+		}
+		ef.runtime = res
+	}
+	var err error
+	if ef.code, err = a.cache.Dir(a.ctx, spec.CodeSHA256Hex); err != nil {
+		return files{}, &Failure{"InvalidZipFileException", err.Error()}
+	}
+	if len(spec.Layers) > 0 {
+		if ef.opt, err = a.cache.LayersDir(a.ctx, spec.Layers); err != nil {
+			return files{}, &Failure{"InvalidZipFileException", err.Error()}
+		}
+	}
+	return ef, nil
+}
+
 func (a *Agent) run(e *EE) {
 	defer a.wg.Done()
 	defer a.forget(e)
@@ -187,19 +216,19 @@ func (a *Agent) run(e *EE) {
 		a.set(e, Failed, f)
 	}
 
-	codeDir, err := a.cache.Dir(a.ctx, e.Spec.CodeSHA256Hex)
-	if err != nil {
+	ef, f := a.files(e.Spec)
+	if f != nil {
 		if a.ctx.Err() != nil {
 			a.set(e, Stopped, nil)
 			return
 		}
-		fail(&Failure{"InvalidZipFileException", err.Error()})
+		fail(f)
 		return
 	}
 	// Whatever way run ends, the sandbox goes (stop releases it too, once
 	// the process is reaped; this catches any path that did not stop).
 	defer e.releaseSandbox()
-	sb, f := e.sandbox(codeDir, a.Sandbox)
+	sb, f := e.sandbox(ef, a.Sandbox)
 	if f != nil {
 		fail(f)
 		return
@@ -207,6 +236,7 @@ func (a *Agent) run(e *EE) {
 	// The Runtime API listens in the EE's own network namespace when it
 	// has one, else on the host's loopback.
 	var srv *runtimeapi.Server
+	var err error
 	if ln := sb.Listener(); ln != nil {
 		srv = runtimeapi.NewServerOn(ln, e.Spec.MaxConcurrency)
 	} else if srv, err = runtimeapi.NewServer(e.Spec.MaxConcurrency); err != nil {
@@ -214,7 +244,7 @@ func (a *Agent) run(e *EE) {
 		return
 	}
 	e.srv = srv
-	if err := e.spawn(codeDir, sb); err != nil {
+	if err := e.spawn(ef, sb); err != nil {
 		f, ok := err.(*Failure)
 		if !ok {
 			f = &Failure{"InternalError", err.Error()}

@@ -1,11 +1,13 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/paddockhq/paddock/internal/runtimeapi"
+	"github.com/paddockhq/paddock/internal/runtimes"
 	"github.com/paddockhq/paddock/internal/sandbox"
 )
 
@@ -37,7 +40,11 @@ type Spec struct {
 	Env            map[string]string // the function's own variables
 	Region         string
 	LogFormat      string // "JSON" on Managed Instances
-	InitTimeout    time.Duration
+	AppLogLevel    string // LoggingConfig's ApplicationLogLevel (JSON format only)
+	// Layers are the hex SHA-256 of the function's layers, in the order
+	// they are extracted under /opt.
+	Layers      []string
+	InitTimeout time.Duration
 	// MilliCPU is the EE's CPU in thousandths of a vCPU, its quota when
 	// sandboxed; 0 derives it from MemoryMB as Lambda does (see milliCPU).
 	MilliCPU int
@@ -211,24 +218,57 @@ func (e *EE) outputDrained() bool {
 // ShutdownGrace is how long a runtime has between SIGTERM and SIGKILL, as on Lambda.
 const ShutdownGrace = 2 * time.Second
 
-// sandbox checks the EE's bootstrap and makes its sandbox, when caps is
-// not nil and the host allows it; a nil Sandbox runs the EE unconfined
-// (its methods work on nil).
-func (e *EE) sandbox(codeDir string, caps *sandbox.Caps) (*sandbox.Sandbox, *Failure) {
-	bootstrap := filepath.Join(codeDir, "bootstrap")
-	info, err := os.Stat(bootstrap)
-	if err != nil {
-		return nil, &Failure{"FunctionError.InvalidEntryPoint",
-			"Couldn't find valid bootstrap(s): [" + bootstrap + "]"}
+// files is what an EE's runtime reads, on the host.
+type files struct {
+	code string // its code (LAMBDA_TASK_ROOT)
+	opt  string // its layers merged, or ""
+	// runtime is a managed runtime's interpreter and client; zero for a
+	// custom runtime (a bootstrap in the code).
+	runtime runtimes.Resolution
+}
+
+func (f files) managed() bool { return f.runtime.ClientDir != "" }
+
+// The EE's read-only directories besides its code (sandbox.Mount).
+func (f files) clientMount() sandbox.Mount {
+	return sandbox.Mount{Host: f.runtime.ClientDir, At: runtimes.RuntimeDir}
+}
+func (f files) langMount() sandbox.Mount {
+	return sandbox.Mount{Host: f.runtime.Choice.Root, At: runtimes.LangDir}
+}
+func (f files) optMount() sandbox.Mount { return sandbox.Mount{Host: f.opt, At: runtimes.OptDir} }
+
+func (f files) mounts() []sandbox.Mount {
+	var m []sandbox.Mount
+	if f.managed() {
+		m = append(m, f.clientMount(), f.langMount())
 	}
-	if info.Mode()&0o111 == 0 {
-		return nil, &Failure{"FunctionError.PermissionDenied",
-			"bootstrap is not executable: " + bootstrap}
+	if f.opt != "" {
+		m = append(m, f.optMount())
+	}
+	return m
+}
+
+// sandbox checks the EE's entry point (a custom runtime's bootstrap) and
+// makes its sandbox, when caps is not nil and the host allows it; a nil
+// Sandbox runs the EE unconfined (its methods work on nil).
+func (e *EE) sandbox(ef files, caps *sandbox.Caps) (*sandbox.Sandbox, *Failure) {
+	if !ef.managed() {
+		bootstrap := filepath.Join(ef.code, "bootstrap")
+		info, err := os.Stat(bootstrap)
+		if err != nil {
+			return nil, &Failure{"FunctionError.InvalidEntryPoint",
+				"Couldn't find valid bootstrap(s): [" + bootstrap + "]"}
+		}
+		if info.Mode()&0o111 == 0 {
+			return nil, &Failure{"FunctionError.PermissionDenied",
+				"bootstrap is not executable: " + bootstrap}
+		}
 	}
 	if caps == nil {
 		return nil, nil
 	}
-	sb, err := e.prepareSandbox(caps, codeDir)
+	sb, err := e.prepareSandbox(caps, ef)
 	if err != nil {
 		if sandbox.Strict() {
 			return nil, &Failure{"InternalError", "sandbox: " + err.Error()}
@@ -240,16 +280,45 @@ func (e *EE) sandbox(codeDir string, caps *sandbox.Caps) (*sandbox.Sandbox, *Fai
 	return sb, nil
 }
 
-// spawn starts the runtime process of e from codeDir, confined by sb when
-// not nil.
-func (e *EE) spawn(codeDir string, sb *sandbox.Sandbox) error {
-	taskDir := codeDir
+// command is the EE's runtime process: a custom runtime's bootstrap, or a
+// managed runtime's client on its interpreter, with the variables that
+// runtime sets (forced) and those it defaults.
+func (e *EE) command(ef files, sb *sandbox.Sandbox, taskDir string) (cmd *exec.Cmd, forced, defaults map[string]string, err error) {
+	if !ef.managed() {
+		cmd = exec.Command(filepath.Join(taskDir, "bootstrap"))
+		cmd.Dir = taskDir
+		return cmd, nil, nil, nil
+	}
+	s := e.Spec
+	opt := runtimes.OptDir
+	if ef.opt != "" {
+		opt = sb.Path(ef.optMount())
+	}
+	lang := sb.Path(ef.langMount())
+	c, err := ef.runtime.Runtime.Command(runtimes.Start{
+		Handler: s.Handler, Interpreter: ef.runtime.Choice.PathIn(lang),
+		RuntimeDir: sb.Path(ef.clientMount()), TaskDir: taskDir, OptDir: opt, LangDir: lang,
+		MemoryMB: s.MemoryMB, MaxConcurrency: s.MaxConcurrency, VCPUs: (s.milliCPU() + 999) / 1000, UserEnv: s.Env,
+	})
+	if err != nil {
+		return nil, nil, nil, &Failure{"InvalidRuntime", err.Error()}
+	}
+	cmd = exec.Command(c.Argv[0], c.Argv[1:]...)
+	cmd.Dir = c.Dir
+	return cmd, c.Env, c.Defaults, nil
+}
+
+// spawn starts the runtime process of e, confined by sb when not nil.
+func (e *EE) spawn(ef files, sb *sandbox.Sandbox) error {
+	taskDir := ef.code
 	if sb != nil {
 		taskDir = sb.TaskDir()
 	}
-	cmd := exec.Command(filepath.Join(taskDir, "bootstrap"))
-	cmd.Dir = taskDir
-	cmd.Env = e.environ(taskDir)
+	cmd, forced, defaults, err := e.command(ef, sb, taskDir)
+	if err != nil {
+		return err
+	}
+	cmd.Env = e.environ(taskDir, forced, defaults)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Own process group: stopping the EE stops everything it forked.
 		Setpgid: true,
@@ -304,14 +373,19 @@ func (e *EE) spawn(codeDir string, sb *sandbox.Sandbox) error {
 // namespace, or a private copy without one). The code directory itself
 // must be open to the EE's user, as Lambda's /var/task is (the cache
 // extracts into a 0700 temporary directory).
-func (e *EE) prepareSandbox(caps *sandbox.Caps, codeDir string) (*sandbox.Sandbox, error) {
-	if err := os.Chmod(filepath.Dir(codeDir), 0o700); err != nil {
+func (e *EE) prepareSandbox(caps *sandbox.Caps, ef files) (*sandbox.Sandbox, error) {
+	if err := os.Chmod(filepath.Dir(ef.code), 0o700); err != nil {
 		return nil, err
 	}
-	if err := os.Chmod(codeDir, 0o755); err != nil {
-		return nil, err
+	for _, dir := range []string{ef.code, ef.opt} {
+		if dir == "" {
+			continue
+		}
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return nil, err
+		}
 	}
-	return caps.Prepare(e.Spec.ID, e.Spec.sandboxLimits(), codeDir)
+	return caps.Prepare(e.Spec.ID, e.Spec.sandboxLimits(), ef.code, ef.mounts()...)
 }
 
 // closeSandbox closes sb, if any.
@@ -356,13 +430,14 @@ func (e *EE) sandboxUsage() (Usage, bool) {
 
 func (f *Failure) Error() string { return f.Code + ": " + f.Message }
 
-// environ is the runtime's environment as Lambda sets it (SPEC §5).
-func (e *EE) environ(codeDir string) []string {
+// environ is the runtime's environment as Lambda sets it (SPEC §5): its
+// reserved variables, which forced (a managed runtime's) may replace and
+// the function's own may not; then the function's; then the defaults
+// (PATH, LANG, TZ, and a managed runtime's NODE_PATH, PYTHONPATH, ...),
+// which the function's own replace, as on Lambda.
+func (e *EE) environ(codeDir string, forced, defaults map[string]string) []string {
 	s := e.Spec
 	env := map[string]string{
-		"PATH":                            "/usr/local/bin:/usr/bin:/bin",
-		"LANG":                            "en_US.UTF-8",
-		"TZ":                              ":UTC",
 		"LAMBDA_TASK_ROOT":                codeDir,
 		"LAMBDA_RUNTIME_DIR":              codeDir,
 		"AWS_LAMBDA_RUNTIME_API":          e.srv.Addr(),
@@ -379,17 +454,25 @@ func (e *EE) environ(codeDir string) []string {
 	if s.LogFormat != "" {
 		env["AWS_LAMBDA_LOG_FORMAT"] = s.LogFormat
 	}
+	if s.LogFormat == "JSON" {
+		// The runtime clients filter their JSON logs by it; Lambda's
+		// default ApplicationLogLevel is INFO.
+		env["AWS_LAMBDA_LOG_LEVEL"] = cmp.Or(s.AppLogLevel, "INFO")
+	}
 	if s.MaxConcurrency > 1 {
 		env["AWS_LAMBDA_MAX_CONCURRENCY"] = strconv.Itoa(s.MaxConcurrency)
 	} else {
 		env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand"
 	}
-	// The function's variables may not override the reserved ones.
+	maps.Copy(env, forced)
+	soft := map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "en_US.UTF-8", "TZ": ":UTC"}
+	maps.Copy(soft, defaults)
 	for k, v := range s.Env {
 		if _, reserved := env[k]; !reserved {
-			env[k] = v
+			soft[k] = v
 		}
 	}
+	maps.Copy(env, soft)
 	out := make([]string, 0, len(env))
 	for k, v := range env {
 		out = append(out, k+"="+v)

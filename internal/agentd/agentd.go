@@ -31,6 +31,7 @@ import (
 	"github.com/paddockhq/paddock/internal/livestate"
 	"github.com/paddockhq/paddock/internal/logs"
 	"github.com/paddockhq/paddock/internal/runtimeapi"
+	"github.com/paddockhq/paddock/internal/runtimes"
 )
 
 // Lease is how long the agent keeps taking invokes after its last beat
@@ -43,7 +44,8 @@ const Lease = 5 * time.Second
 type Options struct {
 	Host      livestate.Host // ID, Provider, Type, Arch, VCPU, MemoryMiB and HopURL; HopToken and Started are set by Run
 	Cache     *agent.CodeCache
-	Hop       net.Listener // where the invoke hop is served
+	Runtimes  *runtimes.Host // the managed runtimes this host runs
+	Hop       net.Listener   // where the invoke hop is served
 	Output    agent.OutputSink
 	Logger    *slog.Logger
 	BeatEvery time.Duration // 0: livestate.HeartbeatInterval
@@ -86,6 +88,7 @@ func Run(ctx context.Context, nc *nats.Conn, opts Options) error {
 	d.lastAck.Store(time.Now().UnixNano())
 	d.agent = agent.New(opts.Host.ID, opts.Cache, func(ev agent.Event) { d.states <- ev })
 	d.agent.Output = opts.Output
+	d.agent.Runtimes = opts.Runtimes
 	if d.agent.Output == nil {
 		// The EEs' lines, with the platform lines of each invoke, go to the
 		// servers, which write them to the log stream (package logs).

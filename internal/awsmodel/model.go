@@ -126,6 +126,15 @@ type model struct {
 	untranslated []string
 }
 
+// recordedEnumText is AWS's spelling of an enum's values where it is not
+// the model's order: InvokeMode, "Member must satisfy enum value set:
+// [RESPONSE_STREAM, BUFFERED]" (LocalStack's snapshot tests, recorded
+// against AWS: test_lambda.snapshot.json,
+// TestLambdaURL::test_lambda_url_invalid_invoke_mode, 2025-11-24).
+var recordedEnumText = map[string]string{
+	"InvokeMode": "[RESPONSE_STREAM, BUFFERED]",
+}
+
 var load = sync.OnceValue(func() *model {
 	m, err := parse(modelGz)
 	if err != nil {
@@ -196,6 +205,9 @@ func parse(gz []byte) (*model, error) {
 		}
 		if len(s.Enum) > 0 {
 			s.enumText = "[" + strings.Join(s.Enum, ", ") + "]"
+			if t, ok := recordedEnumText[name]; ok {
+				s.enumText = t
+			}
 		}
 		if s.Pattern != "" {
 			f, ok := compiled[s.Pattern]

@@ -50,13 +50,20 @@ func Validate(op string, in Input) error {
 		// The body is the payload member itself: a blob (Invoke's
 		// Payload) is not JSON and is not parsed; a structure is.
 		for _, mb := range s.Members {
-			if mb.Name == s.Payload && mb.shape.Type == "structure" && len(bytes.TrimSpace(in.Body)) > 0 {
+			switch {
+			case mb.Name != s.Payload || len(in.Body) == 0:
+			case mb.shape.Type == "structure":
+				if len(bytes.TrimSpace(in.Body)) == 0 {
+					break
+				}
 				v, err := decodeJSON(in.Body, mb.shape)
 				if err != nil {
 					bodyOK = false
 				} else {
 					payload = v
 				}
+			default: // a blob is present when there is a body (InvokeAsync's required InvokeArgs)
+				payload = in.Body
 			}
 		}
 	} else if len(bytes.TrimSpace(in.Body)) > 0 {

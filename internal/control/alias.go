@@ -172,8 +172,17 @@ func (s *Service) DeleteAlias(ctx context.Context, function, name string) error 
 		return err
 	}
 	delete(f.aliases, name)
-	// A new alias of the same name starts without the old one's policy.
+	// A new alias of the same name starts without the old one's policy,
+	// event invoke config and function URL (AWS deletes an alias's URL
+	// with it: test_lambda_url_persists_after_alias_delete, in LocalStack's
+	// snapshot tests, sees it gone and the URL answer 403).
 	if err := s.dropPolicy(ctx, function, name); err != nil { // policy.go
+		return err
+	}
+	if err := s.dropEventInvokeConfig(ctx, function, name); err != nil { // eventinvoke.go
+		return err
+	}
+	if err := s.dropFunctionURLConfig(ctx, function, name); err != nil { // functionurl.go
 		return err
 	}
 	s.publishRoutes()

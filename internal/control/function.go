@@ -14,10 +14,12 @@ import (
 	"github.com/paddockhq/paddock/internal/awserr"
 	"github.com/paddockhq/paddock/internal/codezip"
 	"github.com/paddockhq/paddock/internal/ids"
+	"github.com/paddockhq/paddock/internal/runtimes"
 )
 
-// Runtimes Paddock runs today: OS-only runtimes that execute ./bootstrap.
-var supportedRuntimes = map[string]bool{"provided.al2023": true, "provided.al2": true, "provided": true}
+// customRuntimes are the OS-only runtimes, which execute ./bootstrap; the
+// managed ones (internal/runtimes) run where Options.Runtimes has them.
+var customRuntimes = map[string]bool{"provided.al2023": true, "provided.al2": true, "provided": true}
 
 // Every runtime in the model, to tell "unknown" from "not yet supported".
 var knownRuntimes = map[string]bool{
@@ -35,6 +37,7 @@ var knownRuntimes = map[string]bool{
 type CreateFunctionInput struct {
 	Config    Config // the user-settable fields
 	Zip       []byte
+	Layers    []string // layer version ARNs, in the order they are extracted
 	Publish   bool
 	PublishTo string
 	Tags      map[string]string
@@ -52,29 +55,49 @@ func CodeHex(codeSHA256 string) string {
 // MaxZipBytes is Lambda's limit on a directly uploaded deployment package.
 const MaxZipBytes = 50 << 20
 
-// storeCode checks a zip and stores it; it returns CodeSha256 and size.
-func (s *Service) storeCode(ctx context.Context, zip []byte) (string, int64, error) {
+// storedCode is a zip in the object store: CodeSha256, its size, and the
+// size of what it unzips to.
+type storedCode struct {
+	sha            string
+	size, unzipped int64
+}
+
+// storeCode checks a zip (function code, or a layer's content) and stores
+// it; op names the operation in the too-large refusal.
+func (s *Service) storeCode(ctx context.Context, zip []byte, op string) (storedCode, error) {
 	if len(zip) == 0 {
-		return "", 0, awserr.InvalidParameter("Code.ZipFile is required: Paddock takes code as a zip upload (S3 locations and images are not supported).")
+		return storedCode{}, awserr.InvalidParameter("Code.ZipFile is required: Paddock takes code as a zip upload (S3 locations and images are not supported).")
 	}
 	if len(zip) > MaxZipBytes {
-		return "", 0, awserr.RequestTooLarge("Request must be smaller than %d bytes for the CreateFunction operation: the zip is %d bytes", MaxZipBytes, len(zip))
+		return storedCode{}, awserr.RequestTooLarge("Request must be smaller than %d bytes for the %s operation: the zip is %d bytes", MaxZipBytes, op, len(zip))
 	}
-	if _, err := codezip.Inspect(zip, codezip.Limits{}); err != nil {
+	info, err := codezip.Inspect(zip, codezip.Limits{})
+	if err != nil {
 		switch {
 		case errors.Is(err, codezip.ErrNotZip):
-			return "", 0, awserr.InvalidParameter("Could not unzip uploaded file. Please check your file, then try to upload again.")
+			return storedCode{}, awserr.InvalidParameter("Could not unzip uploaded file. Please check your file, then try to upload again.")
 		case errors.Is(err, codezip.ErrTooLarge):
-			return "", 0, awserr.InvalidParameter("Unzipped size must be smaller than 262144000 bytes (%v).", err)
+			return storedCode{}, awserr.InvalidParameter("Unzipped size must be smaller than 262144000 bytes (%v).", err)
 		default:
-			return "", 0, awserr.InvalidParameter("The uploaded zip is not safe to extract: %v", err)
+			return storedCode{}, awserr.InvalidParameter("The uploaded zip is not safe to extract: %v", err)
 		}
 	}
 	sum := sha256.Sum256(zip)
 	if err := s.store.PutCode(ctx, hex.EncodeToString(sum[:]), zip); err != nil {
-		return "", 0, awserr.Service("could not store code: %v", err)
+		return storedCode{}, awserr.Service("could not store code: %v", err)
 	}
-	return base64.StdEncoding.EncodeToString(sum[:]), int64(len(zip)), nil
+	return storedCode{base64.StdEncoding.EncodeToString(sum[:]), int64(len(zip)), info.UnzippedBytes}, nil
+}
+
+// runtimeAvailable is nil when functions of runtime can run here.
+func (s *Service) runtimeAvailable(runtime string) error {
+	if customRuntimes[runtime] {
+		return nil
+	}
+	if s.runtimes == nil {
+		return runtimes.Check(runtime)
+	}
+	return s.runtimes.Available(runtime)
 }
 
 // validateConfig checks user-settable fields and fills defaults. Under s.mu
@@ -86,8 +109,15 @@ func (s *Service) validateConfig(c *Config) error {
 	if !knownRuntimes[c.Runtime] {
 		return awserr.Validation("1 validation error detected: Value '%s' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [provided.al2023, provided.al2, ...]", c.Runtime)
 	}
-	if !supportedRuntimes[c.Runtime] {
-		return awserr.InvalidParameter("The runtime parameter of %s is not supported by Paddock yet: use provided.al2023 or provided.al2.", c.Runtime)
+	if c.Handler == "" && !customRuntimes[c.Runtime] {
+		// A managed runtime's client has nothing to load without it. AWS
+		// answers a ValidationException (pulumi/pulumi-aws#1326 shows the
+		// code, with no message); the text, in the form of AWS's
+		// ValidationExceptions, is not confirmed.
+		return awserr.Validation("1 validation error detected: Value null at 'handler' failed to satisfy constraint: Member must not be null")
+	}
+	if err := s.runtimeAvailable(c.Runtime); err != nil {
+		return awserr.InvalidParameter("%s", err.Error())
 	}
 	if !roleARNRE.MatchString(c.Role) {
 		return awserr.Validation("1 validation error detected: Value '%s' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+", c.Role)
@@ -101,8 +131,8 @@ func (s *Service) validateConfig(c *Config) error {
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
-	if c.Timeout < 1 || c.Timeout > 900 {
-		return awserr.InvalidParameter("1 validation error detected: Value '%d' at 'timeout' failed to satisfy constraint: Member must have value between 1 and 900", c.Timeout)
+	if maxTimeout := MaxTimeout(c); c.Timeout < 1 || c.Timeout > maxTimeout {
+		return awserr.InvalidParameter("1 validation error detected: Value '%d' at 'timeout' failed to satisfy constraint: Member must have value between 1 and %d", c.Timeout, maxTimeout)
 	}
 	for k := range c.Env {
 		if !envNameRE.MatchString(k) {
@@ -120,6 +150,9 @@ func (s *Service) validateConfig(c *Config) error {
 	}
 	if c.TracingMode == "" {
 		c.TracingMode = "PassThrough"
+	}
+	if err := validateDeadLetter(c.DeadLetterTarget); err != nil {
+		return err
 	}
 	if c.TracingMode != "PassThrough" && c.TracingMode != "Active" {
 		return awserr.Validation("1 validation error detected: Value '%s' at 'tracingConfig.mode' failed to satisfy constraint: Member must satisfy enum value set: [Active, PassThrough]", c.TracingMode)
@@ -242,14 +275,20 @@ func (s *Service) CreateFunction(ctx context.Context, in CreateFunctionInput) (*
 	if err := s.validateConfig(&c); err != nil {
 		return nil, err
 	}
+	if c.Layers, err = s.resolveLayers(in.Layers); err != nil { // functionlayers.go
+		return nil, err
+	}
 	if _, ok := s.fns[name]; ok {
 		return nil, awserr.Conflict("Function already exist: %s", name)
 	}
-	sha, size, err := s.storeCode(ctx, in.Zip)
+	code, err := s.storeCode(ctx, in.Zip, "CreateFunction")
 	if err != nil {
 		return nil, err
 	}
-	c.CodeSHA256, c.CodeSize = sha, size
+	c.CodeSHA256, c.CodeSize, c.CodeUnzipped = code.sha, code.size, code.unzipped
+	if err := checkUnzippedTotal(c); err != nil { // functionlayers.go
+		return nil, err
+	}
 	c.Version = Latest
 	c.RevisionID = ids.New()
 	c.LastModified = now()
@@ -417,11 +456,14 @@ func (s *Service) UpdateFunctionCode(ctx context.Context, name string, in Update
 		c.CodeSHA256, c.CodeSize = codezip.CodeSha256(in.Zip), int64(len(in.Zip))
 		return &c, nil
 	}
-	sha, size, err := s.storeCode(ctx, in.Zip)
+	code, err := s.storeCode(ctx, in.Zip, "CreateFunction")
 	if err != nil {
 		return nil, err
 	}
-	c.CodeSHA256, c.CodeSize = sha, size
+	c.CodeSHA256, c.CodeSize, c.CodeUnzipped = code.sha, code.size, code.unzipped
+	if err := checkUnzippedTotal(c); err != nil { // functionlayers.go
+		return nil, err
+	}
 	return s.replaceLatest(ctx, f, c, in.Publish || in.PublishTo != "", in.PublishTo != "")
 }
 
@@ -431,9 +473,11 @@ type ConfigPatch struct {
 	Timeout, MemorySize, EphemeralStorage  *int
 	Env                                    *map[string]string
 	TracingMode                            *string
+	DeadLetterTarget                       *string // "" clears it
 	LogFormat, AppLogLevel, SystemLogLevel *string
 	LogGroup                               *string
 	LMI                                    *LMIConfig
+	Layers                                 *[]string // layer version ARNs; empty removes every layer
 	RevisionID                             string
 }
 
@@ -462,6 +506,7 @@ func (s *Service) UpdateFunctionConfiguration(ctx context.Context, name string, 
 	set(&c.Description, p.Description)
 	set(&c.Runtime, p.Runtime)
 	set(&c.TracingMode, p.TracingMode)
+	set(&c.DeadLetterTarget, p.DeadLetterTarget)
 	set(&c.AppLogLevel, p.AppLogLevel)
 	set(&c.SystemLogLevel, p.SystemLogLevel)
 	set(&c.LogGroup, p.LogGroup)
@@ -496,6 +541,14 @@ func (s *Service) UpdateFunctionConfiguration(ctx context.Context, name string, 
 	}
 	if err := s.validateConfig(&c); err != nil {
 		return nil, err
+	}
+	if p.Layers != nil {
+		if c.Layers, err = s.resolveLayers(*p.Layers); err != nil { // functionlayers.go
+			return nil, err
+		}
+		if err := checkUnzippedTotal(c); err != nil {
+			return nil, err
+		}
 	}
 	return s.replaceLatest(ctx, f, c, false, false)
 }
@@ -696,6 +749,9 @@ func (s *Service) deleteFunction(ctx context.Context, f *fnState, name, qualifie
 		if err := s.dropFunctionExtras(ctx, name); err != nil { // tags and policies (policy.go)
 			return err
 		}
+		if err := s.dropFunctionURLConfigs(ctx, name); err != nil { // functionurl.go
+			return err
+		}
 		if err := s.del(ctx, fnKey(name)); err != nil {
 			return err
 		}
@@ -719,6 +775,9 @@ func (s *Service) deleteFunction(ctx context.Context, f *fnState, name, qualifie
 		if err := s.dropPolicy(ctx, name, qualifier); err != nil { // policy.go
 			return err
 		}
+		if err := s.dropEventInvokeConfig(ctx, name, qualifier); err != nil { // eventinvoke.go
+			return err
+		}
 		if f.fn.LatestPublished == n {
 			// $LATEST.PUBLISHED moves only with PublishTo, never to
 			// another numbered version.
@@ -735,4 +794,21 @@ func (s *Service) deleteFunction(ctx context.Context, f *fnState, name, qualifie
 	s.publishRoutes()
 	s.notify()
 	return nil
+}
+
+// Lambda's timeouts: 900 s, and on Lambda Managed Instances up to 5,400 s
+// for asynchronous and event source mapping invokes ("Configuring Lambda
+// function timeout": synchronous invokes keep 900 s). The text for a
+// value above 5,400 on LMI follows the 900 s one; AWS's is not recorded.
+const (
+	MaxSyncTimeout = 900
+	MaxLMITimeout  = 5400
+)
+
+// MaxTimeout is the largest Timeout c may have.
+func MaxTimeout(c *Config) int {
+	if c.LMI != nil {
+		return MaxLMITimeout
+	}
+	return MaxSyncTimeout
 }

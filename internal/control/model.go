@@ -2,6 +2,8 @@ package control
 
 import (
 	"time"
+
+	"github.com/paddockhq/paddock/internal/runtimes"
 )
 
 // States shared by functions, versions and capacity providers (the model's
@@ -86,12 +88,15 @@ type Config struct {
 	Architecture     string            `json:"architecture"`
 	CodeSHA256       string            `json:"codeSha256"`
 	CodeSize         int64             `json:"codeSize"`
+	CodeUnzipped     int64             `json:"codeUnzipped,omitempty"` // bytes the code unzips to; 0 for code stored before it was kept
+	Layers           []LayerRef        `json:"layers,omitempty"`       // in the order they are extracted under /opt (functionlayers.go)
 	EphemeralStorage int               `json:"ephemeralStorage"`
 	TracingMode      string            `json:"tracingMode"`
 	LogFormat        string            `json:"logFormat"`
 	AppLogLevel      string            `json:"appLogLevel,omitempty"`
 	SystemLogLevel   string            `json:"systemLogLevel,omitempty"`
 	LogGroup         string            `json:"logGroup"`
+	DeadLetterTarget string            `json:"deadLetterTarget,omitempty"` // DeadLetterConfig.TargetArn: an SQS queue or SNS topic
 	LMI              *LMIConfig        `json:"lmi,omitempty"`
 	RevisionID       string            `json:"revisionId"`
 	LastModified     time.Time         `json:"lastModified"`
@@ -123,7 +128,11 @@ func (c *Config) MaxConcurrency() int {
 	if c.LMI.MaxConcurrency > 0 {
 		return c.LMI.MaxConcurrency
 	}
-	n := DefaultConcurrencyPerCPU * c.VCPUMilli() / 1000
+	perCPU := DefaultConcurrencyPerCPU
+	if r, ok := runtimes.Lookup(c.Runtime); ok {
+		perCPU = r.PerVCPU // Lambda's default for the runtime: Node.js 64, Java 32, Python 16
+	}
+	n := perCPU * c.VCPUMilli() / 1000
 	if n < 1 {
 		n = 1
 	}

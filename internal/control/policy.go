@@ -19,10 +19,11 @@ import (
 //
 // Paddock stores these policies and returns them in AWS's policy JSON so
 // that the tools that manage them (Terraform's aws_lambda_permission, SAM,
-// the Serverless Framework) converge; it does NOT enforce them. Every
-// invoke that passes SigV4 with Paddock's key runs, whatever the policy of
-// the function says, and no AWS service calls Paddock on a principal's
-// behalf.
+// the Serverless Framework) converge. It enforces them in one place only:
+// a function URL whose AuthType is NONE serves nobody until a statement
+// lets everyone invoke it (AllowsPublicURL). Every other invoke that
+// passes SigV4 with Paddock's key runs, whatever the policy of the
+// function says, and no AWS service calls Paddock on a principal's behalf.
 //
 // One policy per function and qualifier (none: the unqualified function),
 // each in a record policy.NAME.QUALIFIER-IN-HEX ("-" for none). As on AWS,
@@ -444,11 +445,78 @@ func (s *Service) dropPolicies(ctx context.Context, function string) error {
 	return nil
 }
 
-// dropFunctionExtras forgets the tags and policies of a function being
-// deleted. Under s.mu.
+// dropFunctionExtras forgets the tags, event invoke configs and policies
+// of a function being deleted. Under s.mu.
 func (s *Service) dropFunctionExtras(ctx context.Context, function string) error {
 	if err := s.dropTags(ctx, "function", function); err != nil {
 		return err
 	}
+	if err := s.dropEventInvokeConfigs(ctx, function); err != nil { // eventinvoke.go
+		return err
+	}
 	return s.dropPolicies(ctx, function)
+}
+
+// AllowsPublicURL says whether the policy of function (with qualifier: the
+// alias a function URL belongs to, "" for none) lets anyone call its
+// function URL without signing: a statement that allows
+// lambda:InvokeFunctionUrl (or lambda:*, or *) to the principal "*", with
+// no lambda:FunctionUrlAuthType condition or one that says NONE. That is
+// what `aws lambda add-permission --action lambda:InvokeFunctionUrl
+// --principal '*' --function-url-auth-type NONE` writes, and what AWS
+// required when LocalStack recorded its answers (2025-11-24: a URL with
+// that statement alone served requests). AWS's documentation announces
+// that new URLs also need lambda:InvokeFunction from October 2025; the
+// recordings show it was not enforced, and Paddock does not require it.
+func (s *Service) AllowsPublicURL(function, qualifier string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.policies[policyMapKey(function, qualifier)]
+	if p == nil {
+		return false
+	}
+	for _, st := range p.Statements {
+		if st.Effect == "Allow" && publicPrincipal(st.Principal) && urlAction(st.Action) && noneOrUnconditioned(st.Condition) {
+			return true
+		}
+	}
+	return false
+}
+
+func publicPrincipal(raw json.RawMessage) bool {
+	var p any
+	if json.Unmarshal(raw, &p) != nil {
+		return false
+	}
+	switch v := p.(type) {
+	case string:
+		return v == "*"
+	case map[string]any:
+		return v["AWS"] == "*"
+	}
+	return false
+}
+
+func urlAction(a string) bool {
+	return a == "lambda:InvokeFunctionUrl" || a == "lambda:*" || a == "*"
+}
+
+// noneOrUnconditioned says whether a statement's condition allows an
+// unsigned URL request: only lambda:FunctionUrlAuthType NONE, or nothing.
+func noneOrUnconditioned(raw json.RawMessage) bool {
+	if len(raw) == 0 {
+		return true
+	}
+	var c map[string]map[string]string
+	if json.Unmarshal(raw, &c) != nil {
+		return false
+	}
+	for op, kv := range c {
+		for k, v := range kv {
+			if op != "StringEquals" || k != "lambda:FunctionUrlAuthType" || v != "NONE" {
+				return false // a source account, an org or an ARN: not anyone
+			}
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -99,5 +100,51 @@ func TestPolicyKeyIsAValidKVKey(t *testing.T) {
 				t.Errorf("qualifier %q: key %q has %q", q, k, r)
 			}
 		}
+	}
+}
+
+func TestAllowsPublicURL(t *testing.T) {
+	ctx := context.Background()
+	st, s := openWithFunctions(t, t.TempDir(), "fn")
+	defer st.Close()
+	v, err := s.PublishVersion(ctx, "fn", PublishVersionInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateAlias(ctx, "fn", AliasInput{Name: "live", Version: &v.Version}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		qualifier string // of the statement added; the URL checked is the unqualified function's
+		in        PermissionInput
+		want      bool
+	}{
+		{"none yet", "", PermissionInput{}, false},
+		{"another action", "", PermissionInput{StatementID: "a", Action: "lambda:InvokeFunction", Principal: "*"}, false},
+		{"another principal", "", PermissionInput{StatementID: "b", Action: "lambda:InvokeFunctionUrl", Principal: "123456789012", FunctionURLAuthType: "NONE"}, false},
+		{"for AWS_IAM URLs only", "", PermissionInput{StatementID: "c", Action: "lambda:InvokeFunctionUrl", Principal: "*", FunctionURLAuthType: "AWS_IAM"}, false},
+		{"from one account only", "", PermissionInput{StatementID: "d", Action: "lambda:InvokeFunctionUrl", Principal: "*", FunctionURLAuthType: "NONE", SourceAccount: "123456789012"}, false},
+		{"on the alias, not the function", "live", PermissionInput{StatementID: "e", Action: "lambda:InvokeFunctionUrl", Principal: "*", FunctionURLAuthType: "NONE"}, false},
+		{"public, NONE", "", PermissionInput{StatementID: "f", Action: "lambda:InvokeFunctionUrl", Principal: "*", FunctionURLAuthType: "NONE"}, true},
+	}
+	for _, tt := range tests {
+		if tt.in.StatementID != "" {
+			if _, err := s.AddPermission(ctx, "fn", tt.qualifier, tt.in); err != nil {
+				t.Fatalf("%s: AddPermission: %v", tt.name, err)
+			}
+		}
+		if got := s.AllowsPublicURL("fn", ""); got != tt.want {
+			t.Errorf("after %q: AllowsPublicURL = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if !s.AllowsPublicURL("fn", "live") {
+		t.Error("the alias's public statement does not open the alias's URL")
+	}
+	if err := s.RemovePermission(ctx, "fn", "", "f", ""); err != nil {
+		t.Fatal(err)
+	}
+	if s.AllowsPublicURL("fn", "") {
+		t.Error("still public after the statement was removed")
 	}
 }

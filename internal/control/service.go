@@ -29,6 +29,7 @@ type Service struct {
 	region       string
 	account      string
 	accountLimit int
+	runtimes     Runtimes
 	log          *slog.Logger
 
 	mu  sync.Mutex // serializes changes; the maps below are read and written under it
@@ -42,6 +43,19 @@ type Service struct {
 
 	policies map[string]*policyRecord // resource policies by function and qualifier (policy.go)
 
+	layers map[string]*layerState // layers by name, with their versions (layer.go)
+
+	asyncSettings atomic.Pointer[map[string]AsyncSettings] // what AsyncSettings reads (eventinvoke.go)
+
+	functionURLs atomic.Pointer[map[string]FunctionURLConfig] // what FunctionURLByID reads, by URL id (functionurl.go)
+
+	// Event source mappings (eventsource.go): by UUID, what
+	// EventSourceMappings reads, and the channel MappingsChanged closes.
+	esms       map[string]*MappingConfig
+	mappings   atomic.Pointer[[]EventSourceMapping]
+	mappingsMu sync.Mutex
+	mappingsCh chan struct{}
+
 	// A follower's progress through the leader's writes (follow.go).
 	applied   atomic.Uint64
 	appliedMu sync.Mutex
@@ -53,7 +67,9 @@ type fnState struct {
 	fn          Function
 	versions    map[int]*Version
 	aliases     map[string]*Alias
-	provisioned map[string]*Provisioned // by qualifier
+	provisioned map[string]*Provisioned       // by qualifier
+	invoke      map[string]*EventInvokeConfig // asynchronous invocation configs by qualifier (eventinvoke.go); nil: none
+	urls        map[string]*URLConfig         // function URL configs by qualifier, "" or an alias (functionurl.go); nil: none
 }
 
 func newFnState(fn Function) *fnState {
@@ -65,6 +81,15 @@ type Options struct {
 	Region             string // default us-east-1
 	Account            string // default 000000000000
 	AccountConcurrency int    // default DefaultAccountConcurrency
+	// Runtimes says which managed runtimes this Paddock runs (a
+	// *runtimes.Host); nil runs custom runtimes only.
+	Runtimes Runtimes
+}
+
+// Runtimes tells whether functions of a runtime can run: nil, or the
+// error (its text the InvalidParameterValueException's) that refuses them.
+type Runtimes interface {
+	Available(runtime string) error
 }
 
 // Open loads every resource from the store.
@@ -79,7 +104,7 @@ func Open(ctx context.Context, st *store.Store, opts Options) (*Service, error) 
 		opts.AccountConcurrency = DefaultAccountConcurrency
 	}
 	s := &Service{
-		store: st, region: opts.Region, account: opts.Account, accountLimit: opts.AccountConcurrency,
+		store: st, region: opts.Region, account: opts.Account, accountLimit: opts.AccountConcurrency, runtimes: opts.Runtimes,
 		log:     slog.Default().With("role", "control"),
 		cps:     map[string]*CapacityProvider{},
 		fns:     map[string]*fnState{},
@@ -149,6 +174,18 @@ func (s *Service) load(ctx context.Context) error {
 	}
 	if err := s.loadPolicies(entries); err != nil { // policy.go
 		return fmt.Errorf("load policies: %w", err)
+	}
+	if err := s.loadEventInvokeConfigs(entries); err != nil { // eventinvoke.go
+		return fmt.Errorf("load event invoke configs: %w", err)
+	}
+	if err := s.loadFunctionURLConfigs(entries); err != nil { // functionurl.go
+		return fmt.Errorf("load function URL configs: %w", err)
+	}
+	if err := s.loadEventSourceMappings(entries); err != nil { // eventsource.go
+		return fmt.Errorf("load event source mappings: %w", err)
+	}
+	if err := s.loadLayers(entries); err != nil { // layer.go
+		return fmt.Errorf("load layers: %w", err)
 	}
 	s.log.Info("loaded configuration", "capacityProviders", len(s.cps), "functions", len(s.fns))
 	return nil
@@ -305,6 +342,8 @@ func (s *Service) publishRoutes() {
 	}
 	s.routes.Store(&m)
 	s.unreserved.Store(int64(s.accountLimit - s.reservedTotal("")))
+	s.publishAsyncSettings() // eventinvoke.go
+	s.publishFunctionURLs()  // functionurl.go
 }
 
 // UnreservedConcurrency is what the functions without a reservation share.

@@ -80,7 +80,7 @@ func (s *Service) settleOnce(ctx context.Context) bool {
 		}
 	}
 	s.mu.Unlock()
-	changed := false
+	changed := s.settleMappings(ctx) // eventsource.go
 	for _, u := range todo {
 		failure := s.checkCode(ctx, u.sha, u.size)
 		if ctx.Err() != nil {

@@ -27,6 +27,8 @@ func For(c *control.Config, function, version, region string) agent.Spec {
 		Env:            c.Env,
 		Region:         region,
 		LogFormat:      c.LogFormat,
+		AppLogLevel:    c.AppLogLevel,
+		Layers:         c.LayerCode(),
 	}
 	if c.LMI != nil {
 		s.MilliCPU = c.VCPUMilli() // the EE's CPU quota

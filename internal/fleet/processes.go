@@ -27,6 +27,9 @@ type ProcessesConfig struct {
 	// Forget, when set, is told the host id of each instance stopped,
 	// which no agent will use again (joinauth.Service.Forget).
 	Forget func(host string)
+	// RuntimeArgs are the server's runtime flags (--runtime-path,
+	// --runtimes-dir), passed on: the agents run on this machine.
+	RuntimeArgs []string
 }
 
 // Processes is the local provider of a server: each instance is a
@@ -87,8 +90,9 @@ func (p *Processes) Launch(ctx context.Context, id string, t InstanceType, cp st
 		return nil, err
 	}
 	defer logFile.Close() // the child has its own descriptor
-	cmd := exec.Command(p.cfg.AgentPath, "agent", "--join", p.cfg.JoinURL, "--id", id, "--instance-type", t.Name,
-		"--listen", h.Addr.String()+":9402", "--data-dir", dir, "--provider", "local")
+	args := append([]string{"agent", "--join", p.cfg.JoinURL, "--id", id, "--instance-type", t.Name,
+		"--listen", h.Addr.String() + ":9402", "--data-dir", dir, "--provider", "local"}, p.cfg.RuntimeArgs...)
+	cmd := exec.Command(p.cfg.AgentPath, args...)
 	cmd.Env = append(os.Environ(), "PADDOCK_JOIN_TOKEN="+p.cfg.JoinToken) // not in argv, which ps shows
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// The agents go with the server: a server that dies leaves no instance.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/runtimes"
 )
 
 // Provider launches and terminates instances. An instance is ready when
@@ -32,6 +33,7 @@ type Local struct {
 	Cache       *agent.CodeCache
 	LaunchDelay time.Duration    // emulates EC2's boot time
 	Output      agent.OutputSink // receives the EEs' output lines, if set
+	Runtimes    *runtimes.Host   // the managed runtimes the instances run
 
 	mu     sync.Mutex
 	agents map[string]*agent.Agent
@@ -56,6 +58,7 @@ func (l *Local) Launch(ctx context.Context, id string, t InstanceType, _ string,
 	}
 	a := agent.New(id, l.Cache, notifyEvents(notify))
 	a.Output = l.Output
+	a.Runtimes = l.Runtimes
 	l.mu.Lock()
 	if l.agents == nil {
 		l.agents = map[string]*agent.Agent{}

@@ -61,7 +61,7 @@ type joinedHost struct {
 	fresh bool         // beats recently (as of the last sweep); routes follow it
 
 	views    map[string]*eeView // every EE its agent reports, by id (all servers)
-	assigned map[string]bool    // EEs the leader assigned to it, by id (all servers)
+	assigned map[string]string  // EEs the leader assigned to it, by id: their code's SHA-256 (all servers)
 
 	// The leader's side (guarded by Static.mu).
 	boundTo string // instance id; "" when free
@@ -303,6 +303,39 @@ func (s *Static) Runs(host, function string) bool {
 	return false
 }
 
+// RunsCode reports whether the leader assigned the host an EE of the code
+// (an agent reads only that code, coderelay): from the assignments this
+// server watched, or, when they do not show it yet, from the bucket.
+func (s *Static) RunsCode(ctx context.Context, host, hexSHA string) (bool, error) {
+	s.mu.Lock()
+	if h := s.hosts[host]; h != nil {
+		for _, code := range h.assigned {
+			if code == hexSHA {
+				s.mu.Unlock()
+				return true, nil
+			}
+		}
+	}
+	s.mu.Unlock()
+	es, err := entries(ctx, s.kv.Assign, livestate.Key(host, "*"))
+	if err != nil {
+		return false, err
+	}
+	for _, e := range es {
+		if codeOf(e.Value()) == hexSHA {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// codeOf is the code's SHA-256 in an assignment, or "".
+func codeOf(spec []byte) string {
+	var a struct{ CodeSHA256Hex string }
+	json.Unmarshal(spec, &a) //nolint:errcheck // no code then
+	return a.CodeSHA256Hex
+}
+
 // sweep stops routing to hosts whose beats stopped.
 func (s *Static) sweep(now time.Time) {
 	s.mu.Lock()
@@ -323,7 +356,8 @@ func (s *Static) sweep(now time.Time) {
 // as from a host it found lost and that came back), its agent says it is
 // Ready, and its host beats.
 func (s *Static) route(h *joinedHost, id string, v *eeView) {
-	want := h.fresh && h.assigned[id] && v.rec.State == agent.Ready.String()
+	_, assigned := h.assigned[id]
+	want := h.fresh && assigned && v.rec.State == agent.Ready.String()
 	switch {
 	case want && !v.routed:
 		s.router.Add(v.rec.Key, v.target)
@@ -352,7 +386,7 @@ func (s *Static) onAssign(_ context.Context, e jetstream.KeyValueEntry) {
 		return
 	}
 	if e.Operation() == jetstream.KeyValuePut {
-		h.assigned[id] = true
+		h.assigned[id] = codeOf(e.Value())
 	} else {
 		delete(h.assigned, id)
 	}
@@ -384,7 +418,7 @@ func (s *Static) onHost(ctx context.Context, e jetstream.KeyValueEntry) {
 	}
 	switch {
 	case h == nil:
-		h = &joinedHost{s: s, rec: rec, views: map[string]*eeView{}, assigned: map[string]bool{}, ees: map[string]*remoteEE{}}
+		h = &joinedHost{s: s, rec: rec, views: map[string]*eeView{}, assigned: map[string]string{}, ees: map[string]*remoteEE{}}
 		h.beat.Store(time.Now().UnixNano())
 		h.fresh = true
 		s.hosts[id] = h

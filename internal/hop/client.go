@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -51,7 +52,11 @@ type Client struct {
 
 	dialer net.Dialer
 	mu     sync.Mutex
-	pools  map[string]*pool // by agent address, host:port
+	pools  map[string]*pool    // by agent address, host:port
+	slots  map[string]*muxSlot // by the upgrade request (address and token)
+	// plainOnly sends every invoke as a request of its own (tests of the
+	// plain hop).
+	plainOnly bool
 }
 
 // NewClient returns a Client.
@@ -65,16 +70,29 @@ func NewClient() *Client {
 	}}
 }
 
-// CloseIdle closes the idle connections to every agent.
+// CloseIdle closes the idle connections to every agent, and the
+// multiplexed sessions that no invoke waits on.
 func (c *Client) CloseIdle() {
 	c.mu.Lock()
 	pools := make([]*pool, 0, len(c.pools))
 	for _, p := range c.pools {
 		pools = append(pools, p)
 	}
+	slots := make([]*muxSlot, 0, len(c.slots))
+	for _, sl := range c.slots {
+		slots = append(slots, sl)
+	}
 	c.mu.Unlock()
 	for _, p := range pools {
 		p.reap(time.Time{}, true)
+	}
+	for _, sl := range slots {
+		sl.mu.Lock()
+		if s := sl.s; s != nil && s.idle() {
+			s.close()
+			sl.s = nil
+		}
+		sl.mu.Unlock()
 	}
 }
 
@@ -238,13 +256,16 @@ func (p *pool) reap(now time.Time, all bool) {
 // EE is an execution environment on another machine, as the router sees it
 // (a router.Target).
 type EE struct {
-	client   *Client
-	addr     string // host:port
-	pool     *pool  // the client's for addr
-	head     string // request line, Host and Authorization, as sent
-	err      error  // an address or token that cannot be used
-	id       string
-	inFlight atomic.Int64
+	client *Client
+	addr   string // host:port
+	pool   *pool  // the client's for addr
+	head   string // request line, Host and Authorization, as sent
+	// streamHead is head for an invoke whose answer is streamed (inv.Stream set).
+	streamHead string
+	muxHead    string // the upgrade to the multiplexed hop
+	err        error  // an address or token that cannot be used
+	id         string
+	inFlight   atomic.Int64
 }
 
 // NewEE is the EE eeID on the agent at baseURL (such as
@@ -265,8 +286,10 @@ func NewEE(client *Client, baseURL, token, eeID string) *EE {
 			e.addr = net.JoinHostPort(u.Hostname(), "80")
 		}
 		e.pool = client.pool(e.addr)
-		e.head = "POST " + u.EscapedPath() + pathPrefix + url.PathEscape(eeID) + pathSuffix + " HTTP/1.1\r\n" +
-			"Host: " + u.Host + "\r\nAuthorization: Bearer " + token + "\r\n"
+		rest := " HTTP/1.1\r\nHost: " + u.Host + "\r\nAuthorization: Bearer " + token + "\r\n"
+		base := "POST " + u.EscapedPath() + pathPrefix + url.PathEscape(eeID)
+		e.head, e.streamHead = base+pathSuffix+rest, base+pathStreamSuffix+rest
+		e.muxHead = "POST " + u.EscapedPath() + pathMux + rest + "Connection: Upgrade\r\nUpgrade: " + muxProtocol + "\r\nContent-Length: 0\r\n\r\n"
 	}
 	return e
 }
@@ -298,6 +321,11 @@ func (e *EE) Invoke(ctx context.Context, inv *runtimeapi.Invocation) error {
 	grace := e.client.Grace
 	if grace <= 0 {
 		grace = DefaultGrace
+	}
+	if !e.client.plainOnly && inv.Stream == nil && len(inv.Payload) <= muxMaxPayload {
+		if err := e.invokeMux(ctx, inv, grace); !errors.Is(err, errNoMux) {
+			return err
+		}
 	}
 
 	p := e.pool
@@ -340,7 +368,11 @@ func (e *EE) exchange(hc *hopConn, inv *runtimeapi.Invocation) (reuse bool, err 
 	h := make(map[string][]string, 4)
 	encodeRequest(h, inv)
 	bw := hc.bw
-	bw.WriteString(e.head)                         //nolint:errcheck // Flush reports it
+	head := e.head
+	if inv.Stream != nil {
+		head = e.streamHead
+	}
+	bw.WriteString(head)                           //nolint:errcheck // Flush reports it
 	bw.WriteString("Content-Length: ")             //nolint:errcheck
 	bw.WriteString(strconv.Itoa(len(inv.Payload))) //nolint:errcheck
 	bw.WriteString("\r\n")                         //nolint:errcheck
@@ -367,6 +399,12 @@ func (e *EE) exchange(hc *hopConn, inv *runtimeapi.Invocation) (reuse bool, err 
 
 	switch resp.StatusCode {
 	case http.StatusOK:
+		if ct := first(resp.Header, hdrStreamType); ct != "" && inv.Stream != nil {
+			if err := e.readStream(resp, ct, inv); err != nil {
+				return false, fmt.Errorf("hop: invoke %s on EE %s: read answer: %w", inv.ID, e.id, err)
+			}
+			return !resp.Close && resp.ProtoAtLeast(1, 1), nil
+		}
 		body, err := readPayload(resp.Body, resp.ContentLength, maxAnswerBytes)
 		if err != nil {
 			return false, fmt.Errorf("hop: invoke %s on EE %s: read answer: %w", inv.ID, e.id, err)
@@ -389,6 +427,41 @@ func (e *EE) exchange(hc *hopConn, inv *runtimeapi.Invocation) (reuse bool, err 
 	// (after a 401, without saying so on frontdoor's loop).
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
 	return false, fmt.Errorf("hop: invoke %s on EE %s: agent answered %s: %s", inv.ID, e.id, resp.Status, bytes.TrimSpace(msg))
+}
+
+// readStream passes a streamed answer's parts to inv.Stream as they come
+// (a stream that refuses them gets no more; the rest is read), then takes
+// the result fields from its trailers.
+func (e *EE) readStream(resp *http.Response, contentType string, inv *runtimeapi.Invocation) error {
+	buf := make([]byte, 32<<10)
+	var n int64
+	open := true
+	for {
+		m, err := resp.Body.Read(buf)
+		if n += int64(m); n > runtimeapi.MaxStreamedResponseBytes+1<<20 {
+			return errTooLarge
+		}
+		if m > 0 && open {
+			open = inv.Stream.WriteStream(contentType, buf[:m]) == nil
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := decodeResult(resp.Trailer, inv); err != nil {
+		return err
+	}
+	if v := first(resp.Trailer, hdrErrorBody); v != "" {
+		b, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			return fmt.Errorf("the error of a streamed answer: %w", err)
+		}
+		inv.Response = b
+	}
+	return nil
 }
 
 // drain reads the rest of a short body (a refusal's is empty) and reports

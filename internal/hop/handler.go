@@ -3,11 +3,14 @@ package hop
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/paddockhq/paddock/internal/runtimeapi"
 )
@@ -34,11 +37,19 @@ type Handler struct {
 	// Lookup returns the EE with that id, or nil (an untyped nil) when the
 	// agent has none.
 	Lookup func(eeID string) Invoker
+
+	sessions atomic.Int64 // multiplexed connections open (muxserver.go)
 }
 
+// POST /v1/ee/{id}/invoke answers whole, with Content-Length;
+// /v1/ee/{id}/invoke-stream (a router's InvokeWithResponseStream or
+// RESPONSE_STREAM URL) passes a streamed answer on as the function writes
+// it, chunked, its result fields in trailers. The second goes to net/http
+// behind Server's fast loop, which writes no chunked answers.
 const (
-	pathPrefix = "/v1/ee/"
-	pathSuffix = "/invoke"
+	pathPrefix       = "/v1/ee/"
+	pathSuffix       = "/invoke"
+	pathStreamSuffix = "/invoke-stream"
 )
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.serve(w, r, nil) }
@@ -57,9 +68,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, wc *watchedConn)
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
+	if r.URL.Path == pathMux {
+		h.serveMux(w, r)
+		return
+	}
 	id, ok := strings.CutPrefix(r.URL.Path, pathPrefix)
+	streamed := false
 	if ok {
-		id, ok = strings.CutSuffix(id, pathSuffix)
+		var whole string
+		if whole, ok = strings.CutSuffix(id, pathSuffix); ok {
+			id = whole
+		} else if id, ok = strings.CutSuffix(id, pathStreamSuffix); ok {
+			streamed = true
+		}
 	}
 	if !ok || id == "" || strings.Contains(id, "/") {
 		http.Error(w, "not found", http.StatusNotFound)
@@ -99,6 +120,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, wc *watchedConn)
 		return
 	}
 	inv.Payload = payload
+	var stream *answerStream
+	if streamed {
+		stream = &answerStream{w: w}
+		inv.Stream = stream
+	}
 
 	// The request's context ends when the router hangs up: the EE then
 	// abandons the invoke and frees its slot.
@@ -110,6 +136,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, wc *watchedConn)
 		stop()
 	} else {
 		err = ee.Invoke(ctx, inv)
+	}
+	if stream != nil && stream.finish() {
+		// The answer went out as it came: its result follows as trailers
+		// (a router that hung up has nobody to read them).
+		tr := make(map[string][]string, 4)
+		encodeResult(tr, inv)
+		if inv.FunctionError != "" {
+			tr[hdrErrorBody] = []string{base64.StdEncoding.EncodeToString(inv.Response)}
+		}
+		hd := w.Header()
+		for k, v := range tr {
+			hd[http.TrailerPrefix+k] = v
+		}
+		return
 	}
 	switch {
 	case err == nil:
@@ -175,3 +215,43 @@ func readPayload(r io.Reader, n, limit int64) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// answerStream passes a streamed answer to the router as the EE's Runtime
+// API receives it: the head at the first bytes, then each part, flushed.
+// finish ends it; what the Runtime API writes later is refused.
+type answerStream struct {
+	w       http.ResponseWriter
+	mu      sync.Mutex
+	started bool
+	done    bool
+}
+
+func (s *answerStream) WriteStream(contentType string, p []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return errStreamDone
+	}
+	if !s.started {
+		s.started = true
+		hd := s.w.Header()
+		hd[hdrStreamType] = []string{contentType}
+		hd["Content-Type"] = []string{"application/octet-stream"}
+		s.w.WriteHeader(http.StatusOK)
+	}
+	if _, err := s.w.Write(p); err != nil {
+		s.done = true
+		return err
+	}
+	return http.NewResponseController(s.w).Flush()
+}
+
+// finish stops the stream and says whether its head went out.
+func (s *answerStream) finish() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.done = true
+	return s.started
+}
+
+var errStreamDone = errors.New("hop: the invoke's answer is complete")

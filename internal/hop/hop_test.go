@@ -210,6 +210,7 @@ type rig struct {
 type agentServer struct {
 	URL  string
 	Addr string
+	h    *Handler
 	srv  *Server
 	std  *httptest.Server
 }
@@ -219,7 +220,7 @@ func startAgent(t testing.TB, h *Handler, slow bool) *agentServer {
 	if slow {
 		std := httptest.NewServer(h)
 		t.Cleanup(std.Close)
-		return &agentServer{URL: std.URL, Addr: std.Listener.Addr().String(), std: std}
+		return &agentServer{URL: std.URL, Addr: std.Listener.Addr().String(), h: h, std: std}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -229,7 +230,7 @@ func startAgent(t testing.TB, h *Handler, slow bool) *agentServer {
 	done := make(chan struct{})
 	go func() { defer close(done); srv.Serve(ln) }() //nolint:errcheck
 	t.Cleanup(func() { srv.Close(); <-done })
-	return &agentServer{URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(), srv: srv}
+	return &agentServer{URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(), h: h, srv: srv}
 }
 
 // kill closes the agent's connections at once, as its death would.
@@ -256,7 +257,29 @@ var servers = []struct {
 
 const testToken = "s3cret-token"
 
-func newRig(t *testing.T, maxConcurrency int, decide func(payload []byte) answer) *rig {
+// hops are the two ways a Client sends an invoke that fits a frame: over
+// the agent's multiplexed session, or as a request of its own.
+var hops = []struct {
+	name  string
+	plain bool
+}{{"mux", false}, {"plain", true}}
+
+// eachHop runs test once for each of hops.
+func eachHop(t *testing.T, test func(t *testing.T, plain bool)) {
+	for _, h := range hops {
+		t.Run(h.name, func(t *testing.T) { test(t, h.plain) })
+	}
+}
+
+// newClient is a Client that sends every invoke as a request of its own
+// when plain is set.
+func newClient(plain bool) *Client {
+	c := NewClient()
+	c.plainOnly = plain
+	return c
+}
+
+func newRig(t *testing.T, plain bool, maxConcurrency int, decide func(payload []byte) answer) *rig {
 	t.Helper()
 	srv, err := runtimeapi.NewServer(maxConcurrency)
 	if err != nil {
@@ -284,7 +307,7 @@ func newRig(t *testing.T, maxConcurrency int, decide func(payload []byte) answer
 	case <-time.After(5 * time.Second):
 		t.Fatal("workers did not poll")
 	}
-	return &rig{srv: srv, rec: rec, agent: agent, ee: NewEE(NewClient(), agent.URL, testToken, "ee1")}
+	return &rig{srv: srv, rec: rec, agent: agent, ee: NewEE(newClient(plain), agent.URL, testToken, "ee1")}
 }
 
 func echo(p []byte) answer { return answer{body: string(p)} }
@@ -310,33 +333,35 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestInvokeSuccess(t *testing.T) {
-	r := newRig(t, 2, echo)
-	before := time.Now()
-	inv := newInv("ok", `{"a":1}`, 5*time.Second)
-	if err := r.ee.Invoke(context.Background(), inv); err != nil {
-		t.Fatal(err)
-	}
-	if string(inv.Response) != `{"a":1}` || inv.FunctionError != "" || inv.ErrorType != "" {
-		t.Fatalf("answer: %s %q %q", inv.Response, inv.FunctionError, inv.ErrorType)
-	}
-	d, a := inv.Dispatched(), inv.Answered
-	if d.Before(before.Add(-time.Second)) || a.Before(d) || a.After(time.Now().Add(time.Second)) {
-		t.Fatalf("times: dispatched %v answered %v (invoked at %v)", d, a, before)
-	}
-	if n := r.ee.InFlight(); n != 0 {
-		t.Fatalf("client in flight %d", n)
-	}
+	eachHop(t, func(t *testing.T, plain bool) {
+		r := newRig(t, plain, 2, echo)
+		before := time.Now()
+		inv := newInv("ok", `{"a":1}`, 5*time.Second)
+		if err := r.ee.Invoke(context.Background(), inv); err != nil {
+			t.Fatal(err)
+		}
+		if string(inv.Response) != `{"a":1}` || inv.FunctionError != "" || inv.ErrorType != "" {
+			t.Fatalf("answer: %s %q %q", inv.Response, inv.FunctionError, inv.ErrorType)
+		}
+		d, a := inv.Dispatched(), inv.Answered
+		if d.Before(before.Add(-time.Second)) || a.Before(d) || a.After(time.Now().Add(time.Second)) {
+			t.Fatalf("times: dispatched %v answered %v (invoked at %v)", d, a, before)
+		}
+		if n := r.ee.InFlight(); n != 0 {
+			t.Fatalf("client in flight %d", n)
+		}
 
-	// A payload near the limit goes both ways in one piece.
-	big := `"` + strings.Repeat("x", 5<<20) + `"`
-	inv = newInv("big", big, 10*time.Second)
-	if err := r.ee.Invoke(context.Background(), inv); err != nil || string(inv.Response) != big {
-		t.Fatalf("5 MB echo: %v, %d bytes back", err, len(inv.Response))
-	}
+		// A payload near the limit goes both ways in one piece.
+		big := `"` + strings.Repeat("x", 5<<20) + `"`
+		inv = newInv("big", big, 10*time.Second)
+		if err := r.ee.Invoke(context.Background(), inv); err != nil || string(inv.Response) != big {
+			t.Fatalf("5 MB echo: %v, %d bytes back", err, len(inv.Response))
+		}
+	})
 }
 
 func TestPayloadTooLarge(t *testing.T) {
-	r := newRig(t, 1, echo)
+	r := newRig(t, false, 1, echo)
 	err := r.ee.Invoke(context.Background(), newInv("huge", strings.Repeat("x", MaxPayloadBytes+1), 5*time.Second))
 	if err == nil || retryable(err) || !strings.Contains(err.Error(), "413") {
 		t.Fatalf("oversized payload: %v", err)
@@ -347,54 +372,60 @@ func TestPayloadTooLarge(t *testing.T) {
 }
 
 func TestFunctionError(t *testing.T) {
-	r := newRig(t, 1, func([]byte) answer {
-		return answer{body: `{"errorMessage":"boom","errorType":"MyError"}`, isError: true}
+	eachHop(t, func(t *testing.T, plain bool) {
+		r := newRig(t, plain, 1, func([]byte) answer {
+			return answer{body: `{"errorMessage":"boom","errorType":"MyError"}`, isError: true}
+		})
+		inv := newInv("fail", `1`, 5*time.Second)
+		if err := r.ee.Invoke(context.Background(), inv); err != nil {
+			t.Fatal(err)
+		}
+		if inv.FunctionError != "Unhandled" || inv.ErrorType != "MyError" || !strings.Contains(string(inv.Response), "boom") {
+			t.Fatalf("function error: %q %q %s", inv.FunctionError, inv.ErrorType, inv.Response)
+		}
 	})
-	inv := newInv("fail", `1`, 5*time.Second)
-	if err := r.ee.Invoke(context.Background(), inv); err != nil {
-		t.Fatal(err)
-	}
-	if inv.FunctionError != "Unhandled" || inv.ErrorType != "MyError" || !strings.Contains(string(inv.Response), "boom") {
-		t.Fatalf("function error: %q %q %s", inv.FunctionError, inv.ErrorType, inv.Response)
-	}
 }
 
 func TestTimeout(t *testing.T) {
-	hold := make(chan struct{})
-	defer close(hold)
-	r := newRig(t, 1, func(p []byte) answer { return answer{body: "late", hold: hold} })
-	inv := newInv("slow", `1`, time.Second)
-	if err := r.ee.Invoke(context.Background(), inv); err != nil {
-		t.Fatal(err)
-	}
-	if inv.FunctionError != "Unhandled" || inv.ErrorType != runtimeapi.ErrorTypeTimeout ||
-		!strings.Contains(string(inv.Response), "Task timed out") {
-		t.Fatalf("timeout: %q %q %s", inv.FunctionError, inv.ErrorType, inv.Response)
-	}
-	if inv.Dispatched().IsZero() {
-		t.Fatal("a dispatched invoke that timed out has no dispatched time")
-	}
+	eachHop(t, func(t *testing.T, plain bool) {
+		hold := make(chan struct{})
+		defer close(hold)
+		r := newRig(t, plain, 1, func(p []byte) answer { return answer{body: "late", hold: hold} })
+		inv := newInv("slow", `1`, time.Second)
+		if err := r.ee.Invoke(context.Background(), inv); err != nil {
+			t.Fatal(err)
+		}
+		if inv.FunctionError != "Unhandled" || inv.ErrorType != runtimeapi.ErrorTypeTimeout ||
+			!strings.Contains(string(inv.Response), "Task timed out") {
+			t.Fatalf("timeout: %q %q %s", inv.FunctionError, inv.ErrorType, inv.Response)
+		}
+		if inv.Dispatched().IsZero() {
+			t.Fatal("a dispatched invoke that timed out has no dispatched time")
+		}
+	})
 }
 
 func TestFull(t *testing.T) {
-	hold := make(chan struct{})
-	r := newRig(t, 1, func(p []byte) answer {
-		if string(p) == "hold" {
-			return answer{body: "held", hold: hold}
+	eachHop(t, func(t *testing.T, plain bool) {
+		hold := make(chan struct{})
+		r := newRig(t, plain, 1, func(p []byte) answer {
+			if string(p) == "hold" {
+				return answer{body: "held", hold: hold}
+			}
+			return echo(p)
+		})
+		first := make(chan error, 1)
+		inv := newInv("first", "hold", 10*time.Second)
+		go func() { first <- r.ee.Invoke(context.Background(), inv) }()
+		waitFor(t, "the first invoke to take the slot", func() bool { return r.srv.Slots().InFlight() == 1 })
+		if err := r.ee.Invoke(context.Background(), newInv("second", "2", 5*time.Second)); !errors.Is(err, runtimeapi.ErrFull) {
+			t.Fatalf("second invoke: %v, want ErrFull", err)
 		}
-		return echo(p)
+		close(hold)
+		if err := <-first; err != nil || string(inv.Response) != "held" {
+			t.Fatalf("first invoke: %v %s", err, inv.Response)
+		}
 	})
-	first := make(chan error, 1)
-	inv := newInv("first", "hold", 10*time.Second)
-	go func() { first <- r.ee.Invoke(context.Background(), inv) }()
-	waitFor(t, "the first invoke to take the slot", func() bool { return r.srv.Slots().InFlight() == 1 })
-	if err := r.ee.Invoke(context.Background(), newInv("second", "2", 5*time.Second)); !errors.Is(err, runtimeapi.ErrFull) {
-		t.Fatalf("second invoke: %v, want ErrFull", err)
-	}
-	close(hold)
-	if err := <-first; err != nil || string(inv.Response) != "held" {
-		t.Fatalf("first invoke: %v %s", err, inv.Response)
-	}
 }
 
 type stub struct {
@@ -491,72 +522,78 @@ func badTokenBeforeBody(t *testing.T, addr string, length int) {
 }
 
 func TestCallerCancelFreesTheSlot(t *testing.T) {
-	hold := make(chan struct{})
-	r := newRig(t, 1, func(p []byte) answer {
-		if string(p) == "hold" {
-			return answer{body: "held", hold: hold}
+	eachHop(t, func(t *testing.T, plain bool) {
+		hold := make(chan struct{})
+		r := newRig(t, plain, 1, func(p []byte) answer {
+			if string(p) == "hold" {
+				return answer{body: "held", hold: hold}
+			}
+			return echo(p)
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.ee.Invoke(ctx, newInv("gone", "hold", 30*time.Second)) }()
+		waitFor(t, "the invoke to be dispatched", func() bool { return r.srv.Slots().InFlight() == 1 })
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("caller's invoke: %v, want context.Canceled", err)
 		}
-		return echo(p)
+		// The hang-up reached the agent: its Invoke ended with the request's
+		// context, not with an answer.
+		select {
+		case err := <-r.rec.errs:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("agent's invoke: %v, want context.Canceled", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the agent's invoke went on after the caller hung up")
+		}
+		if n := r.ee.InFlight(); n != 0 {
+			t.Fatalf("client in flight %d", n)
+		}
+		// The worker finishing the abandoned invoke frees the slot for the next.
+		close(hold)
+		waitFor(t, "the slot to be freed", func() bool { return r.srv.Slots().InFlight() == 0 })
+		inv := newInv("next", "2", 5*time.Second)
+		if err := r.ee.Invoke(context.Background(), inv); err != nil || string(inv.Response) != "2" {
+			t.Fatalf("invoke after a hang-up: %v %s", err, inv.Response)
+		}
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.ee.Invoke(ctx, newInv("gone", "hold", 30*time.Second)) }()
-	waitFor(t, "the invoke to be dispatched", func() bool { return r.srv.Slots().InFlight() == 1 })
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("caller's invoke: %v, want context.Canceled", err)
-	}
-	// The hang-up reached the agent: its Invoke ended with the request's
-	// context, not with an answer.
-	select {
-	case err := <-r.rec.errs:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("agent's invoke: %v, want context.Canceled", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the agent's invoke went on after the caller hung up")
-	}
-	if n := r.ee.InFlight(); n != 0 {
-		t.Fatalf("client in flight %d", n)
-	}
-	// The worker finishing the abandoned invoke frees the slot for the next.
-	close(hold)
-	waitFor(t, "the slot to be freed", func() bool { return r.srv.Slots().InFlight() == 0 })
-	inv := newInv("next", "2", 5*time.Second)
-	if err := r.ee.Invoke(context.Background(), inv); err != nil || string(inv.Response) != "2" {
-		t.Fatalf("invoke after a hang-up: %v %s", err, inv.Response)
-	}
 }
 
 func TestAgentDiesMidInvoke(t *testing.T) {
-	hold := make(chan struct{})
-	defer close(hold)
-	r := newRig(t, 1, func(p []byte) answer { return answer{body: "never seen", hold: hold} })
-	done := make(chan error, 1)
-	go func() { done <- r.ee.Invoke(context.Background(), newInv("lost", "1", 30*time.Second)) }()
-	waitFor(t, "the invoke to be dispatched", func() bool { return r.srv.Slots().InFlight() == 1 })
-	r.agent.kill()
-	err := <-done
-	if err == nil || retryable(err) {
-		t.Fatalf("invoke cut off mid-way: %v, want a non-retryable error", err)
-	}
+	eachHop(t, func(t *testing.T, plain bool) {
+		hold := make(chan struct{})
+		defer close(hold)
+		r := newRig(t, plain, 1, func(p []byte) answer { return answer{body: "never seen", hold: hold} })
+		done := make(chan error, 1)
+		go func() { done <- r.ee.Invoke(context.Background(), newInv("lost", "1", 30*time.Second)) }()
+		waitFor(t, "the invoke to be dispatched", func() bool { return r.srv.Slots().InFlight() == 1 })
+		r.agent.kill()
+		err := <-done
+		if err == nil || retryable(err) {
+			t.Fatalf("invoke cut off mid-way: %v, want a non-retryable error", err)
+		}
+	})
 }
 
 func TestDialRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	e := NewEE(NewClient(), "http://"+addr, testToken, "ee1")
-	if err := e.Invoke(context.Background(), newInv("x", "1", time.Second)); !errors.Is(err, runtimeapi.ErrClosed) {
-		t.Fatalf("refused dial: %v, want ErrClosed", err)
-	}
+	eachHop(t, func(t *testing.T, plain bool) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		e := NewEE(newClient(plain), "http://"+addr, testToken, "ee1")
+		if err := e.Invoke(context.Background(), newInv("x", "1", time.Second)); !errors.Is(err, runtimeapi.ErrClosed) {
+			t.Fatalf("refused dial: %v, want ErrClosed", err)
+		}
+	})
 }
 
 func TestPoolReuse(t *testing.T) {
-	r := newRig(t, 2, echo)
+	r := newRig(t, true, 2, echo)
 	for i := range 20 {
 		inv := newInv(fmt.Sprint("seq-", i), `"x"`, 5*time.Second)
 		if err := r.ee.Invoke(context.Background(), inv); err != nil || string(inv.Response) != `"x"` {
@@ -576,7 +613,7 @@ func TestPoolReuse(t *testing.T) {
 }
 
 func TestAgentClosedIdleConnection(t *testing.T) {
-	r := newRig(t, 1, echo)
+	r := newRig(t, true, 1, echo)
 	if err := r.ee.Invoke(context.Background(), newInv("one", "1", 5*time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -663,7 +700,7 @@ func TestConnectionNotReused(t *testing.T) {
 		}
 		return okAnswer(string(body), ""), false, false
 	})
-	ee := NewEE(NewClient(), "http://"+fa.addr, testToken, "ee1")
+	ee := NewEE(newClient(true), "http://"+fa.addr, testToken, "ee1")
 	t.Cleanup(ee.client.CloseIdle)
 	invoke := func(payload string) (*runtimeapi.Invocation, error) {
 		inv := newInv("x", payload, 5*time.Second)
@@ -711,7 +748,7 @@ func TestCancelMidResponse(t *testing.T) {
 		// The head and part of the body, then nothing.
 		return "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nten bytes.", false, true
 	})
-	ee := NewEE(NewClient(), "http://"+fa.addr, testToken, "ee1")
+	ee := NewEE(newClient(true), "http://"+fa.addr, testToken, "ee1")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ee.Invoke(ctx, newInv("x", "1", 30*time.Second)) }()
@@ -738,7 +775,7 @@ func TestCancelMidResponse(t *testing.T) {
 
 func TestDeadlineBoundsTheExchange(t *testing.T) {
 	fa := startFakeAgent(t, func(int, *http.Request, []byte) (string, bool, bool) { return "", false, true })
-	c := NewClient()
+	c := newClient(true)
 	c.Grace = 50 * time.Millisecond
 	ee := NewEE(c, "http://"+fa.addr, testToken, "ee1")
 	start := time.Now()
@@ -763,7 +800,7 @@ func (s sleeper) Invoke(ctx context.Context, inv *runtimeapi.Invocation) error {
 
 func TestWatchedConnectionCarriesOn(t *testing.T) {
 	agent := startAgent(t, &Handler{Token: testToken, Lookup: func(string) Invoker { return sleeper{3 * watchAfter} }}, false)
-	c := NewClient()
+	c := newClient(true)
 	t.Cleanup(c.CloseIdle)
 	ee := NewEE(c, agent.URL, testToken, "ee1")
 	// Invokes long enough to be watched leave their connection as it was.

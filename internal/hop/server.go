@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -99,7 +100,9 @@ func NewServer(h *Handler) *Server {
 			}
 			h.serve(w, r, wc)
 		}),
-		Match:             func(string, string) bool { return true },
+		// Streamed answers are chunked, and a multiplexed session takes
+		// its connection over: net/http does both.
+		Match:             func(_, path string) bool { return path != pathMux && !strings.HasSuffix(path, pathStreamSuffix) },
 		ReadHeaderTimeout: ServerReadHeaderTimeout,
 		IdleTimeout:       ServerIdleTimeout,
 		BodyReadWindow:    10 * time.Second,

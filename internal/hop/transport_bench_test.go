@@ -43,6 +43,7 @@ func BenchmarkHop(b *testing.B) {
 		name  string
 		setup func(b *testing.B) func(ctx context.Context, inv *runtimeapi.Invocation) error
 	}{
+		{"mux", setupMux},
 		{"http", setupHTTP},
 		{"nats", setupNATS},
 	} {
@@ -77,9 +78,19 @@ func BenchmarkHop(b *testing.B) {
 	}
 }
 
+// setupMux is the hop as the router sends invokes that fit a frame: over
+// the agent's multiplexed session (a 6 MB payload takes a request of its
+// own, as with setupHTTP).
+func setupMux(b *testing.B) func(context.Context, *runtimeapi.Invocation) error {
+	agent := startAgent(b, &Handler{Token: testToken, Lookup: func(string) Invoker { return echoInvoker{} }}, false)
+	return NewEE(newClient(false), agent.URL, testToken, "ee1").Invoke
+}
+
+// setupHTTP is the plain hop: one request per invoke on a pooled
+// connection.
 func setupHTTP(b *testing.B) func(context.Context, *runtimeapi.Invocation) error {
 	agent := startAgent(b, &Handler{Token: testToken, Lookup: func(string) Invoker { return echoInvoker{} }}, false)
-	return NewEE(NewClient(), agent.URL, testToken, "ee1").Invoke
+	return NewEE(newClient(true), agent.URL, testToken, "ee1").Invoke
 }
 
 // setupNATS runs the same exchange as request/reply through an embedded

@@ -41,6 +41,11 @@ const (
 	// hdrRefused says why the agent did not admit the invoke, so that the
 	// client never mistakes some proxy's 429 or 410 for the agent's.
 	hdrRefused = "Paddock-Hop-Refused"
+	// A streamed answer (see Handler) says its function's Content-Type in
+	// hdrStreamType; its result fields come after the body, as trailers,
+	// with hdrErrorBody (base64) when the stream failed.
+	hdrStreamType = "Paddock-Stream-Content-Type"
+	hdrErrorBody  = "Paddock-Error-Body"
 )
 
 // Values of hdrRefused.

@@ -2,6 +2,8 @@ package joinauth_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/coderelay"
 	"github.com/paddockhq/paddock/internal/joinauth"
 	"github.com/paddockhq/paddock/internal/livestate"
 	"github.com/paddockhq/paddock/internal/store"
@@ -58,6 +61,11 @@ func startEngine(t *testing.T) *engine {
 	}
 	t.Cleanup(stop)
 	e := &engine{st: st, kv: kv, joins: j, url: st.ClientURL()}
+	// The servers relay code to the agents; here every host may have all.
+	relay := &coderelay.Server{Allowed: func(context.Context, string, string) (bool, error) { return true, nil }, Get: st.GetCode}
+	if err := relay.Serve(ctx, st.Conn()); err != nil {
+		t.Fatal(err)
+	}
 	// The servers answer beats, as fleet.Static does.
 	sub, err := st.Conn().Subscribe(livestate.BeatSubject+"*", func(m *nats.Msg) {
 		n, _ := e.beats.LoadOrStore(m.Subject, new(int))
@@ -149,15 +157,14 @@ func TestAgentDoesItsJob(t *testing.T) {
 	if got := nextPut(t, w); got != livestate.Key("h-1", "ee-2") {
 		t.Fatalf("watch saw %q", got)
 	}
-	// Code, as the code cache fetches it.
-	if err := e.st.PutCode(ctx, "abc123", []byte("zip bytes")); err != nil {
+	// Code, as the code cache fetches it: through the servers' relay.
+	zip := []byte("zip bytes")
+	sum := sha256.Sum256(zip)
+	code := hex.EncodeToString(sum[:])
+	if err := e.st.PutCode(ctx, code, zip); err != nil {
 		t.Fatal(err)
 	}
-	fetch, err := store.CodeFetcher(ctx, a.js)
-	if err != nil {
-		t.Fatalf("bind the code store: %v", err)
-	}
-	if b, err := fetch(ctx, "abc123"); err != nil || string(b) != "zip bytes" {
+	if b, err := coderelay.Fetcher(a.nc, "h-1")(ctx, code); err != nil || string(b) != "zip bytes" {
 		t.Fatalf("fetch code = %q, %v", b, err)
 	}
 	select {
@@ -227,6 +234,17 @@ func TestAgentCannotReachOthers(t *testing.T) {
 	}
 	if _, err := a.js.KeyValue(short(), "paddock-config"); err == nil {
 		t.Error("an agent bound the configuration bucket")
+	}
+	// Code only through the relay, as itself: not the object store, whose
+	// stream could be read message by message, nor as another host.
+	if _, err := a.js.ObjectStore(short(), "paddock-code"); err == nil {
+		t.Error("an agent bound the code object store")
+	}
+	if _, err := a.nc.Request("$JS.API.STREAM.MSG.GET.OBJ_paddock-code", []byte(`{"seq":1}`), 300*time.Millisecond); err == nil {
+		t.Error("an agent read the code stream by sequence")
+	}
+	if _, err := a.nc.Request(coderelay.Subject+"h-2", nil, 300*time.Millisecond); err == nil {
+		t.Error("an agent asked for code as another host")
 	}
 	// Other inboxes: the servers' replies, and every other agent's.
 	sub, err := a.nc.SubscribeSync("_INBOX.>")

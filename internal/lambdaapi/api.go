@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/paddockhq/paddock/internal/async"
 	"github.com/paddockhq/paddock/internal/awserr"
 	"github.com/paddockhq/paddock/internal/awsmodel"
 	"github.com/paddockhq/paddock/internal/control"
@@ -42,9 +43,9 @@ const (
 // bodyLimit is the largest body the operation of a route pattern takes.
 func bodyLimit(op string) int64 {
 	switch op {
-	case "Invoke":
+	case "Invoke", "InvokeWithResponseStream":
 		return maxInvokeBody
-	case "CreateFunction", "UpdateFunctionCode":
+	case "CreateFunction", "UpdateFunctionCode", "PublishLayerVersion":
 		return maxCodeBody
 	}
 	return maxAPIBody
@@ -67,7 +68,14 @@ type API struct {
 	leader    Leader                 // nil: this server writes (forward.go)
 	proxy     *httputil.ReverseProxy // to the leader
 	cluster   ClusterSource          // nil: a single Paddock
+	async     *async.Queue           // asynchronous invokes; nil: refused
+	urls      URLSettings            // where function URLs are served (urlserve.go)
+	schedules http.Handler           // the schedules API (/schedules...); nil: none
 }
+
+// HandleSchedules serves the schedules API (package schedulerapi) at
+// /schedules on this API's port.
+func (a *API) HandleSchedules(h http.Handler) { a.schedules = h }
 
 // New returns the API handler. A nil verifier turns authentication off.
 func New(ctl *control.Service, r *router.Router, verifier *sigv4.Verifier) *API {
@@ -96,6 +104,7 @@ func New(ctl *control.Service, r *router.Router, verifier *sigv4.Verifier) *API 
 		"UpdateAlias":                            a.updateAlias,
 		"DeleteAlias":                            a.deleteAlias,
 		"Invoke":                                 a.invoke,
+		"InvokeWithResponseStream":               a.invokeWithResponseStream,
 		"TagResource":                            a.tagResource,
 		"UntagResource":                          a.untagResource,
 		"ListTags":                               a.listTags,
@@ -117,6 +126,31 @@ func New(ctl *control.Service, r *router.Router, verifier *sigv4.Verifier) *API 
 		"PutRuntimeManagementConfig":             a.putRuntimeManagementConfig,
 		"GetFunctionRecursionConfig":             a.getFunctionRecursionConfig,
 		"PutFunctionRecursionConfig":             a.putFunctionRecursionConfig,
+		"PutFunctionEventInvokeConfig":           a.putFunctionEventInvokeConfig,
+		"UpdateFunctionEventInvokeConfig":        a.updateFunctionEventInvokeConfig,
+		"GetFunctionEventInvokeConfig":           a.getFunctionEventInvokeConfig,
+		"DeleteFunctionEventInvokeConfig":        a.deleteFunctionEventInvokeConfig,
+		"ListFunctionEventInvokeConfigs":         a.listFunctionEventInvokeConfigs,
+		"InvokeAsync":                            a.invokeAsync,
+		"CreateEventSourceMapping":               a.createEventSourceMapping,
+		"GetEventSourceMapping":                  a.getEventSourceMapping,
+		"UpdateEventSourceMapping":               a.updateEventSourceMapping,
+		"DeleteEventSourceMapping":               a.deleteEventSourceMapping,
+		"ListEventSourceMappings":                a.listEventSourceMappings,
+		"CreateFunctionUrlConfig":                a.createFunctionUrlConfig,
+		"GetFunctionUrlConfig":                   a.getFunctionUrlConfig,
+		"UpdateFunctionUrlConfig":                a.updateFunctionUrlConfig,
+		"DeleteFunctionUrlConfig":                a.deleteFunctionUrlConfig,
+		"ListFunctionUrlConfigs":                 a.listFunctionUrlConfigs,
+		"PublishLayerVersion":                    a.publishLayerVersion,
+		"GetLayerVersion":                        a.getLayerVersion,
+		"GetLayerVersionByArn":                   a.getLayerVersionByArn,
+		"ListLayers":                             a.listLayers,
+		"ListLayerVersions":                      a.listLayerVersions,
+		"DeleteLayerVersion":                     a.deleteLayerVersion,
+		"AddLayerVersionPermission":              a.addLayerVersionPermission,
+		"RemoveLayerVersionPermission":           a.removeLayerVersionPermission,
+		"GetLayerVersionPolicy":                  a.getLayerVersionPolicy,
 	}
 	a.served = a.route(ops)
 	// AWS authenticates before it routes: a request for no operation is
@@ -199,8 +233,19 @@ func (a *API) UseOnDemand(pool *ondemand.Pool) { a.onDemand = pool }
 // UseMeter records every invoke in rec, for the bill.
 func (a *API) UseMeter(rec *meter.Recorder) { a.meter = rec }
 
-// ServeHTTP serves the Lambda API.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+// ServeHTTP serves the Lambda API, and on the same port the function URLs
+// (urlserve.go) and the schedules API.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if id, path, ok := urlRequest(r); ok && a.ctl != nil {
+		a.serveURL(w, r, id, path)
+		return
+	}
+	if a.schedules != nil && (r.URL.Path == "/schedules" || strings.HasPrefix(r.URL.Path, "/schedules/")) {
+		a.schedules.ServeHTTP(w, r)
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
 
 // handler is one operation: the request's body is already read and verified.
 type handler func(w http.ResponseWriter, r *http.Request, body []byte) error

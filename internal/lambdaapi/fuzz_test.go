@@ -5,9 +5,12 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 
+	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/control"
+	"github.com/paddockhq/paddock/internal/ondemand"
 	"github.com/paddockhq/paddock/internal/router"
 	"github.com/paddockhq/paddock/internal/store"
 )
@@ -26,6 +29,16 @@ func FuzzAPIRequests(f *testing.F) {
 		f.Fatal(err)
 	}
 	api := New(ctl, router.New(), nil)
+	// The default mode as the platform wires it: an invoke of a function
+	// without a capacity provider starts a real EE (here one whose zip has no
+	// bootstrap, so it answers with the function error Lambda gives).
+	cache := agent.NewCodeCache(filepath.Join(f.TempDir(), "code"), st.GetCode)
+	pool := ondemand.New(ctl, func(notify func(agent.Event)) *agent.Agent { return agent.New("i-fuzz", cache, notify) })
+	poolCtx, stopPool := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); pool.Run(poolCtx) }()
+	f.Cleanup(func() { stopPool(); <-done })
+	api.UseOnDemand(pool)
 	seeds := []struct{ method, path, body string }{
 		{"POST", "/2015-03-31/functions", `{"FunctionName":"f","Runtime":"provided.al2023","Role":"arn:aws:iam::000000000000:role/r","Code":{"ZipFile":"UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}}`},
 		{"POST", "/2025-11-30/capacity-providers", `{"CapacityProviderName":"cp","VpcConfig":{"SubnetIds":["s"],"SecurityGroupIds":[]},"PermissionsConfig":{"CapacityProviderOperatorRoleArn":"arn:aws:iam::000000000000:role/o"}}`},

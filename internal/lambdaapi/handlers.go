@@ -183,6 +183,9 @@ func (a *API) createFunction(w http.ResponseWriter, r *http.Request, body []byte
 	if req.TracingConfig != nil {
 		c.TracingMode = req.TracingConfig.Mode
 	}
+	if req.DeadLetterConfig != nil {
+		c.DeadLetterTarget = req.DeadLetterConfig.TargetArn
+	}
 	arch, err := oneArchitecture(req.Architectures)
 	if err != nil {
 		return err
@@ -198,7 +201,7 @@ func (a *API) createFunction(w http.ResponseWriter, r *http.Request, body []byte
 		c.LogFormat, c.AppLogLevel, c.SystemLogLevel, c.LogGroup = lc.LogFormat, lc.ApplicationLogLevel, lc.SystemLogLevel, lc.LogGroup
 	}
 	out, err := a.ctl.CreateFunction(r.Context(), control.CreateFunctionInput{
-		Config: c, Zip: req.Code.ZipFile, Publish: req.Publish, PublishTo: req.PublishTo, Tags: req.Tags,
+		Config: c, Zip: req.Code.ZipFile, Layers: req.Layers, Publish: req.Publish, PublishTo: req.PublishTo, Tags: req.Tags,
 	})
 	if err != nil {
 		return err
@@ -288,7 +291,7 @@ func (a *API) updateFunctionConfiguration(w http.ResponseWriter, r *http.Request
 	p := control.ConfigPatch{
 		Role: req.Role, Handler: req.Handler, Description: req.Description, Runtime: req.Runtime,
 		Timeout: req.Timeout, MemorySize: req.MemorySize, RevisionID: req.RevisionId,
-		LMI: lmiFromWire(req.CapacityProviderConfig),
+		LMI: lmiFromWire(req.CapacityProviderConfig), Layers: req.Layers,
 	}
 	if req.Environment != nil {
 		env := req.Environment.Variables
@@ -296,6 +299,9 @@ func (a *API) updateFunctionConfiguration(w http.ResponseWriter, r *http.Request
 	}
 	if req.TracingConfig != nil {
 		p.TracingMode = &req.TracingConfig.Mode
+	}
+	if req.DeadLetterConfig != nil {
+		p.DeadLetterTarget = &req.DeadLetterConfig.TargetArn
 	}
 	if req.EphemeralStorage != nil {
 		p.EphemeralStorage = &req.EphemeralStorage.Size

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,81 +27,18 @@ type tailer interface {
 }
 
 func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error {
-	name, q, err := functionName(r)
-	if err != nil {
+	req, done, err := a.readInvoke(w, r, body, "Event", "RequestResponse", "DryRun")
+	if err != nil || done {
 		return err
 	}
-	h := r.Header
-	invocationType := h.Get("X-Amz-Invocation-Type")
-	switch invocationType {
-	case "", "RequestResponse", "DryRun":
-	case "Event":
-		return awserr.InvalidParameter("Asynchronous invocation (InvocationType Event) is not supported by Paddock yet.")
-	default:
-		return awserr.Validation("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", invocationType)
+	if req.invocationType == "Event" {
+		return a.queueEvent(w, r, req.route, req.qualifier, req.payload, req.clientContext)
 	}
-	logType := h.Get("X-Amz-Log-Type")
-	if logType != "" && logType != "None" && logType != "Tail" {
-		return awserr.Validation("1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]", logType)
-	}
-	clientContext := h.Get("X-Amz-Client-Context")
-	if clientContext != "" {
-		if len(clientContext) > 3583 {
-			return awserr.InvalidParameter("Client context must be a base64 string of at most 3583 bytes.")
-		}
-		decoded, err := base64.StdEncoding.DecodeString(clientContext)
-		var compact bytes.Buffer
-		if err != nil || json.Compact(&compact, decoded) != nil {
-			return awserr.InvalidParameter("Client context must be a valid Base64-encoded JSON object.")
-		}
-		// Compact JSON has no raw line breaks, so it is safe in the
-		// Lambda-Runtime-Client-Context header it travels in.
-		clientContext = compact.String()
-	}
-	if len(body) > 0 && !json.Valid(body) {
-		return awserr.InvalidRequestContent("Could not parse request body into json: the payload is not valid JSON")
-	}
-	route, err := a.ctl.Resolve(name, q)
-	if err != nil {
-		return err
-	}
-	if invocationType == "DryRun" {
-		w.Header().Set("X-Amz-Executed-Version", route.Version)
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	}
-	if len(body) == 0 {
-		body = []byte("{}")
-	}
-	invokedARN := route.ARN
-	if q != "" {
-		invokedARN += ":" + q
-	}
+	route, logType := req.route, req.logType
 	start := time.Now()
-	inv := &runtimeapi.Invocation{
-		ID:            ids.New(),
-		Payload:       body,
-		Deadline:      start.Add(route.Timeout),
-		FunctionARN:   invokedARN,
-		ClientContext: clientContext,
-		TraceID:       h.Get("X-Amzn-Trace-Id"),
-		WantLog:       logType == "Tail",
-	}
+	inv := req.invocation(r, start)
 	rec := InvokeRecord{Route: route, Invocation: inv, Start: start}
-	err = a.dispatch(r.Context(), &rec)
-	rec.Duration = time.Since(start)
-	if !inv.Dispatched().IsZero() && !inv.Answered.IsZero() {
-		rec.Duration = inv.Answered.Sub(inv.Dispatched()) // the function's own time, as Lambda bills
-	}
-	if err == nil && a.meter != nil {
-		a.meter.Invoke(route.FunctionName, rec.Duration, rec.Overflow)
-	}
-	if err == nil || rec.Throttled != "" {
-		for _, o := range a.observers {
-			o.ObserveInvoke(rec)
-		}
-	}
-	if err != nil {
+	if err := a.run(r.Context(), &rec); err != nil {
 		return err
 	}
 	target, initDuration := rec.EE, rec.InitDuration
@@ -118,6 +56,116 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, body []byte) error 
 	w.WriteHeader(http.StatusOK)
 	w.Write(inv.Response) //nolint:errcheck // the caller may have left
 	return nil
+}
+
+// qualifiedARN is the ARN an invoke of route names: qualified when the
+// caller named a qualifier (the function sees it as its
+// invoked_function_arn).
+func qualifiedARN(route *control.Route, qualifier string) string {
+	if qualifier == "" {
+		return route.ARN
+	}
+	return route.ARN + ":" + qualifier
+}
+
+// syncDeadline is a synchronous invoke's deadline: the function's
+// Timeout, but at most 900 s (an LMI function's Timeout up to 5,400 s is
+// for its asynchronous and event source mapping invokes).
+func syncDeadline(start time.Time, route *control.Route) time.Time {
+	return start.Add(min(route.Timeout, control.MaxSyncTimeout*time.Second))
+}
+
+// invokeRequest is an Invoke or InvokeWithResponseStream request, read
+// and its function resolved.
+type invokeRequest struct {
+	route          *control.Route
+	qualifier      string
+	invocationType string
+	logType        string
+	clientContext  string // decoded and compacted
+	payload        []byte // "{}" when the request had none
+}
+
+// readInvoke reads what Invoke and InvokeWithResponseStream share: the
+// function, X-Amz-Invocation-Type (one of types, or none), X-Amz-Log-Type,
+// X-Amz-Client-Context and a JSON payload, and resolves the function. It
+// answers a DryRun itself (done).
+func (a *API) readInvoke(w http.ResponseWriter, r *http.Request, body []byte, types ...string) (req invokeRequest, done bool, err error) {
+	name, q, err := functionName(r)
+	if err != nil {
+		return req, false, err
+	}
+	h := r.Header
+	req.qualifier, req.invocationType = q, h.Get("X-Amz-Invocation-Type")
+	if req.invocationType != "" && !slices.Contains(types, req.invocationType) {
+		return req, false, awserr.Validation("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [%s]", req.invocationType, strings.Join(types, ", "))
+	}
+	req.logType = h.Get("X-Amz-Log-Type")
+	if req.logType != "" && req.logType != "None" && req.logType != "Tail" {
+		return req, false, awserr.Validation("1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]", req.logType)
+	}
+	if cc := h.Get("X-Amz-Client-Context"); cc != "" {
+		if len(cc) > 3583 {
+			return req, false, awserr.InvalidParameter("Client context must be a base64 string of at most 3583 bytes.")
+		}
+		decoded, err := base64.StdEncoding.DecodeString(cc)
+		var compact bytes.Buffer
+		if err != nil || json.Compact(&compact, decoded) != nil {
+			return req, false, awserr.InvalidParameter("Client context must be a valid Base64-encoded JSON object.")
+		}
+		// Compact JSON has no raw line breaks, so it is safe in the
+		// Lambda-Runtime-Client-Context header it travels in.
+		req.clientContext = compact.String()
+	}
+	if len(body) > 0 && !json.Valid(body) {
+		return req, false, awserr.InvalidRequestContent("Could not parse request body into json: the payload is not valid JSON")
+	}
+	if req.route, err = a.ctl.Resolve(name, q); err != nil {
+		return req, false, err
+	}
+	if req.invocationType == "DryRun" {
+		w.Header().Set("X-Amz-Executed-Version", req.route.Version)
+		w.WriteHeader(http.StatusNoContent)
+		return req, true, nil
+	}
+	req.payload = body
+	if len(body) == 0 {
+		req.payload = []byte("{}")
+	}
+	return req, false, nil
+}
+
+// invocation is the synchronous invocation of req, started at start.
+func (req *invokeRequest) invocation(r *http.Request, start time.Time) *runtimeapi.Invocation {
+	return &runtimeapi.Invocation{
+		ID:            ids.New(),
+		Payload:       req.payload,
+		Deadline:      syncDeadline(start, req.route),
+		FunctionARN:   qualifiedARN(req.route, req.qualifier),
+		ClientContext: req.clientContext,
+		TraceID:       r.Header.Get("X-Amzn-Trace-Id"),
+		WantLog:       req.logType == "Tail",
+	}
+}
+
+// run dispatches rec's invocation and tells the meter and the observers
+// how it went: the synchronous and the asynchronous invokes' common path.
+func (a *API) run(ctx context.Context, rec *InvokeRecord) error {
+	inv := rec.Invocation
+	err := a.dispatch(ctx, rec)
+	rec.Duration = time.Since(rec.Start)
+	if !inv.Dispatched().IsZero() && !inv.Answered.IsZero() {
+		rec.Duration = inv.Answered.Sub(inv.Dispatched()) // the function's own time, as Lambda bills
+	}
+	if err == nil && a.meter != nil {
+		a.meter.Invoke(rec.Route.FunctionName, rec.Duration, rec.Overflow)
+	}
+	if err == nil || rec.Throttled != "" {
+		for _, o := range a.observers {
+			o.ObserveInvoke(*rec)
+		}
+	}
+	return err
 }
 
 // jsonContentType is shared by every invoke's answer rather than allocated

@@ -27,13 +27,31 @@ var unsupported = map[string]map[string]string{
 		"ImageUri":        "container images are not supported: upload a zip (ZipFile)",
 		"SourceKMSKeyArn": "customer managed KMS keys are not supported",
 	},
+	"CreateEventSourceMapping": mappingExtras,
+	"UpdateEventSourceMapping": mappingExtras,
+}
+
+// mappingExtras are the members of event source mappings for sources and
+// settings Paddock's pollers do not run (it maps SQS queues, Kinesis
+// streams and DynamoDB streams).
+var mappingExtras = map[string]string{
+	"SelfManagedEventSource":              "self-managed Apache Kafka event sources are not supported",
+	"SelfManagedKafkaEventSourceConfig":   "self-managed Apache Kafka event sources are not supported",
+	"AmazonManagedKafkaEventSourceConfig": "Amazon MSK event sources are not supported",
+	"Topics":                              "Kafka event sources are not supported",
+	"Queues":                              "Amazon MQ event sources are not supported",
+	"DocumentDBEventSourceConfig":         "Amazon DocumentDB event sources are not supported",
+	"SourceAccessConfigurations":          "source access configurations (VPC, authentication) are not supported",
+	"KMSKeyArn":                           "customer managed KMS keys for filter criteria are not supported",
+	"MetricsConfig":                       "event source mapping metrics are not supported",
+	"LoggingConfig":                       "event source mapping logging configurations are not supported",
+	"ProvisionedPollerConfig":             "provisioned mode (ProvisionedPollerConfig) is not supported",
+	"TumblingWindowInSeconds":             "tumbling windows are not supported",
 }
 
 var functionExtras = map[string]string{
 	"VpcConfig":            "functions do not attach to VPCs on Paddock (a capacity provider's instances carry its network)",
-	"DeadLetterConfig":     "dead-letter queues need asynchronous invokes, which Paddock does not have yet",
 	"KMSKeyArn":            "customer managed KMS keys are not supported",
-	"Layers":               "layers are not supported yet",
 	"FileSystemConfigs":    "EFS file systems are not supported",
 	"ImageConfig":          "container images are not supported",
 	"CodeSigningConfigArn": "code signing configurations are not supported",

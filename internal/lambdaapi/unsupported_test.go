@@ -17,9 +17,10 @@ func TestRefuseUnsupported(t *testing.T) {
 		{"CreateFunction", `{"VpcConfig":{"SubnetIds":[],"SecurityGroupIds":[],"Ipv6AllowedForDualStack":false}}`, ""},
 		{"CreateFunction", `{"VpcConfig":{"SubnetIds":["subnet-1"],"SecurityGroupIds":[]}}`, "VpcConfig"},
 		{"UpdateFunctionConfiguration", `{"DeadLetterConfig":{"TargetArn":""}}`, ""},
-		{"UpdateFunctionConfiguration", `{"DeadLetterConfig":{"TargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq"}}`, "DeadLetterConfig"},
+		{"UpdateFunctionConfiguration", `{"DeadLetterConfig":{"TargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq"}}`, ""}, // dead letters are sent
+		{"UpdateFunctionConfiguration", `{"DeadLetterConfig":{"TargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq"},"Layers":["arn:aws:lambda:us-east-1:000000000000:layer:l:1"]}`, ""},
 		{"CreateFunction", `{"Layers":[]}`, ""},
-		{"CreateFunction", `{"Layers":["arn:aws:lambda:us-east-1:000000000000:layer:l:1"]}`, "Layers"},
+		{"CreateFunction", `{"Layers":["arn:aws:lambda:us-east-1:000000000000:layer:l:1"],"FileSystemConfigs":[{"Arn":"a","LocalMountPath":"/mnt/x"}]}`, "FileSystemConfigs"},
 		{"CreateFunction", `{"SnapStart":{"ApplyOn":"None"}}`, ""},
 		{"CreateFunction", `{"SnapStart":{"ApplyOn":"PublishedVersions"}}`, "SnapStart"},
 		{"CreateFunction", `{"KMSKeyArn":"","CodeSigningConfigArn":null}`, ""},
@@ -28,6 +29,11 @@ func TestRefuseUnsupported(t *testing.T) {
 		{"UpdateFunctionCode", `{"S3Bucket":"b","S3Key":"k"}`, "S3Bucket"},
 		{"GetFunction", `{"VpcConfig":{"SubnetIds":["s"]}}`, ""},
 		{"CreateFunction", `not json`, ""},
+		{"CreateEventSourceMapping", `{"EventSourceArn":"arn:aws:sqs:us-east-1:000000000000:q","FunctionName":"f","TumblingWindowInSeconds":0,"KMSKeyArn":""}`, ""},
+		{"CreateEventSourceMapping", `{"FunctionName":"f","SelfManagedEventSource":{"Endpoints":{"KAFKA_BOOTSTRAP_SERVERS":["kafka:1000"]}},"Topics":["t"]}`, "SelfManagedEventSource"},
+		{"CreateEventSourceMapping", `{"EventSourceArn":"arn:aws:kinesis:us-east-1:000000000000:stream/s","TumblingWindowInSeconds":60}`, "TumblingWindowInSeconds"},
+		{"UpdateEventSourceMapping", `{"ProvisionedPollerConfig":{"MinimumPollers":1}}`, "ProvisionedPollerConfig"},
+		{"UpdateEventSourceMapping", `{"MetricsConfig":{"Metrics":["EventCount"]},"BatchSize":5}`, "MetricsConfig"},
 	}
 	for _, tt := range tests {
 		err := refuseUnsupported(tt.op, []byte(tt.body))

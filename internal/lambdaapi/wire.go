@@ -154,8 +154,10 @@ type functionConfiguration struct {
 	LastModified           string                  `json:"LastModified"`
 	CodeSha256             string                  `json:"CodeSha256"`
 	Version                string                  `json:"Version"`
+	Layers                 []layerRef              `json:"Layers,omitempty"`
 	Environment            *environment            `json:"Environment,omitempty"`
 	TracingConfig          tracingConfig           `json:"TracingConfig"`
+	DeadLetterConfig       *deadLetterConfig       `json:"DeadLetterConfig,omitempty"`
 	RevisionId             string                  `json:"RevisionId"`
 	State                  string                  `json:"State"`
 	StateReason            string                  `json:"StateReason,omitempty"`
@@ -170,6 +172,11 @@ type functionConfiguration struct {
 	CapacityProviderConfig *capacityProviderConfig `json:"CapacityProviderConfig,omitempty"`
 	SnapStart              snapStart               `json:"SnapStart"`
 	RuntimeVersionConfig   runtimeVersionConfig    `json:"RuntimeVersionConfig"`
+}
+
+// deadLetterConfig is a function's dead-letter queue (SQS) or topic (SNS).
+type deadLetterConfig struct {
+	TargetArn string `json:"TargetArn"`
 }
 
 // snapStart is what AWS answers for a function without SnapStart (every
@@ -199,6 +206,7 @@ func (a *API) configToWire(c *control.Config) functionConfiguration {
 		Runtime:      c.Runtime, Role: c.Role, Handler: c.Handler,
 		CodeSize: c.CodeSize, Description: c.Description, Timeout: c.Timeout, MemorySize: c.MemorySize,
 		LastModified: stamp(c.LastModified), CodeSha256: c.CodeSHA256, Version: c.Version,
+		Layers:        layerRefsToWire(c.Layers),
 		TracingConfig: tracingConfig{c.TracingMode}, RevisionId: c.RevisionID,
 		State: c.State, StateReason: c.StateReason, StateReasonCode: c.StateReasonCode,
 		LastUpdateStatus: c.LastUpdateStatus, LastUpdateStatusReason: c.LastUpdateStatusReason,
@@ -210,6 +218,9 @@ func (a *API) configToWire(c *control.Config) functionConfiguration {
 	}
 	if c.Version == control.Latest {
 		out.FunctionArn = a.ctl.FunctionARN(c.FunctionName, "")
+	}
+	if c.DeadLetterTarget != "" {
+		out.DeadLetterConfig = &deadLetterConfig{TargetArn: c.DeadLetterTarget}
 	}
 	if c.Env != nil {
 		out.Environment = &environment{Variables: c.Env}
@@ -276,11 +287,13 @@ type createFunctionRequest struct {
 	PackageType            string                  `json:"PackageType"`
 	Environment            *environment            `json:"Environment"`
 	TracingConfig          *tracingConfig          `json:"TracingConfig"`
+	DeadLetterConfig       *deadLetterConfig       `json:"DeadLetterConfig"`
 	Tags                   map[string]string       `json:"Tags"`
 	Architectures          []string                `json:"Architectures"`
 	EphemeralStorage       *ephemeralStorage       `json:"EphemeralStorage"`
 	LoggingConfig          *loggingConfig          `json:"LoggingConfig"`
 	CapacityProviderConfig *capacityProviderConfig `json:"CapacityProviderConfig"`
+	Layers                 []string                `json:"Layers"`
 }
 
 type updateFunctionConfigurationRequest struct {
@@ -292,10 +305,12 @@ type updateFunctionConfigurationRequest struct {
 	Environment            *environment            `json:"Environment"`
 	Runtime                *string                 `json:"Runtime"`
 	TracingConfig          *tracingConfig          `json:"TracingConfig"`
+	DeadLetterConfig       *deadLetterConfig       `json:"DeadLetterConfig"`
 	RevisionId             string                  `json:"RevisionId"`
 	EphemeralStorage       *ephemeralStorage       `json:"EphemeralStorage"`
 	LoggingConfig          *loggingConfig          `json:"LoggingConfig"`
 	CapacityProviderConfig *capacityProviderConfig `json:"CapacityProviderConfig"`
+	Layers                 *[]string               `json:"Layers"`
 }
 
 type updateFunctionCodeRequest struct {

@@ -177,13 +177,19 @@ func ownRequestID(text string) (id string, ok bool) {
 	if len(t) < 2 || t[0] != '{' || t[len(t)-1] != '}' {
 		return "", false
 	}
+	// Node.js's and Python's runtime clients name it requestId, Java's
+	// AWSRequestId.
 	var v struct {
-		RequestID any `json:"requestId"`
+		RequestID    any `json:"requestId"`
+		AWSRequestID any `json:"AWSRequestId"`
 	}
 	if json.Unmarshal([]byte(t), &v) != nil {
 		return "", false
 	}
 	id, _ = v.RequestID.(string)
+	if id == "" {
+		id, _ = v.AWSRequestID.(string)
+	}
 	return id, true
 }
 

@@ -108,6 +108,7 @@ func TestLogOwnRequestID(t *testing.T) {
 	}{
 		{`{"requestId":"abc","message":"m"}`, "abc", true},
 		{`  {"requestId":"abc"}  `, "abc", true},
+		{`{"timestamp":"t","level":"INFO","message":"m","AWSRequestId":"java-1"}`, "java-1", true},
 		{`{"message":"m"}`, "", true},
 		{`{"requestId":42}`, "", true},
 		{`{"requestId":"abc"`, "", false},

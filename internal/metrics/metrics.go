@@ -61,6 +61,8 @@ type Sources struct {
 	Prices billing.Prices
 	// Cluster is set on a server of several.
 	Cluster Cluster
+	// Async is the asynchronous invokes' queue and this server's workers.
+	Async Async
 }
 
 // Metrics is Paddock's registry. Its ObserveInvoke counts each invoke
@@ -88,6 +90,9 @@ func New(src Sources) *Metrics {
 	}
 	if src.Cluster != nil {
 		reg.MustRegister(newClusterCollector(src.Cluster))
+	}
+	if src.Async != nil {
+		reg.MustRegister(newAsyncCollector(src.Async))
 	}
 	return m
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/async"
 	"github.com/paddockhq/paddock/internal/billing"
 	"github.com/paddockhq/paddock/internal/control"
 	"github.com/paddockhq/paddock/internal/fleet"
@@ -44,6 +45,7 @@ import (
 	"github.com/paddockhq/paddock/internal/nethost"
 	"github.com/paddockhq/paddock/internal/ondemand"
 	"github.com/paddockhq/paddock/internal/router"
+	"github.com/paddockhq/paddock/internal/runtimes"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/scaler"
 	"github.com/paddockhq/paddock/internal/sigv4"
@@ -69,6 +71,21 @@ type Options struct {
 	AccountConcurrency int
 	// SavingsPlan is a discount (0..1) on LMI instance cost in bills.
 	SavingsPlan float64
+	// AsyncDelays are the waits between deliveries of an asynchronous
+	// invoke (nil: Lambda's, async.LambdaDelays); AsyncConcurrency is how
+	// many events this server delivers at once (0: 64).
+	AsyncDelays      *async.Delays
+	AsyncConcurrency int
+	// AWSEndpoint is the URL of the AWS APIs asynchronous invocation
+	// records are sent to (SQS, SNS, EventBridge); "": AWS's, or the SDK's
+	// AWS_ENDPOINT_URL. Credentials come from the SDK's default chain.
+	AWSEndpoint string
+	// FunctionURLDomain, when set, is where function URLs are answered as
+	// host names: "localhost:9400" (or "https://lambda.example.com") gives
+	// http://ID.lambda-url.REGION.localhost:9400/, which needs that wildcard
+	// name to reach this API port. Unset, FunctionUrl is the path form
+	// ENDPOINT/lambda-url/ID/, which always works (both forms are served).
+	FunctionURLDomain string
 	// LogRetention and LogMaxBytes bound the function log stream (zero:
 	// the logs role's defaults).
 	LogRetention time.Duration
@@ -84,6 +101,11 @@ type Options struct {
 	// Sandbox is "strict" or "best-effort" ("" is best-effort): how
 	// function processes are confined (package sandbox).
 	Sandbox string
+	// RuntimePaths maps managed runtimes to the interpreters they run on
+	// (--runtime-path); RuntimesDir is where the runtime clients are
+	// ("": runtimes.DefaultDir()). See internal/runtimes.
+	RuntimePaths runtimes.Mapping
+	RuntimesDir  string
 	// The API port's defenses against floods (package frontdoor):
 	// MaxConnections caps its open connections (0: frontdoor's default,
 	// from RLIMIT_NOFILE; negative: no cap); ConnIdleTimeout closes a
@@ -205,6 +227,9 @@ type Platform struct {
 	leaderChanges atomic.Uint64
 	leases        jetstream.KeyValue
 	self          string // the API URL other servers reach this one at
+
+	async     *async.Workers
+	stopAsync context.CancelFunc
 }
 
 // Leading reports whether this server is the leader: it runs the scaler
@@ -425,7 +450,8 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 			return nil, err
 		}
 	}
-	ctl, err := control.Open(ctx, st, control.Options{Region: opts.Region, AccountConcurrency: opts.AccountConcurrency})
+	hostRuntimes := findRuntimes(ctx, opts.RuntimePaths, opts.RuntimesDir)
+	ctl, err := control.Open(ctx, st, control.Options{Region: opts.Region, AccountConcurrency: opts.AccountConcurrency, Runtimes: hostRuntimes})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -434,7 +460,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	rt := router.New()
 	outputs := &fanout{}
 	var provider fleet.Provider
-	local := &fleet.Local{Cache: cache, LaunchDelay: opts.LaunchDelay, Output: outputs}
+	local := &fleet.Local{Cache: cache, LaunchDelay: opts.LaunchDelay, Output: outputs, Runtimes: hostRuntimes}
 	var static *fleet.Static
 	var processes *fleet.Processes
 	if opts.Provider == "static" || opts.Provider == "ec2" || opts.Provider == "processes" {
@@ -454,7 +480,8 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 				}
 			}
 			processes = fleet.NewProcesses(static, fleet.ProcessesConfig{AgentPath: agentPath, JoinURL: st.ClientURL(),
-				JoinToken: opts.JoinToken, DataDir: filepath.Join(opts.DataDir, "instances"), Network: *localNet, Forget: forget(joins)})
+				JoinToken: opts.JoinToken, DataDir: filepath.Join(opts.DataDir, "instances"), Network: *localNet, Forget: forget(joins),
+				RuntimeArgs: runtimeArgs(opts.RuntimePaths, opts.RuntimesDir)})
 			provider = processes
 		}
 		if opts.Provider == "ec2" {
@@ -526,6 +553,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	pool := ondemand.New(ctl, func(notify func(agent.Event)) *agent.Agent {
 		a := agent.New("i-ondemand", cache, notify)
 		a.Output = outputs
+		a.Runtimes = hostRuntimes
 		return a
 	})
 	if opts.IdleTimeout > 0 {
@@ -559,8 +587,8 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		server: apiServer(opts, api, lambdaapi.IsInvoke), api: api, drain: opts.ShutdownTimeout,
 	}
 	p.OnDemand = pool
-	w := &wiring{ctx: runCtx, opts: opts, store: st, ctl: ctl, loop: loop, pool: pool, meter: rec, api: api, outputs: outputs, p: p}
-	for _, wire := range []func(*wiring) error{wireLogs, wireMetrics, wireConsole} {
+	w := &wiring{ctx: runCtx, opts: opts, store: st, ctl: ctl, loop: loop, pool: pool, meter: rec, api: api, outputs: outputs, p: p, verify: verifier}
+	for _, wire := range []func(*wiring) error{wireLogs, wireCode, wireAsync, wirePollers, wireFunctionURLs, wireSchedules, wireMetrics, wireConsole} {
 		if err := wire(w); err != nil {
 			cancel()
 			p.wg.Wait()
@@ -747,6 +775,8 @@ func ExternalNATSConfig(opts Options) (string, error) {
 # not, by the Paddock servers (agents: host id, join token, a key of their own).
 # $PADDOCK_NATS_PASSWORD is read from nats-server's environment: or write the
 # password, or its bcrypt hash (nats server passwd), in its place.
+# Asynchronous invokes carry payloads of up to 1 MB, with headers.
+max_payload: %d
 authorization {
   users: [
     {user: %q, password: $PADDOCK_NATS_PASSWORD}
@@ -759,7 +789,7 @@ authorization {
     auth_users: [%q]
   }
 }
-`, user, nonceKey, pub, user), nil
+`, store.MaxPayload, user, nonceKey, pub, user), nil
 }
 
 // ShutdownTimeout is the drain window Close gives invokes in progress:
@@ -793,6 +823,9 @@ func (p *Platform) ShutdownTimeout() time.Duration {
 func (p *Platform) Close() {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), p.ShutdownTimeout())
 	defer cancel()
+	if p.stopAsync != nil {
+		p.stopAsync() // no new deliveries; those in progress drain with the API's invokes
+	}
 	p.server.Shutdown(shutdownCtx) //nolint:errcheck // Close below ends what is left
 	p.server.Close()               //nolint:errcheck
 	slog.Info("invokes cut by shutdown", "n", p.api.CutInvokes())

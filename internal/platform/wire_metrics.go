@@ -29,6 +29,9 @@ func wireMetrics(w *wiring) error {
 	if w.p.Static != nil {
 		src.Cluster = w.p
 	}
+	if w.p.async != nil {
+		src.Async = w.p.async
+	}
 	m := metrics.New(src)
 	w.api.Observe(m)
 	h := m.Handler()

@@ -5,12 +5,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/async"
 	"github.com/paddockhq/paddock/internal/control"
 	"github.com/paddockhq/paddock/internal/lambdaapi"
 	"github.com/paddockhq/paddock/internal/meter"
 	"github.com/paddockhq/paddock/internal/ondemand"
 	"github.com/paddockhq/paddock/internal/scaler"
+	"github.com/paddockhq/paddock/internal/sigv4"
 	"github.com/paddockhq/paddock/internal/store"
 )
 
@@ -29,6 +33,9 @@ type wiring struct {
 	api     *lambdaapi.API
 	outputs *fanout // add agent.OutputSinks here
 	p       *Platform
+	aws     func() (aws.Config, error) // awsConfig's, once loaded
+	verify  *sigv4.Verifier            // the API's (nil: --no-auth)
+	async   *async.Queue               // set by wireAsync
 }
 
 // goroutine runs fn until the platform stops; Close waits for it.

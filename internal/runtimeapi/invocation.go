@@ -25,6 +25,20 @@ const (
 // MaxResponseBytes is Lambda's synchronous response limit.
 const MaxResponseBytes = 6 << 20
 
+// MaxStreamedResponseBytes is Lambda's limit on a streamed response
+// (InvokeWithResponseStream, RESPONSE_STREAM function URLs): 200 MB.
+const MaxStreamedResponseBytes = 200 << 20
+
+// A ResponseStream takes the bytes of a streamed answer in order. It is
+// called from the Runtime API's connection, and may be called after the
+// invoke ended (one that timed out while it streamed): its owner makes
+// it refuse bytes from then on. An error stops the stream; the rest of
+// the answer is read and dropped.
+type ResponseStream interface {
+	// WriteStream takes the next bytes; contentType is the answer's.
+	WriteStream(contentType string, p []byte) error
+}
+
 // Invocation is one invoke on its way through an EE. The caller fills the
 // request fields; the EE fills the result fields before Invoke returns.
 type Invocation struct {
@@ -38,6 +52,12 @@ type Invocation struct {
 	// WantLog asks an EE behind a hop for its output while the invoke ran
 	// (LogType Tail), which comes back in Log.
 	WantLog bool
+	// Stream, when set, takes a streamed answer as it arrives (a /response
+	// with a chunked body: every answer of aws-lambda-go, whose body has
+	// no length): InvokeWithResponseStream and RESPONSE_STREAM URLs. The
+	// answer's Response then stays empty unless the stream failed. Nil:
+	// the answer is collected into Response, whatever its framing.
+	Stream ResponseStream
 
 	// Response is the function's answer: its result, or with FunctionError
 	// set, the error document {"errorMessage","errorType",...}.

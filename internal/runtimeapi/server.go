@@ -479,7 +479,17 @@ func (s *Server) redispatch(inv *Invocation) {
 // even a late or unknown one: aws-lambda-go ends the whole runtime process
 // on any other status, and one late invoke must not take the EE down.
 func (s *Server) answer(br *bufio.Reader, bw *bufio.Writer, req *request, id string, isError bool) error {
-	body, tooLarge, err := readBody(br, bw, req, MaxResponseBytes)
+	var (
+		body               []byte
+		tooLarge, streamed bool
+		err                error
+	)
+	if stream := s.streamOf(id, isError, req); stream != nil {
+		streamed = true
+		tooLarge, err = streamBody(br, bw, req, stream, MaxStreamedResponseBytes)
+	} else {
+		body, tooLarge, err = readBody(br, bw, req, MaxResponseBytes)
+	}
 	if err != nil {
 		return err
 	}
@@ -505,6 +515,8 @@ func (s *Server) answer(br *bufio.Reader, bw *bufio.Writer, req *request, id str
 		if inv.state.CompareAndSwap(stateDispatched, stateAnswered) {
 			inv.Answered = time.Now()
 			switch {
+			case tooLarge && streamed:
+				inv.fail(ErrorTypeResponseTooLarge, "Response payload size exceeded maximum allowed payload size (209715200 bytes).")
 			case tooLarge:
 				inv.fail(ErrorTypeResponseTooLarge, "Response payload size exceeded maximum allowed payload size (6291456 bytes).")
 			case isError:
@@ -529,6 +541,20 @@ func (s *Server) answer(br *bufio.Reader, bw *bufio.Writer, req *request, id str
 	}
 	bw.Write(respAccepted) //nolint:errcheck
 	return bw.Flush()
+}
+
+// streamOf is the stream that an answer to the invoke id goes to as it
+// arrives: a /response in chunks to a pending invoke that has one.
+func (s *Server) streamOf(id string, isError bool, req *request) ResponseStream {
+	if isError || !req.chunked {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if inv := s.pending[id]; inv != nil {
+		return inv.Stream
+	}
+	return nil
 }
 
 // errorTypeOf reads errorType from a runtime's error document.

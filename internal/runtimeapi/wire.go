@@ -28,6 +28,7 @@ type request struct {
 	contentLength int64
 	chunked       bool
 	expect100     bool
+	contentType   string
 	trailerType   string // Lambda-Runtime-Function-Error-Type trailer
 	trailerBody   string // Lambda-Runtime-Function-Error-Body trailer
 }
@@ -96,6 +97,8 @@ func readRequest(br *bufio.Reader, req *request) error {
 			req.close = equalFold(value, "close")
 		case equalFold(name, "expect"):
 			req.expect100 = equalFold(value, "100-continue")
+		case equalFold(name, "content-type"):
+			req.contentType = string(value)
 		case equalFold(name, "lambda-runtime-function-error-type"):
 			req.errorType = string(value)
 		}
@@ -255,4 +258,40 @@ func writeNext(bw *bufio.Writer, inv *Invocation) error {
 	bw.WriteString("\r\n\r\n")                                        //nolint:errcheck
 	bw.Write(inv.Payload)                                             //nolint:errcheck
 	return bw.Flush()
+}
+
+// streamBody passes a chunked body to stream as it arrives, at most limit
+// bytes (tooLarge past that; the rest is read and dropped), then reads the
+// trailers. A stream that refuses bytes gets no more; the body is still
+// read to its end, so that the connection stays usable.
+func streamBody(br *bufio.Reader, bw *bufio.Writer, req *request, stream ResponseStream, limit int64) (tooLarge bool, err error) {
+	if req.expect100 {
+		bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n") //nolint:errcheck
+		if err := bw.Flush(); err != nil {
+			return false, err
+		}
+	}
+	r := httputil.NewChunkedReader(br)
+	buf := make([]byte, 32<<10)
+	var n int64
+	open := true
+	for {
+		m, err := r.Read(buf)
+		if m > 0 {
+			n += int64(m)
+			if n > limit {
+				tooLarge = true
+			}
+			if open && !tooLarge {
+				open = stream.WriteStream(req.contentType, buf[:m]) == nil
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return tooLarge, err
+		}
+	}
+	return tooLarge, readTrailers(br, req)
 }

@@ -19,7 +19,9 @@ import (
 //	                      certificates, the dynamic linker's cache, ...),
 //	                      read-only, with a passwd and group of its own
 //	/var/task             its code, read-only (LAMBDA_TASK_ROOT)
-//	/opt                  empty (layers, later)
+//	/opt                  the function's layers, read-only (empty without)
+//	/var/runtime          a managed runtime's client, read-only
+//	/var/lang             its interpreter's install root, read-only
 //	/tmp                  its own tmpfs of Limits.TmpBytes
 //	/dev                  null, zero, full, random, urandom, tty, and its
 //	                      own /dev/shm
@@ -61,10 +63,25 @@ func (s *Sandbox) enterRoot() error {
 		return err
 	}
 	defer unix.Close(code)
+	// Like the code, the other mounts are opened before the root covers
+	// /tmp, where their directories may be.
+	var mounts []int
+	defer func() {
+		for _, fd := range mounts {
+			unix.Close(fd)
+		}
+	}()
+	for _, m := range s.mounts {
+		fd, err := unix.Open(m.Host, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %s for %s: %w", m.Host, m.At, err)
+		}
+		mounts = append(mounts, fd)
+	}
 	// The thread has its own umask now (unshare gave it its own fs
 	// state): the modes below are meant exactly, whatever Paddock's is.
 	unix.Umask(0)
-	if err := s.buildRoot(rootMount, code); err != nil {
+	if err := s.buildRoot(rootMount, code, mounts); err != nil {
 		return err
 	}
 	if err := pivot(rootMount); err != nil {
@@ -75,8 +92,9 @@ func (s *Sandbox) enterRoot() error {
 	return nil
 }
 
-// buildRoot assembles the root at r.
-func (s *Sandbox) buildRoot(r string, code int) error {
+// buildRoot assembles the root at r, with the code (the descriptor code)
+// and s.mounts (their descriptors, in order).
+func (s *Sandbox) buildRoot(r string, code int, mounts []int) error {
 	if err := unix.Mount("tmpfs", r, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=1m,nr_inodes=4096"); err != nil {
 		return fmt.Errorf("root tmpfs: %w", err)
 	}
@@ -99,6 +117,11 @@ func (s *Sandbox) buildRoot(r string, code int) error {
 	}
 	if err := readOnly(task, false); err != nil {
 		return fmt.Errorf("mount code read-only: %w", err)
+	}
+	for i, m := range s.mounts {
+		if err := bindAt(fmt.Sprintf("/proc/self/fd/%d", mounts[i]), filepath.Join(r, m.At)); err != nil {
+			return fmt.Errorf("mount %s: %w", m.At, err)
+		}
 	}
 	tmpOpts := "mode=1777"
 	if s.lim.TmpBytes > 0 {
@@ -162,6 +185,20 @@ func bindReadOnly(src, dst string, dir bool) error {
 		return fmt.Errorf("bind %s read-only: %w", src, err)
 	}
 	return nil
+}
+
+// bindAt bind-mounts the host directory src read-only at dst, making dst
+// and its parents in the root as needed (/opt is there already).
+func bindAt(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	if _, err := os.Stat(dst); err == nil {
+		if err := os.Remove(dst); err != nil { // an empty directory of the root's own
+			return err
+		}
+	}
+	return bindReadOnly(src, dst, true)
 }
 
 // readOnly makes the mount at path read-only, nosuid and nodev, with

@@ -89,6 +89,7 @@ type Sandbox struct {
 	lim     Limits
 	codeDir string // the code, on the host (symlinks resolved)
 	taskDir string // the code, as the runtime sees it
+	mounts  []Mount
 	dir     string // the EE's directory on the host, without a mount namespace
 	tmpDir  string // its TMPDIR on the host, without a mount namespace
 	tmpfs   bool   // tmpDir is a tmpfs mounted here
@@ -106,10 +107,19 @@ type Sandbox struct {
 	closeErr  error
 }
 
+// Mount is a host directory the EE reads besides its code: its runtime
+// client, its interpreter, its layers.
+type Mount struct {
+	Host string // on the host
+	At   string // where the EE sees it in a minimal root (/var/runtime, /var/lang, /opt)
+}
+
 // Prepare makes what EE id needs before its runtime starts: its cgroup with
 // lim, its uid, and (without a mount namespace) its directories. codeDir
-// holds the function's extracted code; the EE only reads it.
-func (c Caps) Prepare(id string, lim Limits, codeDir string) (_ *Sandbox, err error) {
+// holds the function's extracted code; the EE only reads it, and the
+// mounts, read-only at their At in a minimal root (elsewhere the EE reads
+// them at their Host path: see Path).
+func (c Caps) Prepare(id string, lim Limits, codeDir string, mounts ...Mount) (_ *Sandbox, err error) {
 	// The view mounts the code at its real path, which must not go
 	// through symlinks.
 	dir, err := filepath.EvalSymlinks(codeDir)
@@ -119,7 +129,7 @@ func (c Caps) Prepare(id string, lim Limits, codeDir string) (_ *Sandbox, err er
 	if err != nil {
 		return nil, fmt.Errorf("code dir: %w", err)
 	}
-	s := &Sandbox{caps: c, name: uniqueName(id), lim: lim, codeDir: dir, taskDir: dir}
+	s := &Sandbox{caps: c, name: uniqueName(id), lim: lim, codeDir: dir, taskDir: dir, mounts: mounts}
 	defer func() {
 		if err != nil {
 			s.Close() //nolint:errcheck // undoing a half-made sandbox; err says why
@@ -302,6 +312,15 @@ func copyFile(src, dst string) error {
 // TaskDir is the code directory as the runtime sees it: its working
 // directory and LAMBDA_TASK_ROOT.
 func (s *Sandbox) TaskDir() string { return s.taskDir }
+
+// Path is where the runtime sees m: At in a minimal root, else (no
+// sandbox, or the host's own root) its Host path.
+func (s *Sandbox) Path(m Mount) string {
+	if s != nil && s.caps.MountNamespace && s.caps.MinimalRoot {
+		return m.At
+	}
+	return m.Host
+}
 
 // Env is what the runtime's environment needs on top of Lambda's: TMPDIR
 // when its private tmp is not at /tmp.

@@ -133,6 +133,8 @@ func OpenEmbeddedListening(ctx context.Context, dir string, l Listen) (*Store, e
 		// fsyncs every 2 minutes. Config writes are rare, so syncing each one
 		// costs nothing that matters.
 		SyncAlways: true,
+		// An asynchronous invoke's payload (1 MB) with its headers.
+		MaxPayload: MaxPayload,
 		// PADDOCK_DEBUG_NATS=1 shows the embedded server's own log (auth
 		// refusals, permission violations) on stderr.
 		NoLog: os.Getenv("PADDOCK_DEBUG_NATS") == "",
@@ -785,21 +787,10 @@ func (s *Store) ClientURL() string {
 // messaging beside its buckets.
 func (s *Store) Conn() *nats.Conn { return s.nc }
 
-// CodeFetcher reads code zips from the object store a server created, for
-// agents that join over nc's engine.
-func CodeFetcher(ctx context.Context, js jetstream.JetStream) (func(ctx context.Context, hexSHA string) ([]byte, error), error) {
-	code, err := js.ObjectStore(ctx, codeBucket)
-	if err != nil {
-		return nil, fmt.Errorf("object store %s: %w", codeBucket, err)
-	}
-	return func(ctx context.Context, hexSHA string) ([]byte, error) {
-		b, err := code.GetBytes(ctx, hexSHA)
-		if errors.Is(err, jetstream.ErrObjectNotFound) {
-			return nil, ErrNotFound
-		}
-		return b, err
-	}, nil
-}
+// MaxPayload is the largest message the engine takes: an asynchronous
+// invoke's payload (1 MB) with its headers. An external cluster needs it
+// too (max_payload).
+const MaxPayload = 2 << 20
 
 // Close disconnects and stops the embedded server, if any.
 func (s *Store) Close() {

@@ -106,7 +106,12 @@ func TestBadInputGetsTheModelsErrors(t *testing.T) {
 		{"unknown runtime", func(in *lambda.CreateFunctionInput) { in.Runtime = "cobol85" }, "ValidationException"},
 		{"runtime not supported yet", func(in *lambda.CreateFunctionInput) { in.Runtime = types.RuntimePython312 }, "InvalidParameterValueException"},
 		{"memory below LMI minimum", func(in *lambda.CreateFunctionInput) { in.MemorySize = aws.Int32(1024) }, "InvalidParameterValueException"},
-		{"timeout too long", func(in *lambda.CreateFunctionInput) { in.Timeout = aws.Int32(901) }, "InvalidParameterValueException"},
+		{"LMI timeout above 5400", func(in *lambda.CreateFunctionInput) { in.Timeout = aws.Int32(5401) }, "InvalidParameterValueException"},
+		{"default mode timeout above 900", func(in *lambda.CreateFunctionInput) {
+			in.CapacityProviderConfig = nil
+			in.MemorySize = aws.Int32(128)
+			in.Timeout = aws.Int32(901)
+		}, "InvalidParameterValueException"},
 		{"concurrency out of range", func(in *lambda.CreateFunctionInput) {
 			in.CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig.PerExecutionEnvironmentMaxConcurrency = aws.Int32(1601)
 		}, "ValidationException"},
@@ -141,6 +146,14 @@ func TestBadInputGetsTheModelsErrors(t *testing.T) {
 	}
 	if len(fns.Functions) != 0 {
 		t.Fatalf("refused requests created %d functions", len(fns.Functions))
+	}
+
+	// On LMI the Timeout may reach 5,400 s (for asynchronous and event
+	// source invokes; synchronous ones stop at 900 s).
+	long := good()
+	long.FunctionName, long.Timeout = aws.String("long-lmi"), aws.Int32(5400)
+	if out, err := e.lambda.CreateFunction(c, long); err != nil || aws.ToInt32(out.Timeout) != 5400 {
+		t.Errorf("an LMI function with a 5,400 s timeout: %v", err)
 	}
 
 	_, err = e.lambda.GetFunction(c, &lambda.GetFunctionInput{FunctionName: aws.String("missing")})

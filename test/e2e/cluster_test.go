@@ -551,3 +551,30 @@ func TestClusterFunctionLogs(t *testing.T) {
 		t.Error("an agent sent logs as another host")
 	}
 }
+
+// TestClusterStreamsAcrossHosts: InvokeWithResponseStream of a function
+// whose EE runs on an agent on another host: the hop carries the answer
+// as the function writes it (the first part reaches the SDK before the
+// second is written), and a stream that fails midway ends with its error.
+func TestClusterStreamsAcrossHosts(t *testing.T) {
+	c := startCluster(t, 1)
+	cp := c.capacityProvider("cp-stream")
+	in := createInput(t, "remote-streamer", cp, fnOpts{timeout: 10})
+	in.Code.ZipFile = testdataZip(t, "streamer")
+	if _, err := c.lambda.CreateFunction(ctx(t), in); err != nil {
+		t.Fatal(err)
+	}
+	c.scale("remote-streamer", "$LATEST.PUBLISHED", 1, 1)
+	if v, st := c.publish("remote-streamer"); st != types.StateActive {
+		t.Fatalf("version %s is %s, want Active", v, st)
+	}
+	chunks, complete, _ := streamInvoke(t, c.lambda, "remote-streamer", "1", `{}`, "")
+	checkStreamed(t, chunks)
+	if complete.ErrorCode != nil {
+		t.Errorf("InvokeComplete of a success: %+v", complete)
+	}
+	chunks, complete, _ = streamInvoke(t, c.lambda, "remote-streamer", "1", `{"fail":true}`, "")
+	if len(chunks) != 1 || !strings.HasPrefix(chunks[0].text, "part 1") || aws.ToString(complete.ErrorDetails) != "failed while streaming" {
+		t.Errorf("a failing stream across the hop: %+v, %q %q", chunks, aws.ToString(complete.ErrorCode), aws.ToString(complete.ErrorDetails))
+	}
+}

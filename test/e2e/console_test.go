@@ -124,16 +124,10 @@ func browserPath(t *testing.T) string {
 	return ""
 }
 
-// TestConsoleInBrowser drives the console in headless Chromium: log in with
-// the key pair, see the function version and its 3 EEs and its capacity
-// provider's instances, invoke, and see the invocations chart change.
-// PADDOCK_CONSOLE_SCREENSHOT names where to keep a screenshot; by default
-// it goes to the test's temporary directory, never the repository.
-func TestConsoleInBrowser(t *testing.T) {
-	chrome := browserPath(t)
-	e := startConsole(t)
-	e.activeFunction("webfn", fnOpts{})
-
+// browserContext starts headless chrome for the test (stopped at its end)
+// and returns a context of its first tab, bounded to 2 minutes.
+func browserContext(t *testing.T, chrome string) context.Context {
+	t.Helper()
 	profile := filepath.Join(t.TempDir(), "profile")
 	t.Cleanup(func() {
 		// Chromium's helpers can write into the profile for a moment
@@ -161,14 +155,28 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1400, 1100),
 	)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	defer cancelBrowser()
+	t.Cleanup(cancelBrowser)
 	if err := chromedp.Do(browserCtx); err != nil { // start the browser, without a timeout
 		t.Fatalf("start %s: %v", chrome, err)
 	}
 	c, cancel := context.WithTimeout(browserCtx, 2*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
+	return c
+}
+
+// TestConsoleInBrowser drives the console in headless Chromium: log in with
+// the key pair, see the function version and its 3 EEs and its capacity
+// provider's instances, invoke, and see the invocations chart change.
+// PADDOCK_CONSOLE_SCREENSHOT names where to keep a screenshot; by default
+// it goes to the test's temporary directory, never the repository.
+func TestConsoleInBrowser(t *testing.T) {
+	chrome := browserPath(t)
+	e := startConsole(t)
+	e.activeFunction("webfn", fnOpts{})
+
+	c := browserContext(t, chrome)
 
 	// A wrong secret shows the error on the login form.
 	if err := chromedp.Do(c,

@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -31,71 +29,28 @@ import (
 
 // startMoto runs moto_server on a free port of 127.0.0.1 and returns its
 // URL; it skips the test when moto_server is not installed
-// (scripts/install-moto.sh installs it).
+// (scripts/install-moto.sh installs it). It runs through
+// testdata/moto_server.py, which makes SQS receives atomic.
 func startMoto(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("moto_server")
+	if _, err := exec.LookPath("moto_server"); err != nil {
+		t.Skip("moto_server is not on PATH (scripts/install-moto.sh installs it)")
+	}
+	python, err := exec.LookPath("python3")
 	if err != nil {
-		t.Skip("moto_server is not on PATH (scripts/install-moto.sh installs it): the ec2 provider is not tested")
+		t.Skip("python3 is not on PATH")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	logPath := filepath.Join(t.TempDir(), "moto.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Killed if this process dies: Pdeathsig follows the thread that
-	// started it, so that thread stays (locked) until moto_server ends.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	started, exited := make(chan error, 1), make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		defer close(exited)
-		err := cmd.Start()
-		started <- err
-		if err == nil {
-			cmd.Wait() //nolint:errcheck
-		}
-		logFile.Close()
-	}()
-	if err := <-started; err != nil {
-		t.Fatalf("start moto_server: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill() //nolint:errcheck
-		<-exited
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("moto_server log:\n%s", b)
-		}
-	})
+	port := freePort(t, "127.0.0.1")
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	cmd := exec.Command(python, filepath.Join("testdata", "moto_server.py"), "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	startServer(t, "moto_server", cmd, filepath.Join(t.TempDir(), "moto.log"), 30*time.Second, func() error {
 		resp, err := http.Get(url + "/moto-api/")
 		if err == nil {
 			resp.Body.Close()
-			return url
 		}
-		select {
-		case <-exited:
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("moto_server exited:\n%s", b)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer at %s: %v", url, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err
+	})
+	return url
 }
 
 // TestEC2ProviderLaunchesAndTerminates: a server whose instances come from

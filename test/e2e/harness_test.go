@@ -107,12 +107,16 @@ func start(t *testing.T) *env {
 	return startIn(t, t.TempDir())
 }
 
-func startIn(t *testing.T, dataDir string) *env {
+func startIn(t *testing.T, dataDir string, with ...func(*platform.Options)) *env {
 	t.Helper()
-	p, err := platform.Start(context.Background(), platform.Options{
+	opts := platform.Options{
 		DataDir: dataDir, Listen: "127.0.0.1:0",
 		AccessKeyID: "AKIDPADDOCKTEST", SecretAccessKey: "paddock-test-secret",
-	})
+	}
+	for _, f := range with {
+		f(&opts)
+	}
+	p, err := platform.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("start paddock: %v", err)
 	}
@@ -349,8 +353,13 @@ func paddockBinary(t testing.TB) string {
 	return binPath
 }
 
-// TestMain removes the built command once every test has run.
+// TestMain removes the built command once every test has run. The AWS
+// SDK in Paddock (destinations, the ec2 provider) finds fake keys in the
+// environment: the tests point it at moto_server, never at AWS.
 func TestMain(m *testing.M) {
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": ""} {
+		os.Setenv(k, v) //nolint:errcheck // never fails for these names
+	}
 	code := m.Run()
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))

@@ -381,39 +381,37 @@ func (e *env) fetchLogs(function, query string) []logs.Record {
 	return decodeRecords(e.t, b.String())
 }
 
-var (
-	jsonlogOnce sync.Once
-	jsonlogZ    []byte
-	jsonlogErr  error
-)
-
 // jsonlogZip builds test/e2e/testdata/jsonlog into a deployment zip.
-func jsonlogZip(t testing.TB) []byte {
+func jsonlogZip(t testing.TB) []byte { return testdataZip(t, "jsonlog") }
+
+var testdataZips sync.Map // name → func() ([]byte, error), built once
+
+// testdataZip builds test/e2e/testdata/<name> as a bootstrap, once per
+// run, and returns its deployment zip.
+func testdataZip(t testing.TB, name string) []byte {
 	t.Helper()
-	jsonlogOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "paddock-jsonlog-")
+	build, _ := testdataZips.LoadOrStore(name, sync.OnceValues(func() ([]byte, error) {
+		dir, err := os.MkdirTemp("", "paddock-"+name+"-")
 		if err != nil {
-			jsonlogErr = err
-			return
+			return nil, err
 		}
 		defer os.RemoveAll(dir)
 		bin := filepath.Join(dir, "bootstrap")
-		cmd := exec.Command("go", "build", "-o", bin, "./test/e2e/testdata/jsonlog")
+		cmd := exec.Command("go", "build", "-o", bin, "./test/e2e/testdata/"+name)
 		cmd.Dir = moduleRoot(t)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			jsonlogErr = fmt.Errorf("build jsonlog: %v\n%s", err, out)
-			return
+			return nil, fmt.Errorf("build %s: %v\n%s", name, err, out)
 		}
 		data, err := os.ReadFile(bin)
 		if err != nil {
-			jsonlogErr = err
-			return
+			return nil, err
 		}
-		jsonlogZ = zipOf(map[string][]byte{"bootstrap": data})
-	})
-	if jsonlogErr != nil {
-		t.Fatal(jsonlogErr)
+		return zipOf(map[string][]byte{"bootstrap": data}), nil
+	}))
+	z, err := build.(func() ([]byte, error))()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return jsonlogZ
+	return z
 }

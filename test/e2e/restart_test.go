@@ -120,11 +120,11 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	}
 }
 
-// runBinary starts `paddock up` on a free port and returns its endpoint
+// runBinary starts `paddock up` (with args) on a free port and returns its endpoint
 // and a function that signals it and waits for it to exit.
-func runBinary(t *testing.T, bin, dir string) (string, func(syscall.Signal)) {
+func runBinary(t *testing.T, bin, dir string, args ...string) (string, func(syscall.Signal)) {
 	t.Helper()
-	cmd := exec.Command(bin, "up", "--listen", "127.0.0.1:0", "--data-dir", dir)
+	cmd := exec.Command(bin, append([]string{"up", "--listen", "127.0.0.1:0", "--data-dir", dir}, args...)...)
 	cmd.Env = append(os.Environ(), "PADDOCK_ACCESS_KEY_ID=AKIDPADDOCKTEST", "PADDOCK_SECRET_ACCESS_KEY=paddock-test-secret")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
