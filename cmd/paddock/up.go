@@ -230,6 +230,8 @@ empty success, and the log says how many were cut.`,
 	f.Int64Var(&opts.BodyReadMin, "body-read-min", platform.DefaultBodyReadMin, "bytes a request body must bring per --body-read-window")
 	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 0, "at a stop, how long invokes in progress may run before they are cut short with a ServiceException (0: the longest function Timeout, at least 5s, at most 60s)")
 	f.StringVar(&opts.AWSEndpoint, "aws-endpoint-url", "", "URL of the AWS APIs that asynchronous invocation records go to (SQS, SNS, EventBridge destinations), e.g. a LocalStack or moto_server (empty: AWS's, or AWS_ENDPOINT_URL; credentials from the SDK's default chain)")
+	f.StringVar(&opts.EventNATSURL, "event-nats-url", "", "NATS server (client URLs, comma-separated) whose JetStream streams event source mappings of arn:aws:nats:REGION:ACCOUNT:stream/NAME read, each through a durable consumer paddock-UUID; your own NATS, not Paddock's engine (empty: such mappings are not run)")
+	f.StringVar(&opts.EventNATSCreds, "event-nats-creds", "", "credentials file (JWT and nkey seed) for --event-nats-url")
 	f.StringVar(&opts.FunctionURLDomain, "function-url-domain", "", "answer function URLs as host names under this domain, AWS's shape: localhost:9400 gives http://ID.lambda-url.REGION.localhost:9400/ (browsers and curl resolve *.localhost; elsewhere a wildcard DNS name must reach this port); empty: URLs are ENDPOINT/lambda-url/ID/ (both forms are always served)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail, including function output")
 	rtFlags.register(f)

@@ -72,6 +72,12 @@ const (
 	SourceSQS      = "sqs"
 	SourceKinesis  = "kinesis"
 	SourceDynamoDB = "dynamodb"
+	// SourceNATS is a NATS JetStream stream, Paddock's own source for
+	// users without AWS: arn:aws:nats:REGION:ACCOUNT:stream/NAME, read on
+	// the NATS server the pollers are given (--event-nats-url). It is a
+	// queue to Lambda's rules (SQS's members and defaults), since a
+	// JetStream consumer acknowledges each message as SQS deletes it.
+	SourceNATS = "nats"
 )
 
 // Mapping states.
@@ -99,7 +105,7 @@ const (
 type MappingConfig struct {
 	UUID           string `json:"uuid"`
 	EventSourceARN string `json:"eventSourceArn"`
-	Kind           string `json:"kind"` // SourceSQS, SourceKinesis, SourceDynamoDB
+	Kind           string `json:"kind"` // SourceSQS, SourceKinesis, SourceDynamoDB, SourceNATS
 	Function       string `json:"function"`
 	Qualifier      string `json:"qualifier,omitempty"` // as FunctionName had it; "" unqualified
 
@@ -126,8 +132,13 @@ type MappingConfig struct {
 	Tags map[string]string `json:"tags,omitempty"`
 }
 
-// Stream reports whether the mapping reads a stream (Kinesis or DynamoDB).
-func (m *MappingConfig) Stream() bool { return m.Kind != SourceSQS }
+// Stream reports whether the mapping reads a stream by shards (Kinesis or
+// DynamoDB).
+func (m *MappingConfig) Stream() bool { return !queueKind(m.Kind) }
+
+// queueKind reports whether a source is read as a queue (SQS, NATS): each
+// record settled on its own, no shards, positions or retry members.
+func queueKind(kind string) bool { return kind == SourceSQS || kind == SourceNATS }
 
 // MappingInput is a Create or Update request. Nil members are not in the
 // request: Create takes Lambda's defaults for them, Update keeps them.
@@ -249,9 +260,9 @@ func mappingNotFound() error {
 	return awserr.NotFound("The resource you requested does not exist.")
 }
 
-// SourceKind tells what an EventSourceArn names: SourceSQS, SourceKinesis
-// or SourceDynamoDB, or an InvalidParameterValueException for a source
-// Paddock does not map.
+// SourceKind tells what an EventSourceArn names: SourceSQS, SourceKinesis,
+// SourceDynamoDB or SourceNATS, or an InvalidParameterValueException for a
+// source Paddock does not map.
 func SourceKind(arn string) (string, error) {
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) < 6 || parts[0] != "arn" {
@@ -272,14 +283,26 @@ func SourceKind(arn string) (string, error) {
 		if strings.HasPrefix(resource, "table/") && strings.Contains(resource, "/stream/") {
 			return SourceDynamoDB, nil
 		}
+	case "nats":
+		if name, ok := strings.CutPrefix(resource, "stream/"); ok && validStreamName(name) {
+			return SourceNATS, nil
+		}
+		return "", awserr.InvalidParameter("A NATS event source is a JetStream stream: arn:aws:nats:REGION:ACCOUNT:stream/NAME, the name without spaces, '.', '*', '>', '/' or '\\'.")
 	case "kafka":
-		return "", awserr.InvalidParameter("Amazon MSK event sources are not supported by Paddock: it maps Amazon SQS queues, Kinesis streams and DynamoDB streams.")
+		return "", awserr.InvalidParameter("Amazon MSK event sources are not supported by Paddock: it maps Amazon SQS queues, Kinesis streams, DynamoDB streams and NATS JetStream streams.")
 	case "mq":
-		return "", awserr.InvalidParameter("Amazon MQ event sources are not supported by Paddock: it maps Amazon SQS queues, Kinesis streams and DynamoDB streams.")
+		return "", awserr.InvalidParameter("Amazon MQ event sources are not supported by Paddock: it maps Amazon SQS queues, Kinesis streams, DynamoDB streams and NATS JetStream streams.")
 	case "rds", "docdb":
-		return "", awserr.InvalidParameter("Amazon DocumentDB event sources are not supported by Paddock: it maps Amazon SQS queues, Kinesis streams and DynamoDB streams.")
+		return "", awserr.InvalidParameter("Amazon DocumentDB event sources are not supported by Paddock: it maps Amazon SQS queues, Kinesis streams, DynamoDB streams and NATS JetStream streams.")
 	}
 	return "", awserr.InvalidParameter("Unrecognized event source.")
+}
+
+// validStreamName reports whether name is a JetStream stream's name, which
+// the server takes only without whitespace, '.', '*', '>' and path
+// separators (nats-server's isValidName).
+func validStreamName(name string) bool {
+	return name != "" && !strings.ContainsAny(name, " \t\r\n.*>/\\")
 }
 
 // ValidFilterPattern reports whether p is a filter pattern Lambda takes:
@@ -373,9 +396,9 @@ func unsupportedFor(member string) error {
 // new one, or an existing one with an update's members applied); in is
 // the request, to tell what it set.
 func checkMapping(m *MappingConfig, in MappingInput) error {
-	if m.Kind == SourceSQS {
+	if queueKind(m.Kind) {
 		if in.StartingPosition != nil || in.StartingPositionTimestamp != nil {
-			return awserr.InvalidParameter("StartingPosition is not valid for SQS event sources.")
+			return awserr.InvalidParameter("StartingPosition is not valid for %s event sources.", strings.ToUpper(m.Kind))
 		}
 		if in.OnFailure != nil && *in.OnFailure != "" {
 			return unsupportedFor("DestinationConfig")
@@ -541,7 +564,7 @@ func (s *Service) CreateEventSourceMapping(ctx context.Context, in MappingInput)
 	}
 	m := &MappingConfig{EventSourceARN: *in.EventSourceARN, Kind: kind, Enabled: true, State: MappingCreating,
 		StateTransitionReason: "USER_INITIATED", BatchSize: defaultSQSBatchSize}
-	if kind != SourceSQS {
+	if !queueKind(kind) {
 		m.StateTransitionReason = "User action"
 		m.BatchSize, m.ParallelizationFactor, m.MaximumRetryAttempts, m.MaximumRecordAgeInSeconds = defaultStreamBatchSize, 1, -1, -1
 	}

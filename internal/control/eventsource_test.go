@@ -11,6 +11,8 @@ import (
 func strp(s string) *string { return &s }
 func boolp(b bool) *bool    { return &b }
 
+const natsARNText = "A NATS event source is a JetStream stream: arn:aws:nats:REGION:ACCOUNT:stream/NAME, the name without spaces, '.', '*', '>', '/' or '\\'."
+
 func TestSourceKind(t *testing.T) {
 	for _, tc := range []struct {
 		arn, kind, msg string // msg: the InvalidParameterValueException's text, for a refusal
@@ -19,12 +21,18 @@ func TestSourceKind(t *testing.T) {
 		{"arn:aws:sqs:us-east-1:000000000000:q.fifo", SourceSQS, ""},
 		{"arn:aws:kinesis:us-east-1:000000000000:stream/s", SourceKinesis, ""},
 		{"arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/2025-02-22T03:03:25.490", SourceDynamoDB, ""},
+		{"arn:aws:nats:us-east-1:000000000000:stream/ORDERS", SourceNATS, ""},
+		{"arn:aws:nats:us-east-1:000000000000:stream/orders-eu_1", SourceNATS, ""},
+		{"arn:aws:nats:us-east-1:000000000000:stream/a.b", "", natsARNText},
+		{"arn:aws:nats:us-east-1:000000000000:stream/", "", natsARNText},
+		{"arn:aws:nats:us-east-1:000000000000:ORDERS", "", natsARNText},
+		{"arn:aws:nats:us-east-1:000000000000:stream/a>", "", natsARNText},
 		{"arn:aws:dynamodb:us-east-1:000000000000:table/t", "", "Unrecognized event source."},
 		{"arn:aws:s3:::bucket", "", "Unrecognized event source."},
 		{"sqs", "", "Unrecognized event source."},
-		{"arn:aws:kafka:us-east-1:000000000000:cluster/c/abc", "", "Amazon MSK event sources are not supported by Paddock: it maps Amazon SQS queues, Kinesis streams and DynamoDB streams."},
-		{"arn:aws:mq:us-east-1:000000000000:broker:b:id", "", "Amazon MQ event sources are not supported by Paddock: it maps Amazon SQS queues, Kinesis streams and DynamoDB streams."},
-		{"arn:aws:rds:us-east-1:000000000000:cluster:docdb", "", "Amazon DocumentDB event sources are not supported by Paddock: it maps Amazon SQS queues, Kinesis streams and DynamoDB streams."},
+		{"arn:aws:kafka:us-east-1:000000000000:cluster/c/abc", "", "Amazon MSK event sources are not supported by Paddock: it maps Amazon SQS queues, Kinesis streams, DynamoDB streams and NATS JetStream streams."},
+		{"arn:aws:mq:us-east-1:000000000000:broker:b:id", "", "Amazon MQ event sources are not supported by Paddock: it maps Amazon SQS queues, Kinesis streams, DynamoDB streams and NATS JetStream streams."},
+		{"arn:aws:rds:us-east-1:000000000000:cluster:docdb", "", "Amazon DocumentDB event sources are not supported by Paddock: it maps Amazon SQS queues, Kinesis streams, DynamoDB streams and NATS JetStream streams."},
 		{"arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/c:1", "", "Kinesis stream consumers (enhanced fan-out) are not supported by Paddock as event sources: map the stream itself."},
 	} {
 		kind, err := SourceKind(tc.arn)
@@ -69,6 +77,7 @@ func TestValidFilterPattern(t *testing.T) {
 // defaults and an update's merge included).
 func TestCheckMapping(t *testing.T) {
 	const queue, stream, table = "arn:aws:sqs:us-east-1:000000000000:q", "arn:aws:kinesis:us-east-1:000000000000:stream/s", "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/x"
+	const nats = "arn:aws:nats:us-east-1:000000000000:stream/ORDERS"
 	sqs := func(batch, window int) *MappingConfig {
 		return &MappingConfig{Kind: SourceSQS, EventSourceARN: queue, BatchSize: batch, MaximumBatchingWindowInSeconds: window}
 	}
@@ -98,6 +107,14 @@ func TestCheckMapping(t *testing.T) {
 		{"SQS with a maximum concurrency", sqs(10, 0), MappingInput{MaximumConcurrency: intp(5)}, ""},
 		{"SQS with an invalid filter", &MappingConfig{Kind: SourceSQS, EventSourceARN: queue, BatchSize: 10, FilterPatterns: []string{`{"a":["b"]}`, `{"eventSource":"aws:sqs"}`}},
 			MappingInput{}, "Invalid filter pattern definition."},
+		{"NATS defaults", &MappingConfig{Kind: SourceNATS, EventSourceARN: nats, BatchSize: 10}, MappingInput{}, ""},
+		{"NATS with a starting position", &MappingConfig{Kind: SourceNATS, EventSourceARN: nats, BatchSize: 10}, MappingInput{StartingPosition: strp("LATEST")},
+			"StartingPosition is not valid for NATS event sources."},
+		{"NATS with retries", &MappingConfig{Kind: SourceNATS, EventSourceARN: nats, BatchSize: 10}, MappingInput{MaximumRetryAttempts: intp(2)},
+			"Unsupported MaximumRetryAttempts parameter for given event source mapping type."},
+		{"NATS batch 100 without a window", &MappingConfig{Kind: SourceNATS, EventSourceARN: nats, BatchSize: 100}, MappingInput{},
+			"Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"},
+		{"NATS with a maximum concurrency", &MappingConfig{Kind: SourceNATS, EventSourceARN: nats, BatchSize: 10}, MappingInput{MaximumConcurrency: intp(3)}, ""},
 		{"Kinesis without a starting position", kin(SourceKinesis, stream, ""), MappingInput{},
 			"1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null."},
 		{"DynamoDB without a starting position", kin(SourceDynamoDB, table, ""), MappingInput{},

@@ -142,7 +142,7 @@ func TestEventSourceMappingRoutes(t *testing.T) {
 		{"a Kafka source", "POST", base, `{"FunctionName":"f","SelfManagedEventSource":{"Endpoints":{"KAFKA_BOOTSTRAP_SERVERS":["kafka:1000"]}},"Topics":["topic"]}`, 400, "InvalidParameterValueException", "message",
 			"SelfManagedEventSource is not supported by Paddock: self-managed Apache Kafka event sources are not supported.", true},
 		{"an MSK cluster", "POST", base, `{"FunctionName":"f","EventSourceArn":"arn:aws:kafka:us-east-1:000000000000:cluster/c/1"}`, 400, "InvalidParameterValueException", "message",
-			"Amazon MSK event sources are not supported by Paddock: it maps Amazon SQS queues, Kinesis streams and DynamoDB streams.", true},
+			"Amazon MSK event sources are not supported by Paddock: it maps Amazon SQS queues, Kinesis streams, DynamoDB streams and NATS JetStream streams.", true},
 	} {
 		status, h, v := call(tc.method, tc.path, tc.body)
 		msg, _ := v[tc.key].(string)

@@ -80,6 +80,12 @@ type Options struct {
 	// records are sent to (SQS, SNS, EventBridge); "": AWS's, or the SDK's
 	// AWS_ENDPOINT_URL. Credentials come from the SDK's default chain.
 	AWSEndpoint string
+	// EventNATSURL is the NATS server (its client URLs, comma-separated)
+	// whose JetStream streams NATS event source mappings read; "": they are
+	// not run. EventNATSCreds is a credentials file (JWT and nkey) for it.
+	// It is the users' NATS, never Paddock's own engine, whose subjects
+	// hold the platform's state.
+	EventNATSURL, EventNATSCreds string
 	// FunctionURLDomain, when set, is where function URLs are answered as
 	// host names: "localhost:9400" (or "https://lambda.example.com") gives
 	// http://ID.lambda-url.REGION.localhost:9400/, which needs that wildcard

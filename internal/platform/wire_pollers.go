@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/paddockhq/paddock/internal/async"
@@ -64,8 +66,42 @@ func wirePollers(w *wiring) error {
 		return err
 	}
 	mg.Checkpoints = checkpoints{kv}
+	if w.opts.EventNATSURL != "" {
+		nc, err := connectEventNATS(w.opts.EventNATSURL, w.opts.EventNATSCreds)
+		if err != nil {
+			return err
+		}
+		w.goroutine(func(ctx context.Context) { <-ctx.Done(); nc.Close() })
+		if mg.NATS, err = jetstream.New(nc); err != nil {
+			return err
+		}
+	}
 	w.goroutine(mg.Run)
 	return nil
+}
+
+// connectEventNATS connects to the users' NATS server of NATS event
+// sources. A server that is down at start, or later, is retried for ever:
+// the mappings wait for it, the rest of Paddock does not.
+func connectEventNATS(url, creds string) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name("paddock event sources"), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				slog.Warn("event sources' NATS server: disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			slog.Info("event sources' NATS server: reconnected", "url", nc.ConnectedUrlRedacted())
+		}),
+	}
+	if creds != "" {
+		opts = append(opts, nats.UserCredentials(creds))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("event sources' NATS server %s: %w", url, err)
+	}
+	return nc, nil
 }
 
 // checkpointsBucket keeps where each mapping's pollers are in each shard.

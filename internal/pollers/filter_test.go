@@ -70,7 +70,7 @@ func TestBatchFailures(t *testing.T) {
 		{"an id not in the batch", `{"batchItemFailures":[{"itemIdentifier":"m9"}]}`, nil, true},
 	}
 	for _, c := range cases {
-		failed, whole := batchFailures([]byte(c.resp), records)
+		failed, whole := batchFailures([]byte(c.resp), sqsIDs(records))
 		if whole != c.whole || !whole && len(failed) != len(c.failed) {
 			t.Errorf("%s: failed %v whole %v, want %v %v", c.name, failed, whole, c.failed, c.whole)
 			continue

@@ -1,7 +1,8 @@
 // Package pollers runs event source mappings: for each enabled mapping, a
 // set of pollers reads its source through the source's own API (SQS and
 // Kinesis and DynamoDB streams through aws-sdk-go-v2 at the configured
-// endpoint), hands batches of records to the function through the
+// endpoint; NATS JetStream streams through a consumer of their own, nats.go),
+// hands batches of records to the function through the
 // synchronous invoke path, and settles the records as Lambda does: SQS
 // messages deleted after a success (with ReportBatchItemFailures only the
 // ones the function did not name); a stream's shard read in order, one
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/paddockhq/paddock/internal/async"
 )
@@ -78,6 +80,9 @@ type Manager struct {
 	// Send sends the stream mappings' on-failure records; nil: they are
 	// logged, not sent.
 	Send Send
+	// NATS reads the NATS mappings' JetStream streams (nil: they are not
+	// run).
+	NATS jetstream.JetStream
 
 	log *slog.Logger
 }
@@ -156,6 +161,18 @@ func (mg *Manager) runner(m Mapping) func(context.Context) {
 			return nil
 		}
 		p := &sqsPoller{m: m, client: mg.SQS, invoke: mg.Invoke, filter: f, log: mg.log.With("uuid", m.UUID, "queue", m.EventSourceARN)}
+		return p.run
+	case "nats":
+		if mg.NATS == nil {
+			mg.log.Warn("no NATS server for event sources (--event-nats-url): the mapping is not run", "uuid", m.UUID)
+			return nil
+		}
+		f, err := NewFilter(m.FilterPatterns)
+		if err != nil {
+			mg.log.Error("the mapping's filter cannot be read: not run", "uuid", m.UUID, "err", err)
+			return nil
+		}
+		p := &natsPoller{m: m, js: mg.NATS, invoke: mg.Invoke, filter: f, log: mg.log.With("uuid", m.UUID, "stream", m.EventSourceARN)}
 		return p.run
 	case "kinesis", "dynamodb":
 		region, account := arnParts(m.EventSourceARN)

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -41,13 +39,7 @@ type sqsPoller struct {
 	// failures hold back the rest of their message group (settle).
 	fifo bool
 
-	// running is the pollers alive and target how many there should be:
-	// a poller whose batch is done leaves when running > target.
-	running, target atomic.Int64
-	// What the pollers saw since the last decision (sqsLoad's counts).
-	backlog, empty, throttled atomic.Int64
-	groupsMu                  sync.Mutex
-	groups                    map[string]struct{} // FIFO: message groups received
+	crew crew
 }
 
 func (p *sqsPoller) opts(o *sqs.Options) { o.Region = p.region }
@@ -78,110 +70,27 @@ func (p *sqsPoller) run(ctx context.Context) {
 			p.visibility = time.Duration(s) * time.Second
 		}
 	}
-	p.log.Info("polling", "batch", p.m.BatchSize, "fifo", p.fifo, "max pollers", p.maxPollers())
-	p.scale(ctx)
+	p.crew = crew{max: maxPollers(p.m), fifo: p.fifo, log: p.log}
+	p.log.Info("polling", "batch", p.m.BatchSize, "fifo", p.fifo, "max pollers", p.crew.max)
+	p.crew.run(ctx, p.batch)
 }
 
-// maxPollers is the mapping's ScalingConfig.MaximumConcurrency, or
-// Lambda's limit.
-func (p *sqsPoller) maxPollers() int {
-	if p.m.MaximumConcurrency > 0 {
-		return min(p.m.MaximumConcurrency, sqsMaxPollers)
+// batch takes a batch of messages and hands it to the function.
+func (p *sqsPoller) batch(ctx context.Context) error {
+	msgs, full, err := p.receive(ctx)
+	if err != nil {
+		return err
 	}
-	return sqsMaxPollers
-}
-
-// scale runs the pollers until ctx ends, deciding their number every
-// scalePeriod from what they saw (scaleSQS), and waits for them to end.
-func (p *sqsPoller) scale(ctx context.Context) {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	p.groups = map[string]struct{}{}
-	d := scaleSQS(sqsLoad{Max: p.maxPollers(), FIFO: p.fifo})
-	last := time.Now()
-	tick := time.NewTicker(scalePeriod)
-	defer tick.Stop()
-	for {
-		p.target.Store(int64(d.Desired))
-		for n := p.running.Load(); n < int64(d.Desired); n = p.running.Load() {
-			if p.running.CompareAndSwap(n, n+1) {
-				wg.Go(func() { p.poll(ctx) })
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-tick.C:
-			p.groupsMu.Lock()
-			groups := len(p.groups)
-			clear(p.groups)
-			p.groupsMu.Unlock()
-			next := scaleSQS(sqsLoad{
-				Pollers: int(p.running.Load()), Max: p.maxPollers(), Elapsed: now.Sub(last), FIFO: p.fifo, Groups: groups,
-				Backlog: int(p.backlog.Swap(0)), Empty: int(p.empty.Swap(0)), Throttled: int(p.throttled.Swap(0)),
-			})
-			if next.Desired != d.Desired {
-				p.log.Debug("pollers", "from", d.Desired, "to", next.Desired, "why", next.Why)
-			}
-			d, last = next, now
+	p.crew.received(len(msgs), full)
+	if p.fifo {
+		for _, m := range msgs {
+			p.crew.sawGroup(m.Attributes[string(sqstypes.MessageSystemAttributeNameMessageGroupId)])
 		}
 	}
-}
-
-// leave reports whether this poller should end, there being more than the
-// target, and if so counts it out.
-func (p *sqsPoller) leave() bool {
-	for {
-		n := p.running.Load()
-		if n <= p.target.Load() {
-			return false
-		}
-		if p.running.CompareAndSwap(n, n-1) {
-			return true
-		}
+	if len(msgs) > 0 {
+		p.handle(ctx, msgs)
 	}
-}
-
-// poll takes batches and hands them to the function until ctx ends or
-// there are more pollers than the target. It leaves only between batches:
-// a batch it received is always handled.
-func (p *sqsPoller) poll(ctx context.Context) {
-	wait := time.Second
-	for {
-		if ctx.Err() != nil {
-			p.running.Add(-1)
-			return
-		}
-		if p.leave() {
-			return
-		}
-		msgs, full, err := p.receive(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				p.log.Warn("receive", "err", err)
-				sleep(ctx, wait) //nolint:errcheck // the loop checks ctx
-				wait = min(2*wait, 30*time.Second)
-			}
-			continue
-		}
-		wait = time.Second
-		switch {
-		case len(msgs) == 0:
-			p.empty.Add(1)
-		case full:
-			p.backlog.Add(1)
-		}
-		if p.fifo {
-			p.groupsMu.Lock()
-			for _, m := range msgs {
-				p.groups[m.Attributes[string(sqstypes.MessageSystemAttributeNameMessageGroupId)]] = struct{}{}
-			}
-			p.groupsMu.Unlock()
-		}
-		if len(msgs) > 0 {
-			p.handle(ctx, msgs)
-		}
-	}
+	return nil
 }
 
 // receive gathers a batch: up to BatchSize messages, for at most the
@@ -258,7 +167,7 @@ func (p *sqsPoller) handle(ctx context.Context, msgs []sqstypes.Message) {
 		if res.Outcome != async.Throttled {
 			break
 		}
-		p.throttled.Add(1)
+		p.crew.throttled.Add(1)
 		if time.Since(received)+wait > p.visibility/2 || ctx.Err() != nil {
 			break
 		}
@@ -269,7 +178,7 @@ func (p *sqsPoller) handle(ctx context.Context, msgs []sqstypes.Message) {
 		failed := map[string]bool{}
 		if p.m.ReportBatchItemFailures {
 			var whole bool
-			if failed, whole = batchFailures(res.Response, records); whole {
+			if failed, whole = batchFailures(res.Response, sqsIDs(records)); whole {
 				p.log.Warn("the function's batchItemFailures could not be used: the whole batch goes back to the queue", "messages", len(records))
 				return
 			}
@@ -358,11 +267,12 @@ func filterView(r events.SQSMessage) map[string]any {
 	return v
 }
 
-// batchFailures reads a ReportBatchItemFailures answer: the message ids
-// the function failed, or whole when the answer fails the batch as a whole
-// (not JSON, or an identifier that is empty, missing or not in the batch).
-// No answer, null, or an empty list is a complete success, as on Lambda.
-func batchFailures(resp []byte, records []events.SQSMessage) (failed map[string]bool, whole bool) {
+// batchFailures reads a ReportBatchItemFailures answer to a queue's batch
+// of the message ids ids: the ones the function failed, or whole when the
+// answer fails the batch as a whole (not JSON, or an identifier that is
+// empty, missing or not in the batch). No answer, null, or an empty list
+// is a complete success, as on Lambda.
+func batchFailures(resp []byte, ids map[string]bool) (failed map[string]bool, whole bool) {
 	failed = map[string]bool{}
 	trimmed := strings.TrimSpace(string(resp))
 	if trimmed == "" || trimmed == "null" {
@@ -374,10 +284,6 @@ func batchFailures(resp []byte, records []events.SQSMessage) (failed map[string]
 	if err := json.Unmarshal(resp, &r); err != nil {
 		return nil, true
 	}
-	ids := map[string]bool{}
-	for _, rec := range records {
-		ids[rec.MessageId] = true
-	}
 	for _, f := range r.BatchItemFailures {
 		id, ok := f["itemIdentifier"].(string)
 		if !ok || id == "" || !ids[id] {
@@ -386,6 +292,15 @@ func batchFailures(resp []byte, records []events.SQSMessage) (failed map[string]
 		failed[id] = true
 	}
 	return failed, false
+}
+
+// sqsIDs is the set of the records' message ids.
+func sqsIDs(records []events.SQSMessage) map[string]bool {
+	ids := make(map[string]bool, len(records))
+	for _, r := range records {
+		ids[r.MessageId] = true
+	}
+	return ids
 }
 
 // delete removes messages from the queue, ten at a time.

@@ -78,6 +78,15 @@ func TestEventSourceMappings(t *testing.T) {
 	_, err = e.lambda.CreateEventSourceMapping(c, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm"), EventSourceArn: aws.String("arn:aws:mq:us-east-1:000000000000:broker:b:b-1"),
 		Queues: []string{"q1"}})
 	wantAPIError("an MQ source", err, "InvalidParameterValueException", "Queues is not supported by Paddock: Amazon MQ event sources are not supported.")
+	_, err = e.lambda.CreateEventSourceMapping(c, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm"), EventSourceArn: aws.String("arn:aws:nats:us-east-1:000000000000:ORDERS")})
+	wantAPIError("a NATS source that is not a stream", err, "InvalidParameterValueException",
+		"A NATS event source is a JetStream stream: arn:aws:nats:REGION:ACCOUNT:stream/NAME, the name without spaces, '.', '*', '>', '/' or '\\'.")
+	_, err = e.lambda.CreateEventSourceMapping(c, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm"), EventSourceArn: aws.String("arn:aws:nats:us-east-1:000000000000:stream/ORDERS"),
+		StartingPosition: types.EventSourcePositionLatest})
+	wantAPIError("a NATS source with a starting position", err, "InvalidParameterValueException", "StartingPosition is not valid for NATS event sources.")
+	_, err = e.lambda.CreateEventSourceMapping(c, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm"), EventSourceArn: aws.String("arn:aws:nats:us-east-1:000000000000:stream/ORDERS"),
+		MaximumRetryAttempts: aws.Int32(1)})
+	wantAPIError("a NATS source with retries", err, "InvalidParameterValueException", "Unsupported MaximumRetryAttempts parameter for given event source mapping type.")
 
 	// An SQS mapping: Creating, then Enabled.
 	before := time.Now().Add(-time.Second)

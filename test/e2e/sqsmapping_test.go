@@ -39,20 +39,27 @@ func newSQSMapping(t *testing.T, queue string, attributes map[string]string, fn,
 	}
 	s := &sqsMapping{q: q, url: aws.ToString(out.QueueUrl), arn: "arn:aws:sqs:us-east-1:" + elasticMQAccount + ":" + queue, fn: fn}
 	s.e = startIn(t, t.TempDir(), func(o *platform.Options) { o.AWSEndpoint = emqURL })
-	cp := s.e.capacityProvider(fn)
+	s.version = s.e.batchFunction(t, fn, bootstrap)
+	return s
+}
+
+// batchFunction creates fn, an LMI function of a testdata bootstrap that
+// takes batches of an event source, and returns its published version.
+func (e *env) batchFunction(t *testing.T, fn, bootstrap string) string {
+	t.Helper()
+	cp := e.capacityProvider(fn)
 	// A batch that ran past the default 3 s on a loaded machine would come
 	// back whole: give it room.
 	in := createInput(t, fn, cp, fnOpts{timeout: 60})
 	in.Code.ZipFile = testdataZip(t, bootstrap)
-	if _, err := s.e.lambda.CreateFunction(ctx(t), in); err != nil {
+	if _, err := e.lambda.CreateFunction(ctx(t), in); err != nil {
 		t.Fatal(err)
 	}
-	v, st := s.e.publish(fn)
+	v, st := e.publish(fn)
 	if st != types.StateActive {
 		t.Fatalf("version %s %s", v, st)
 	}
-	s.version = v
-	return s
+	return v
 }
 
 // send sends the entries, ten to a SendMessageBatch, in order.
@@ -99,10 +106,17 @@ func (s *sqsMapping) drain(t *testing.T, within time.Duration) time.Duration {
 // them.
 func (s *sqsMapping) lines(t *testing.T, done func([][]string) bool, words ...string) [][]string {
 	t.Helper()
+	return s.e.functionLines(t, s.fn, done, words...)
+}
+
+// functionLines waits until fn's stdout lines whose first word is one of
+// words are complete (done says so, given their words), and returns them.
+func (e *env) functionLines(t *testing.T, fn string, done func([][]string) bool, words ...string) [][]string {
+	t.Helper()
 	var got [][]string
 	waitForLong(t, "the function's lines in the logs", 60*time.Second, func() bool {
 		got = got[:0]
-		for _, r := range s.e.fetchLogs(s.fn, "") {
+		for _, r := range e.fetchLogs(fn, "") {
 			text := r.Message
 			var j struct{ Message string }
 			if json.Unmarshal([]byte(text), &j) == nil { // LMI functions log in JSON
