@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/paddockhq/paddock/internal/platform"
 )
@@ -29,7 +31,9 @@ import (
 // pollers, the function and ElasticMQ runs while it drains. Rows: batches
 // of 10 (Lambda's default) with the pollers scaling, the same held at 5
 // pollers (MaximumConcurrency 5), and batches of 1 (one invoke per
-// message). It prints and asserts nothing.
+// message). With PADDOCK_BENCH_NATS_URL (a nats-server process that
+// bench/sqs.sh starts), the same drained from JetStream streams through
+// NATS mappings, batches of 10 and of 1. It prints and asserts nothing.
 func TestSQSBenchmark(t *testing.T) {
 	endpoint := os.Getenv("PADDOCK_BENCH_SQS_ENDPOINT")
 	if os.Getenv("PADDOCK_BENCH") != "1" || endpoint == "" {
@@ -47,7 +51,8 @@ func TestSQSBenchmark(t *testing.T) {
 	report(t, "machine: %d CPUs (GOMAXPROCS %d), %s %s/%s; sync %s after %s warm-up; %d messages a queue",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, duration, warmup, messages)
 	ctx := t.Context()
-	p, err := platform.Start(ctx, platform.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AWSEndpoint: endpoint})
+	natsURL := os.Getenv("PADDOCK_BENCH_NATS_URL") // "": no NATS rows
+	p, err := platform.Start(ctx, platform.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AWSEndpoint: endpoint, EventNATSURL: natsURL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +93,25 @@ func TestSQSBenchmark(t *testing.T) {
 		fmt.Fprintf(&sb, "%-38s %8.0f %10s %10s %10s\n", name, float64(messages)/d.took.Seconds(), per(d.cpu), per(d.self), per(d.fn))
 		notes = append(notes, fmt.Sprintf("%s: queue filled at %.0f messages/s; drained in %s (first receive %s after the mapping was created)",
 			name, float64(messages)/d.fill.Seconds(), round(d.took), round(d.wait)))
+	}
+	if natsURL != "" {
+		nc, err := nats.Connect(natsURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, batch := range []int{10, 1} {
+			name := fmt.Sprintf("NATS messages drained, batch %d", batch)
+			d := drainStream(ctx, t, js, lc, fmt.Sprintf("BENCH%d", batch), batch, messages)
+			per := func(d time.Duration) string { return round(d / time.Duration(messages)) }
+			fmt.Fprintf(&sb, "%-38s %8.0f %10s %10s %10s\n", name, float64(messages)/d.took.Seconds(), per(d.cpu), per(d.self), per(d.fn))
+			notes = append(notes, fmt.Sprintf("%s: stream filled at %.0f messages/s; drained in %s (first delivery %s after the mapping was created)",
+				name, float64(messages)/d.fill.Seconds(), round(d.took), round(d.wait)))
+		}
 	}
 	fmt.Fprintf(&sb, "\n%s\nerrors: sync %d\n", strings.Join(notes, "\n"), syncRes.Errors)
 	report(t, "\n%s", sb.String())
@@ -180,6 +204,64 @@ func drainQueue(ctx context.Context, t *testing.T, q *sqs.Client, lc *lambda.Cli
 		}
 		if now.After(deadline) {
 			t.Fatalf("%s: %d messages left (%d in flight) after 10 minutes", name, v, f)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// drainStream fills a new JetStream stream with n messages (the
+// benchmark's payload), maps it to echo:1 with batches of batch, times the
+// drain (until the mapping's consumer has every message acknowledged) and
+// deletes the mapping.
+func drainStream(ctx context.Context, t *testing.T, js jetstream.JetStream, lc *lambda.Client, name string, batch, n int) drained {
+	t.Helper()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{name + ".>"}}); err != nil {
+		t.Fatalf("CreateStream: %v", err)
+	}
+	var d drained
+	start := time.Now()
+	for i := range n {
+		if _, err := js.PublishAsync(name+".m", payload); err != nil {
+			t.Fatalf("PublishAsync: %v", err)
+		}
+		if i%1000 == 999 {
+			<-js.PublishAsyncComplete()
+		}
+	}
+	<-js.PublishAsyncComplete()
+	d.fill = time.Since(start)
+
+	created := time.Now()
+	m, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{
+		FunctionName: aws.String("echo:1"), EventSourceArn: aws.String("arn:aws:nats:us-east-1:000000000000:stream/" + name), BatchSize: aws.Int32(int32(batch)),
+	})
+	if err != nil {
+		t.Fatalf("CreateEventSourceMapping: %v", err)
+	}
+	defer func() {
+		if _, err := lc.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: m.UUID}); err != nil {
+			t.Errorf("DeleteEventSourceMapping: %v", err)
+		}
+	}()
+	var first time.Time
+	var busy0, self0, fn0 time.Duration
+	deadline := created.Add(10 * time.Minute)
+	for {
+		var info *jetstream.ConsumerInfo
+		if c, err := js.Consumer(ctx, name, "paddock-"+aws.ToString(m.UUID)); err == nil {
+			info, _ = c.Info(ctx)
+		}
+		now := time.Now()
+		if info != nil && first.IsZero() && info.Delivered.Stream > 0 {
+			first, busy0, self0, fn0 = now, machineBusy(), processCPU(), functionCPU()
+			d.wait = first.Sub(created)
+		}
+		if info != nil && info.AckFloor.Stream == uint64(n) {
+			d.took, d.cpu, d.self, d.fn = now.Sub(first), machineBusy()-busy0, processCPU()-self0, functionCPU()-fn0
+			return d
+		}
+		if now.After(deadline) {
+			t.Fatalf("%s: not drained after 10 minutes: %+v", name, info)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
