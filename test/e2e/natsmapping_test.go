@@ -10,38 +10,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/paddockhq/paddock/internal/natstest"
 	"github.com/paddockhq/paddock/internal/platform"
 )
-
-// startUsersNATS starts a NATS server with JetStream on loopback, the
-// users' own (not Paddock's engine), and returns its URL and a JetStream
-// client of it.
-func startUsersNATS(t *testing.T) (string, jetstream.JetStream) {
-	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("the NATS server did not start")
-	}
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ns.ClientURL(), js
-}
 
 // TestNATSMappingDrainsStream: a JetStream stream on the users' NATS
 // server is drained by an LMI function through an event source mapping
@@ -51,7 +25,7 @@ func startUsersNATS(t *testing.T) (string, jetstream.JetStream) {
 // handed on exactly once; at the end the mapping's consumer has nothing
 // pending or unacknowledged.
 func TestNATSMappingDrainsStream(t *testing.T) {
-	url, js := startUsersNATS(t)
+	url, js := natstest.Start(t)
 	if _, err := js.CreateStream(ctx(t), jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}}); err != nil {
 		t.Fatal(err)
 	}
