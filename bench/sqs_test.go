@@ -188,22 +188,34 @@ func drainQueue(ctx context.Context, t *testing.T, q *sqs.Client, lc *lambda.Cli
 			t.Errorf("DeleteEventSourceMapping: %v", err)
 		}
 	}()
+	timeDrain(t, name, created, &d, func() (started, done bool) {
+		v, f := left()
+		return v < n, v == 0 && f == 0
+	})
+	return d
+}
+
+// timeDrain polls state every 10 ms from created, the mapping's creation,
+// and sets d's wait (until started), took and CPU times (from started
+// until done); it fails the test after 10 minutes.
+func timeDrain(t *testing.T, name string, created time.Time, d *drained, state func() (started, done bool)) {
+	t.Helper()
 	var first time.Time
 	var busy0, self0, fn0 time.Duration
 	deadline := created.Add(10 * time.Minute)
 	for {
-		v, f := left()
+		started, done := state()
 		now := time.Now()
-		if first.IsZero() && v < n {
+		if first.IsZero() && started {
 			first, busy0, self0, fn0 = now, machineBusy(), processCPU(), functionCPU()
 			d.wait = first.Sub(created)
 		}
-		if v == 0 && f == 0 {
+		if !first.IsZero() && done {
 			d.took, d.cpu, d.self, d.fn = now.Sub(first), machineBusy()-busy0, processCPU()-self0, functionCPU()-fn0
-			return d
+			return
 		}
 		if now.After(deadline) {
-			t.Fatalf("%s: %d messages left (%d in flight) after 10 minutes", name, v, f)
+			t.Fatalf("%s: not drained after 10 minutes", name)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -243,26 +255,16 @@ func drainStream(ctx context.Context, t *testing.T, js jetstream.JetStream, lc *
 			t.Errorf("DeleteEventSourceMapping: %v", err)
 		}
 	}()
-	var first time.Time
-	var busy0, self0, fn0 time.Duration
-	deadline := created.Add(10 * time.Minute)
-	for {
-		var info *jetstream.ConsumerInfo
-		if c, err := js.Consumer(ctx, name, "paddock-"+aws.ToString(m.UUID)); err == nil {
-			info, _ = c.Info(ctx)
+	timeDrain(t, name, created, &d, func() (started, done bool) {
+		c, err := js.Consumer(ctx, name, "paddock-"+aws.ToString(m.UUID))
+		if err != nil {
+			return false, false
 		}
-		now := time.Now()
-		if info != nil && first.IsZero() && info.Delivered.Stream > 0 {
-			first, busy0, self0, fn0 = now, machineBusy(), processCPU(), functionCPU()
-			d.wait = first.Sub(created)
+		info, err := c.Info(ctx)
+		if err != nil {
+			return false, false
 		}
-		if info != nil && info.AckFloor.Stream == uint64(n) {
-			d.took, d.cpu, d.self, d.fn = now.Sub(first), machineBusy()-busy0, processCPU()-self0, functionCPU()-fn0
-			return d
-		}
-		if now.After(deadline) {
-			t.Fatalf("%s: not drained after 10 minutes: %+v", name, info)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return info.Delivered.Stream > 0, info.AckFloor.Stream == uint64(n)
+	})
+	return d
 }
