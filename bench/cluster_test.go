@@ -58,7 +58,7 @@ func TestClusterHopBenchmark(t *testing.T) {
 		t.Fatalf("cluster: %v", err)
 	}
 
-	rows := measure(ctx, t, []target{*up, *cl}, concurrencies(t, 1, 64), duration, warmup, rounds)
+	rows := measure(t, []target{*up, *cl}, concurrencies(t, 1, 64), duration, warmup, rounds)
 
 	var sb strings.Builder
 	WriteTableAgainst(&sb, rows, "up")

@@ -104,14 +104,21 @@ var agentPIDs []int
 // agentCPU is the CPU time used so far by the processes of agentPIDs; 0
 // where there are none.
 func agentCPU() time.Duration {
-	var ticks int64
+	var total time.Duration
 	for _, pid := range agentPIDs {
-		if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
-			_, t := statCPU(b)
-			ticks += t
-		}
+		total += pidCPU(pid)
 	}
-	return time.Duration(ticks) * time.Second / userHZ
+	return total
+}
+
+// pidCPU is the CPU time used so far by process pid; 0 once it is gone.
+func pidCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	_, t := statCPU(b)
+	return time.Duration(t) * time.Second / userHZ
 }
 
 // commCPU is the CPU time used so far by every live process whose command

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -101,7 +99,7 @@ func TestInvokeBenchmark(t *testing.T) {
 	}
 	concs := concurrencies(t, 1, 16, 64)
 
-	rows := measure(ctx, t, targets, concs, duration, warmup, rounds)
+	rows := measure(t, targets, concs, duration, warmup, rounds)
 
 	var sb strings.Builder
 	WriteTable(&sb, rows)
@@ -156,44 +154,44 @@ func concurrencies(t *testing.T, def ...int) []int {
 	return concs
 }
 
-// measure loads every target at every concurrency for duration each and
-// returns a row per target and concurrency. Each cell's duration is split
+// measure loads every target at every concurrency for duration each, from
+// a load generator process of its own (startLoader), and returns a row per
+// target and concurrency. Each cell's duration is split
 // into rounds, and the targets take turns within each round (the first to
 // go rotates), so that the machine's speed changing during the run cannot
 // favour one of them. A target whose first request fails is reported and
 // left out of that concurrency's rows.
-func measure(ctx context.Context, t *testing.T, targets []target, concs []int, duration, warmup time.Duration, rounds int) []Row {
+func measure(t *testing.T, targets []target, concs []int, duration, warmup time.Duration, rounds int) []Row {
 	t.Helper()
 	slice := duration / time.Duration(rounds)
 	report(t, "each cell: %s in %d interleaved rounds of %s per target", duration, rounds, slice)
+	ld := startLoader(t)
 	var rows []Row
 	for _, conc := range concs {
-		// One client per concurrency, shared by the targets, so they are
-		// all loaded by an identically configured client.
-		client := NewClient(conc)
 		var live []target
-		dos := map[string]func() error{}
+		loads := map[string]Load{}
 		for _, tg := range targets {
 			h, err := tg.header()
 			if err != nil {
 				t.Fatalf("%s: %v", tg.name, err)
 			}
-			do := Poster(client, tg.url, h, payload)
 			// Fail fast with the real answer rather than a table of
 			// errors when a target does not work at all.
-			if err := do(); err != nil {
+			if err := Poster(http.DefaultClient, tg.url, h, payload)(); err != nil {
 				t.Errorf("%s: first request: %v", tg.name, err)
 				continue
 			}
-			Run(ctx, conc, warmup, do)
+			l := Load{URL: tg.url, Header: h, Payload: payload, Concurrency: conc, Duration: warmup}
+			ld.run(tg.name, l)
+			l.Duration = slice
 			live = append(live, tg)
-			dos[tg.name] = logFirstError(t, tg.name, conc, do)
+			loads[tg.name] = l
 		}
 		samples := make([]Sample, len(live))
 		for r := range rounds {
 			for k := range live {
 				i := (k + r) % len(live)
-				samples[i].Add(Run(ctx, conc, slice, dos[live[i].name]))
+				samples[i].Add(ld.run(live[i].name, loads[live[i].name]))
 			}
 		}
 		for i, tg := range live {
@@ -202,7 +200,6 @@ func measure(ctx context.Context, t *testing.T, targets []target, concs []int, d
 			report(t, "%-7s c=%-2d %8.0f req/s  p50 %-10s p99 %-10s cpu/req %-8s errors %d (429s %d)",
 				tg.name, conc, res.Throughput, round(res.P50), round(res.P99), round(res.CPUPerReq), res.Errors, res.Throttled)
 		}
-		client.CloseIdleConnections()
 	}
 	return rows
 }
@@ -212,19 +209,6 @@ func measure(ctx context.Context, t *testing.T, targets []target, concs []int, d
 func report(t *testing.T, format string, args ...any) {
 	t.Helper()
 	fmt.Printf(format+"\n", args...)
-}
-
-// logFirstError wraps do so that the first error of a run is logged with
-// its text: a count alone does not say what went wrong.
-func logFirstError(t *testing.T, name string, conc int, do func() error) func() error {
-	var once sync.Once
-	return func() error {
-		err := do()
-		if err != nil {
-			once.Do(func() { report(t, "%s c=%d: first error: %v", name, conc, err) })
-		}
-		return err
-	}
 }
 
 // buildEcho builds examples/echo as a static bootstrap binary, the way a

@@ -34,10 +34,13 @@ type Result struct {
 	// scheduler happened to share the cores. Zero where /proc/stat cannot
 	// be read.
 	CPUPerReq time.Duration
-	// SelfCPUPerReq is the part of CPUPerReq spent in this process: the
-	// load generator plus the server under test (relay and Paddock run
-	// in-process); the rest is the function process and the kernel.
+	// SelfCPUPerReq is the part of CPUPerReq spent in the benchmark's own
+	// process: the server under test (relay and Paddock run in-process).
 	SelfCPUPerReq time.Duration
+	// LoadCPUPerReq is the part spent in the load generator, a process of
+	// its own (bench/loadgen), so that it shares neither scheduler nor
+	// garbage collector with the server.
+	LoadCPUPerReq time.Duration
 	// FunctionCPUPerReq is the part spent in the function processes
 	// (every process named bootstrap); what is left of CPUPerReq is the
 	// kernel's work outside them and other processes.
@@ -67,6 +70,7 @@ type Sample struct {
 	throttled      int
 	elapsed        time.Duration
 	busy, self, fn time.Duration // machine, process and function CPU time
+	load           time.Duration // CPU time of the load generator
 	agent          time.Duration // CPU time of the agent processes (agentPIDs)
 	opens          int64         // TCP connections accepted
 }
@@ -80,6 +84,7 @@ func (s *Sample) Add(o Sample) {
 	s.busy += o.busy
 	s.self += o.self
 	s.fn += o.fn
+	s.load += o.load
 	s.agent += o.agent
 	s.opens += o.opens
 }
@@ -94,6 +99,7 @@ func (s *Sample) Result() Result {
 		r.CPUPerReq = s.busy / time.Duration(r.Requests)
 		r.SelfCPUPerReq = s.self / time.Duration(r.Requests)
 		r.FunctionCPUPerReq = s.fn / time.Duration(r.Requests)
+		r.LoadCPUPerReq = s.load / time.Duration(r.Requests)
 		r.AgentCPUPerReq = s.agent / time.Duration(r.Requests)
 		r.ConnsPerReq = float64(s.opens) / float64(r.Requests)
 	}
@@ -104,57 +110,90 @@ func (s *Sample) Result() Result {
 	return r
 }
 
+// Load is one closed-loop run, as a benchmark asks bench/loadgen (the load
+// generator, a process of its own) for it.
+type Load struct {
+	URL         string        `json:"url"`
+	Header      http.Header   `json:"header,omitempty"`
+	Payload     []byte        `json:"payload"`
+	Event       bool          `json:"event,omitempty"` // InvocationType Event: 202 and no body expected
+	Concurrency int           `json:"concurrency"`
+	Duration    time.Duration `json:"duration"`
+}
+
+// LoadResult is what bench/loadgen answers a Load with: the outcome of the
+// requests, not the CPU they cost, which the benchmark reads around it.
+type LoadResult struct {
+	LatencyNs  []int64 `json:"latencyNs"` // of the successful requests
+	Errors     int     `json:"errors"`
+	Throttled  int     `json:"throttled"` // of Errors, the 429s
+	ElapsedNs  int64   `json:"elapsedNs"`
+	FirstError string  `json:"firstError,omitempty"`
+}
+
 // Run keeps concurrency requests outstanding for duration: each of
 // concurrency workers calls do, waits for it, and calls it again. A closed
 // loop, not a fixed arrival rate, because the question is how much one
 // server can complete, and an open loop against a saturated server only
 // measures its queue.
-func Run(ctx context.Context, concurrency int, duration time.Duration, do func() error) Sample {
+func Run(ctx context.Context, concurrency int, duration time.Duration, do func() error) LoadResult {
 	ctx, cancel := context.WithTimeout(ctx, duration)
 	defer cancel()
 
-	samples := make([]Sample, concurrency)
+	type worker struct {
+		lat             []int64
+		errs, throttled int
+		first           error
+	}
+	workers := make([]worker, concurrency)
 	var wg sync.WaitGroup
-	busy0, self0, fn0, agent0, opens0 := machineBusy(), processCPU(), functionCPU(), agentCPU(), passiveOpens()
 	start := time.Now()
 	for i := range concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Each worker appends to its own sample so recording costs no
+		wg.Go(func() {
+			// Each worker appends to its own record so recording costs no
 			// lock and the workers do not contend.
-			s := &samples[i]
+			w := &workers[i]
 			for ctx.Err() == nil {
 				t0 := time.Now()
 				err := do()
 				d := time.Since(t0)
 				switch {
 				case err == nil:
-					s.lat = append(s.lat, d)
+					w.lat = append(w.lat, int64(d))
 				case errors.Is(err, ErrThrottled):
-					s.errs++
-					s.throttled++
+					w.errs++
+					w.throttled++
 				default:
-					s.errs++
+					w.errs++
+					if w.first == nil {
+						w.first = err
+					}
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	// The elapsed time, not duration: the last requests finish after the
 	// deadline, and they are counted.
-	total := Sample{elapsed: time.Since(start)}
-	if busy0 > 0 {
-		total.busy = machineBusy() - busy0
+	res := LoadResult{ElapsedNs: int64(time.Since(start))}
+	for _, w := range workers {
+		res.LatencyNs = append(res.LatencyNs, w.lat...)
+		res.Errors += w.errs
+		res.Throttled += w.throttled
+		if w.first != nil && res.FirstError == "" {
+			res.FirstError = w.first.Error()
+		}
 	}
-	total.self = processCPU() - self0
-	total.fn = functionCPU() - fn0
-	total.agent = agentCPU() - agent0
-	total.opens = passiveOpens() - opens0
-	for _, s := range samples {
-		total.Add(s)
+	return res
+}
+
+// sample is r as a Sample, with no CPU counted yet.
+func (r LoadResult) sample() Sample {
+	s := Sample{errs: r.Errors, throttled: r.Throttled, elapsed: time.Duration(r.ElapsedNs), lat: make([]time.Duration, len(r.LatencyNs))}
+	for i, ns := range r.LatencyNs {
+		s.lat[i] = time.Duration(ns)
 	}
-	return total
+	return s
 }
 
 // percentile of sorted, nearest-rank.
@@ -195,6 +234,22 @@ func Poster(client *http.Client, url string, header http.Header, payload []byte)
 			return fmt.Errorf("function error %s: %s", resp.Header.Get("X-Amz-Function-Error"), body)
 		case !bytes.Equal(body, payload) && !sameJSON(body, payload):
 			return fmt.Errorf("body %q, want %q", body, payload)
+		}
+		return nil
+	}
+}
+
+// EventPoster is Poster for InvocationType Event: 202 and no body.
+func EventPoster(client *http.Client, url string, header http.Header, payload []byte) func() error {
+	return func() error {
+		resp, body, err := post(client, url, header, payload)
+		switch {
+		case err != nil:
+			return err
+		case resp.StatusCode == http.StatusTooManyRequests:
+			return ErrThrottled
+		case resp.StatusCode != http.StatusAccepted || len(body) != 0:
+			return fmt.Errorf("status %d: %s", resp.StatusCode, body)
 		}
 		return nil
 	}
@@ -257,8 +312,8 @@ func writeTable(w io.Writer, rows []Row, base string, p50Diff bool) {
 		diffHead = fmt.Sprintf(" %10s", "p50-"+base)
 		agentHead = fmt.Sprintf(" %9s", "agent/req")
 	}
-	fmt.Fprintf(w, "%-8s %5s %10s %10s %10s %7s %9s %11s %9s%s %9s %9s %9s%s %9s\n",
-		"target", "conc", "req/s", "p50", "p99", "errors", "429s", "req/s/"+base, "p50/"+base, diffHead, "cpu/req", "self/req", "fn/req", agentHead, "conns/req")
+	fmt.Fprintf(w, "%-8s %5s %10s %10s %10s %7s %9s %11s %9s%s %9s %9s %9s %9s%s %9s\n",
+		"target", "conc", "req/s", "p50", "p99", "errors", "429s", "req/s/"+base, "p50/"+base, diffHead, "cpu/req", "load/req", "self/req", "fn/req", agentHead, "conns/req")
 	for _, r := range rows {
 		tput, p50, diff := "-", "-", "-"
 		if b, ok := baseline[r.Concurrency]; ok {
@@ -275,9 +330,9 @@ func writeTable(w io.Writer, rows []Row, base string, p50Diff bool) {
 			diffCol = fmt.Sprintf(" %10s", diff)
 			agentCol = fmt.Sprintf(" %9s", round(r.AgentCPUPerReq))
 		}
-		fmt.Fprintf(w, "%-8s %5d %10.0f %10s %10s %7d %9d %11s %9s%s %9s %9s %9s%s %9.2f\n",
+		fmt.Fprintf(w, "%-8s %5d %10.0f %10s %10s %7d %9d %11s %9s%s %9s %9s %9s %9s%s %9.2f\n",
 			r.Target, r.Concurrency, r.Throughput, round(r.P50), round(r.P99),
-			r.Errors, r.Throttled, tput, p50, diffCol, round(r.CPUPerReq), round(r.SelfCPUPerReq), round(r.FunctionCPUPerReq), agentCol, r.ConnsPerReq)
+			r.Errors, r.Throttled, tput, p50, diffCol, round(r.CPUPerReq), round(r.LoadCPUPerReq), round(r.SelfCPUPerReq), round(r.FunctionCPUPerReq), agentCol, r.ConnsPerReq)
 	}
 }
 

@@ -67,7 +67,7 @@ func TestRuntimesBenchmark(t *testing.T) {
 		}
 		targets = append(targets, *tg)
 	}
-	rows := measure(ctx, t, targets, concurrencies(t, 1, 16, 64), duration, warmup, rounds)
+	rows := measure(t, targets, concurrencies(t, 1, 16, 64), duration, warmup, rounds)
 	var sb strings.Builder
 	WriteTableAgainst(&sb, rows, "go")
 	report(t, "\n%s", sb.String())

@@ -63,15 +63,15 @@ func TestSQSBenchmark(t *testing.T) {
 	}
 
 	const conc = 64
-	client := NewClient(conc)
-	defer client.CloseIdleConnections()
 	h, err := echo.header()
 	if err != nil {
 		t.Fatal(err)
 	}
-	syncDo := Poster(client, echo.url, h, payload)
-	Run(ctx, conc, warmup, syncDo)
-	syncSample := Run(ctx, conc, duration, logFirstError(t, "sync", conc, syncDo))
+	ld := startLoader(t)
+	syncLoad := Load{URL: echo.url, Header: h, Payload: payload, Concurrency: conc, Duration: warmup}
+	ld.run("sync", syncLoad)
+	syncLoad.Duration = duration
+	syncSample := ld.run("sync", syncLoad)
 	syncRes := syncSample.Result()
 
 	q := sqs.New(sqs.Options{BaseEndpoint: aws.String(endpoint), Region: "us-east-1",
