@@ -251,7 +251,7 @@ empty success, and the log says how many were cut.`,
 		f.StringVar(&opts.AdvertiseURL, "advertise-url", "", "URL the other servers reach this server's API at, to forward configuration writes when it leads (default: the --listen address)")
 		f.StringVar(&opts.Provider, "provider", "static", "where instances come from: static (agents started by hand join), local (each instance is a `paddock agent` process on this machine, in a network namespace of its own with an address in 198.18.0.0/15; needs root) or ec2 (launched with RunInstances in the capacity provider's subnets and security groups; their user data starts the agent; AWS credentials from the SDK's default chain)")
 		f.StringVar(&opts.EC2Endpoint, "ec2-endpoint", "", "URL of the EC2 API for --provider ec2 (empty: AWS's, in --region)")
-		f.StringVar(&opts.EC2ImageID, "ec2-image-id", "", "AMI the ec2 provider's instances boot: Amazon Linux 2023 with paddock at --agent-path")
+		f.StringSliceVar(&opts.EC2ImageIDs, "ec2-image-id", nil, "AMIs the ec2 provider's instances boot, one per architecture (say x86_64 and arm64; EC2 tells which is which): Amazon Linux 2023 with paddock at --agent-path. Repeat the flag or separate the ids with commas")
 		f.StringVar(&opts.EC2JoinURL, "ec2-join-url", "", "engine URLs the ec2 instances' agents join, as the instances reach them, e.g. nats://10.0.0.5:4222 (default: the engine's URL from --engine-listen)")
 		f.StringVar(&opts.AgentPath, "agent-path", "", "path of paddock on the instances: for ec2, on their image (default /usr/local/bin/paddock); for local, on this machine (default: this binary)")
 		f.DurationVar(&opts.EC2LaunchTimeout, "ec2-launch-timeout", 10*time.Minute, "how long an ec2 instance has to boot and join before it is terminated")

@@ -21,6 +21,7 @@ type EC2API interface {
 	RunInstances(ctx context.Context, in *ec2.RunInstancesInput, optFns ...func(*ec2.Options)) (*ec2.RunInstancesOutput, error)
 	TerminateInstances(ctx context.Context, in *ec2.TerminateInstancesInput, optFns ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error)
 	DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+	DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error)
 }
 
 // Defaults of EC2Config.
@@ -40,8 +41,12 @@ const (
 
 // EC2Config configures the ec2 provider.
 type EC2Config struct {
-	Client  EC2API
-	ImageID string // the AMI every instance boots (Amazon Linux 2023 with paddock at AgentPath)
+	Client EC2API
+	// Images are the AMIs instances boot (Amazon Linux 2023 with paddock
+	// at AgentPath), at most one per architecture: an instance boots the
+	// one of its type's architecture. Which that is, EC2 says
+	// (DescribeImages, asked at the first launch).
+	Images []string
 	// JoinURL is the engine URLs the instances' agents join (comma-separated),
 	// as the instances reach them; JoinToken the token they join with.
 	JoinURL   string
@@ -70,8 +75,9 @@ type EC2 struct {
 	cfg    EC2Config
 	log    *slog.Logger
 
-	mu   sync.Mutex
-	next map[string]int // round-robin position over each capacity provider's subnets
+	mu     sync.Mutex
+	next   map[string]int    // round-robin position over each capacity provider's subnets
+	byArch map[string]string // Images by architecture, once EC2 described them
 }
 
 // NewEC2 returns the ec2 provider whose instances join s.
@@ -88,15 +94,19 @@ func NewEC2(s *Static, cfg EC2Config) *EC2 {
 // Name is "ec2".
 func (e *EC2) Name() string { return "ec2" }
 
-// Arch is empty: EC2 launches either architecture (the image must fit the
-// capacity providers' architecture).
+// Arch is empty: EC2 launches either architecture, each instance from the
+// image of its type's architecture.
 func (e *EC2) Arch() string { return "" }
 
 // Launch runs one instance of type t in the next of the capacity provider's
 // subnets and waits for its agent to join. When it does not join within the
 // launch timeout, or ctx ends first, the instance is terminated.
 func (e *EC2) Launch(ctx context.Context, id string, t InstanceType, cp string, notify func(Event)) (Host, error) {
-	in := e.runInput(id, t, cp)
+	image, err := e.image(ctx, t.Arch)
+	if err != nil {
+		return nil, err
+	}
+	in := e.runInput(id, image, t, cp)
 	out, err := e.cfg.Client.RunInstances(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("RunInstances: %w", err)
@@ -120,14 +130,66 @@ func (e *EC2) Launch(ctx context.Context, id string, t InstanceType, cp string, 
 	return h, nil
 }
 
-// runInput is the RunInstances request of a launch.
-func (e *EC2) runInput(id string, t InstanceType, cp string) *ec2.RunInstancesInput {
+// image is the AMI of Images that instances of arch boot. The first call
+// asks EC2 the images' architectures; a failed one is asked again next time.
+func (e *EC2) image(ctx context.Context, arch string) (string, error) {
+	e.mu.Lock()
+	byArch := e.byArch
+	e.mu.Unlock()
+	if byArch == nil {
+		out, err := e.cfg.Client.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: e.cfg.Images})
+		if err != nil {
+			return "", fmt.Errorf("DescribeImages %s: %w", strings.Join(e.cfg.Images, ", "), err)
+		}
+		if byArch, err = imagesByArch(e.cfg.Images, out.Images); err != nil {
+			return "", err
+		}
+		e.mu.Lock()
+		e.byArch = byArch
+		e.mu.Unlock()
+	}
+	id, ok := byArch[arch]
+	if !ok {
+		return "", fmt.Errorf("no EC2 image for %s instances: give the ec2 provider an %s AMI as well (--ec2-image-id)", arch, arch)
+	}
+	return id, nil
+}
+
+// imagesByArch maps the architectures of the images EC2 described to their
+// ids; every image asked for must be among them, one per architecture.
+func imagesByArch(asked []string, described []types.Image) (map[string]string, error) {
+	byArch := map[string]string{}
+	seen := map[string]bool{}
+	for _, im := range described {
+		id, arch := aws.ToString(im.ImageId), string(im.Architecture)
+		switch arch {
+		case "x86_64_mac", "arm64_mac":
+			return nil, fmt.Errorf("EC2 image %s is for Mac instances (%s), which the ec2 provider does not launch", id, arch)
+		case "i386":
+			return nil, fmt.Errorf("EC2 image %s is for i386, which no capacity provider runs", id)
+		}
+		if other, dup := byArch[arch]; dup && other != id {
+			return nil, fmt.Errorf("EC2 images %s and %s are both %s: give one image per architecture", other, id, arch)
+		}
+		byArch[arch] = id
+		seen[id] = true
+	}
+	for _, id := range asked {
+		if !seen[id] {
+			return nil, fmt.Errorf("EC2 image %s was not found", id)
+		}
+	}
+	return byArch, nil
+}
+
+// runInput is the RunInstances request of a launch that boots image.
+func (e *EC2) runInput(id, image string, t InstanceType, cp string) *ec2.RunInstancesInput {
 	var subnets, groups []string
 	if e.cfg.Network != nil {
 		subnets, groups = e.cfg.Network(cp)
 	}
 	in := &ec2.RunInstancesInput{
-		ImageId:          aws.String(e.cfg.ImageID),
+		ImageId:          aws.String(image),
 		InstanceType:     types.InstanceType(t.Name),
 		MinCount:         aws.Int32(1),
 		MaxCount:         aws.Int32(1),

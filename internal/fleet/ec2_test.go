@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,14 +99,14 @@ esac
 // TestEC2RunInput: subnets round-robin, the capacity provider's security
 // groups, the type, the tags and the user data.
 func TestEC2RunInput(t *testing.T) {
-	e := NewEC2(nil, EC2Config{ImageID: "ami-1", JoinURL: "nats://j:4222", JoinToken: "tok",
+	e := NewEC2(nil, EC2Config{Images: []string{"ami-1"}, JoinURL: "nats://j:4222", JoinToken: "tok",
 		Network: func(cp string) ([]string, []string) {
 			return []string{"subnet-a", "subnet-b"}, []string{"sg-1", "sg-2"}
 		}})
 	typ, _ := LookupInstanceType("m7i.xlarge")
 	var subnets []string
 	for i := 0; i < 3; i++ {
-		in := e.runInput("i-x", typ, "cp1")
+		in := e.runInput("i-x", "ami-1", typ, "cp1")
 		subnets = append(subnets, aws.ToString(in.SubnetId))
 		if string(in.InstanceType) != "m7i.xlarge" || aws.ToString(in.ImageId) != "ami-1" || strings.Join(in.SecurityGroupIds, ",") != "sg-1,sg-2" {
 			t.Fatalf("input %+v", in)
@@ -132,6 +133,7 @@ type fakeEC2 struct {
 	mu         sync.Mutex
 	runs       []*ec2.RunInstancesInput
 	terminated []string
+	describes  int // DescribeImages calls
 }
 
 func (f *fakeEC2) RunInstances(_ context.Context, in *ec2.RunInstancesInput, _ ...func(*ec2.Options)) (*ec2.RunInstancesOutput, error) {
@@ -146,6 +148,21 @@ func (f *fakeEC2) DescribeInstances(context.Context, *ec2.DescribeInstancesInput
 	return &ec2.DescribeInstancesOutput{}, nil
 }
 
+// DescribeImages knows ami-1 (x86_64) and ami-2 (arm64).
+func (f *fakeEC2) DescribeImages(_ context.Context, in *ec2.DescribeImagesInput, _ ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.describes++
+	known := map[string]types.ArchitectureValues{"ami-1": types.ArchitectureValuesX8664, "ami-2": types.ArchitectureValuesArm64}
+	var out ec2.DescribeImagesOutput
+	for _, id := range in.ImageIds {
+		if arch, ok := known[id]; ok {
+			out.Images = append(out.Images, types.Image{ImageId: aws.String(id), Architecture: arch})
+		}
+	}
+	return &out, nil
+}
+
 func (f *fakeEC2) TerminateInstances(_ context.Context, in *ec2.TerminateInstancesInput, _ ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -157,7 +174,7 @@ func (f *fakeEC2) TerminateInstances(_ context.Context, in *ec2.TerminateInstanc
 // launch timeout, or whose launch is cancelled, is terminated.
 func TestEC2LaunchNotJoined(t *testing.T) {
 	f := &fakeEC2{}
-	e := NewEC2(NewStatic(nil, nil, nil, nil), EC2Config{Client: f, ImageID: "ami-1", Timeout: 100 * time.Millisecond})
+	e := NewEC2(NewStatic(nil, nil, nil, nil), EC2Config{Client: f, Images: []string{"ami-1"}, Timeout: 100 * time.Millisecond})
 	typ, _ := LookupInstanceType("m7i.xlarge")
 	start := time.Now()
 	if _, err := e.Launch(context.Background(), "i-a", typ, "cp", nil); err == nil || !strings.Contains(err.Error(), "did not join within") {
@@ -178,5 +195,91 @@ func TestEC2LaunchNotJoined(t *testing.T) {
 	}
 	if aws.ToString(f.runs[0].ClientToken) != "i-a" || aws.ToString(f.runs[1].ClientToken) != "i-b" {
 		t.Fatalf("client tokens %s %s", aws.ToString(f.runs[0].ClientToken), aws.ToString(f.runs[1].ClientToken))
+	}
+}
+
+// TestEC2ImageByArch: each instance boots the image of its type's
+// architecture, as EC2 describes the images (asked once); a missing
+// architecture, two images of one, or an unknown image is a clear error.
+func TestEC2ImageByArch(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		images  []string
+		typ     string
+		want    string // the image launched, or
+		wantErr string // the error's text
+	}{
+		{name: "x86_64 of two", images: []string{"ami-2", "ami-1"}, typ: "m7i.xlarge", want: "ami-1"},
+		{name: "arm64 of two", images: []string{"ami-1", "ami-2"}, typ: "m7g.xlarge", want: "ami-2"},
+		{name: "one image", images: []string{"ami-1"}, typ: "c7i.large", want: "ami-1"},
+		{name: "no arm64 image", images: []string{"ami-1"}, typ: "m7g.xlarge", wantErr: "no EC2 image for arm64 instances: give the ec2 provider an arm64 AMI as well (--ec2-image-id)"},
+		{name: "an unknown image", images: []string{"ami-1", "ami-3"}, typ: "m7i.xlarge", wantErr: "EC2 image ami-3 was not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeEC2{}
+			e := NewEC2(NewStatic(nil, nil, nil, nil), EC2Config{Client: f, Images: tc.images, Timeout: time.Millisecond})
+			typ, ok := LookupInstanceType(tc.typ)
+			if !ok {
+				t.Fatalf("no type %s", tc.typ)
+			}
+			for range 2 {
+				_, err := e.Launch(context.Background(), "i-a", typ, "cp", nil)
+				if tc.wantErr != "" {
+					if err == nil || err.Error() != tc.wantErr {
+						t.Fatalf("launch: %v, want %q", err, tc.wantErr)
+					}
+					continue
+				}
+				f.mu.Lock()
+				got := aws.ToString(f.runs[len(f.runs)-1].ImageId)
+				f.mu.Unlock()
+				if got != tc.want {
+					t.Fatalf("launched %s, want %s", got, tc.want)
+				}
+			}
+			if tc.wantErr == "" && f.describes != 1 {
+				t.Fatalf("DescribeImages called %d times for 2 launches, want once", f.describes)
+			}
+		})
+	}
+}
+
+// TestImagesByArch: the architectures EC2 gives decide, and images of
+// one architecture twice, or of a kind no capacity provider runs, are
+// refused.
+func TestImagesByArch(t *testing.T) {
+	img := func(id string, arch types.ArchitectureValues) types.Image {
+		return types.Image{ImageId: aws.String(id), Architecture: arch}
+	}
+	for _, tc := range []struct {
+		name      string
+		asked     []string
+		described []types.Image
+		want      map[string]string
+		wantErr   string
+	}{
+		{name: "both", asked: []string{"ami-a", "ami-b"}, described: []types.Image{img("ami-a", "arm64"), img("ami-b", "x86_64")},
+			want: map[string]string{"arm64": "ami-a", "x86_64": "ami-b"}},
+		{name: "same twice", asked: []string{"ami-a", "ami-b"}, described: []types.Image{img("ami-a", "x86_64"), img("ami-b", "x86_64")},
+			wantErr: "EC2 images ami-a and ami-b are both x86_64: give one image per architecture"},
+		{name: "mac", asked: []string{"ami-m"}, described: []types.Image{img("ami-m", "arm64_mac")},
+			wantErr: "EC2 image ami-m is for Mac instances (arm64_mac), which the ec2 provider does not launch"},
+		{name: "i386", asked: []string{"ami-i"}, described: []types.Image{img("ami-i", "i386")},
+			wantErr: "EC2 image ami-i is for i386, which no capacity provider runs"},
+		{name: "missing", asked: []string{"ami-a", "ami-z"}, described: []types.Image{img("ami-a", "x86_64")},
+			wantErr: "EC2 image ami-z was not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := imagesByArch(tc.asked, tc.described)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !maps.Equal(got, tc.want) {
+				t.Fatalf("got %v %v, want %v", got, err, tc.want)
+			}
+		})
 	}
 }

@@ -145,12 +145,12 @@ type Options struct {
 	NATSReplicas int
 	// The ec2 provider: EC2Endpoint is the EC2 API's URL ("": AWS's, for
 	// Region; credentials come from the AWS SDK's default chain);
-	// EC2ImageID the AMI instances boot, with paddock at AgentPath
-	// (default fleet.DefaultAgentPath); EC2JoinURL the engine URLs as the
+	// EC2ImageIDs the AMIs instances boot, one per architecture, with
+	// paddock at AgentPath (default fleet.DefaultAgentPath); EC2JoinURL the engine URLs as the
 	// instances reach them (default: EngineURL); EC2LaunchTimeout how long
 	// an instance has to join (default fleet.DefaultEC2LaunchTimeout).
 	EC2Endpoint      string
-	EC2ImageID       string
+	EC2ImageIDs      []string
 	EC2JoinURL       string
 	AgentPath        string
 	EC2LaunchTimeout time.Duration
@@ -418,7 +418,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		if (opts.EngineListen == "" && opts.NATSURL == "") || opts.JoinToken == "" {
 			return nil, fmt.Errorf("the %s provider needs the engine's client address (or an external NATS cluster) and a join token", opts.Provider)
 		}
-		if opts.Provider == "ec2" && opts.EC2ImageID == "" {
+		if opts.Provider == "ec2" && len(opts.EC2ImageIDs) == 0 {
 			return nil, errors.New("the ec2 provider needs the image id (AMI) its instances boot")
 		}
 	default:
@@ -510,7 +510,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 				}
 			})
 			provider = fleet.NewEC2(static, fleet.EC2Config{
-				Client: client, ImageID: opts.EC2ImageID, JoinURL: joinURL, JoinToken: opts.JoinToken, Cluster: ec2ClusterTag(issuer), Forget: forget(joins),
+				Client: client, Images: opts.EC2ImageIDs, JoinURL: joinURL, JoinToken: opts.JoinToken, Cluster: ec2ClusterTag(issuer), Forget: forget(joins),
 				AgentPath: opts.AgentPath, Timeout: opts.EC2LaunchTimeout,
 				Network: func(name string) (subnets, groups []string) {
 					for _, cp := range ctl.CapacityProviders() {

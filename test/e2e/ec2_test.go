@@ -99,6 +99,13 @@ func TestEC2ProviderLaunchesAndTerminates(t *testing.T) {
 		t.Fatalf("DescribeImages: %v (%d images)", err, len(images.Images))
 	}
 	imageID := aws.ToString(images.Images[0].ImageId)
+	// An arm64 image beside it: the server is given both and launches the
+	// x86_64 capacity provider's instances from the x86_64 one.
+	armImages, err := ec.DescribeImages(c, &ec2.DescribeImagesInput{Filters: []ec2types.Filter{{Name: aws.String("architecture"), Values: []string{"arm64"}}}})
+	if err != nil || len(armImages.Images) == 0 {
+		t.Fatalf("DescribeImages arm64: %v (%d images)", err, len(armImages.Images))
+	}
+	armImageID := aws.ToString(armImages.Images[0].ImageId)
 
 	// An instance of this cluster that no record accounts for, as a leader
 	// that died before its agent joined leaves, and one of another cluster.
@@ -128,7 +135,7 @@ func TestEC2ProviderLaunchesAndTerminates(t *testing.T) {
 		DataDir: dataDir, Listen: "127.0.0.1:0",
 		AccessKeyID: "AKIDPADDOCKTEST", SecretAccessKey: "paddock-test-secret",
 		Provider: "ec2", EngineListen: first.Gateway.String() + ":0", JoinToken: joinToken,
-		EC2Endpoint: motoURL, EC2ImageID: imageID, AgentPath: "/opt/paddock/paddock", EC2LaunchTimeout: time.Minute,
+		EC2Endpoint: motoURL, EC2ImageIDs: []string{armImageID, imageID}, AgentPath: "/opt/paddock/paddock", EC2LaunchTimeout: time.Minute,
 		EmptyInstanceCooldown: 500 * time.Millisecond,
 	})
 	if err != nil {
