@@ -22,7 +22,7 @@ Start it with 'paddock up', then point the AWS CLI at it:
 		SilenceUsage: true,
 	}
 	root.AddCommand(upCommand(), serverCommand(), agentCommand(), simulateCommand())
-	root.AddCommand(statusCommand(), tokenCommand())
+	root.AddCommand(statusCommand(), tokenCommand(), hostCommand())
 	root.AddCommand(costCommand())
 	root.AddCommand(deployCommand(), invokeCommand())
 	root.AddCommand(logsCommand(), scheduleCommand())

@@ -59,6 +59,7 @@ type joinedHost struct {
 	rec   livestate.Host
 	beat  atomic.Int64 // unix ns of its last heartbeat, as received here
 	fresh bool         // beats recently (as of the last sweep); routes follow it
+	gone  bool         // its record was deleted: dropped once bound to nothing
 
 	views    map[string]*eeView // every EE its agent reports, by id (all servers)
 	assigned map[string]string  // EEs the leader assigned to it, by id: their code's SHA-256 (all servers)
@@ -336,11 +337,18 @@ func codeOf(spec []byte) string {
 	return a.CodeSHA256Hex
 }
 
-// sweep stops routing to hosts whose beats stopped.
+// sweep stops routing to hosts whose beats stopped, and drops those whose
+// record is gone once they are bound to nothing.
 func (s *Static) sweep(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, h := range s.hosts {
+	for id, h := range s.hosts {
+		if h.gone && h.boundTo == "" && now.Sub(h.lastBeat()) >= HeartbeatTimeout {
+			h.fresh = false
+			s.routeHost(h)
+			delete(s.hosts, id)
+			continue
+		}
 		if fresh := now.Sub(h.lastBeat()) < HeartbeatTimeout; fresh != h.fresh {
 			h.fresh = fresh
 			if !fresh {
@@ -405,7 +413,11 @@ func (s *Static) onHost(ctx context.Context, e jetstream.KeyValueEntry) {
 	h := s.hosts[id]
 	if e.Operation() != jetstream.KeyValuePut {
 		if h != nil {
-			h.beat.Store(0) // gone: unrouted at the next sweep, its instance lost at the next reconcile
+			// Gone (its agent left, or it was forgotten): unrouted at the
+			// next sweep, its instance lost at the next reconcile, and
+			// the host dropped once it is bound to nothing.
+			h.beat.Store(0)
+			h.gone = true
 		}
 		s.mu.Unlock()
 		return
@@ -415,6 +427,9 @@ func (s *Static) onHost(ctx context.Context, e jetstream.KeyValueEntry) {
 		s.mu.Unlock()
 		s.log.Error("bad host record", "host", id, "err", err)
 		return
+	}
+	if h != nil {
+		h.gone = false // back before it was dropped
 	}
 	switch {
 	case h == nil:
@@ -728,6 +743,48 @@ func (s *Static) Release() {
 		h.ees = map[string]*remoteEE{}
 	}
 	s.broadcast()
+}
+
+// Errors of Forget.
+var (
+	ErrNoHost    = errors.New("no host has that id")
+	ErrHostBeats = errors.New("the host's agent is joined and beating")
+)
+
+// Forget deletes the records of host, a joined host whose agent will not
+// come back as it is (its machine retired, or rebuilt with a new key): its
+// host record, which takes it off every server, and its EEs' records.
+// known reports whether there was anything to delete. A host that beats
+// is refused (ErrHostBeats): its agent would only write itself back.
+func (s *Static) Forget(ctx context.Context, host string) (known bool, err error) {
+	if !livestate.ValidID(host) {
+		return false, nil
+	}
+	s.mu.Lock()
+	h := s.hosts[host]
+	beats := h != nil && time.Since(h.lastBeat()) < HeartbeatTimeout
+	s.mu.Unlock()
+	if beats {
+		return true, ErrHostBeats
+	}
+	ees, err := entries(ctx, s.kv.EEs, livestate.Key(host, "*"))
+	if err != nil {
+		return false, err
+	}
+	for _, e := range ees {
+		if err := livestate.Delete(ctx, s.kv.EEs, e.Key()); err != nil {
+			return true, err
+		}
+	}
+	if _, err := s.kv.Hosts.Get(ctx, host); err == nil {
+		known = true
+		if err := livestate.Delete(ctx, s.kv.Hosts, host); err != nil {
+			return true, err
+		}
+	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, err
+	}
+	return known || h != nil || len(ees) > 0, nil
 }
 
 // entries reads every current value of kv under filter.

@@ -331,7 +331,22 @@ func (s *Service) Forget(ctx context.Context, host string) error {
 	if !livestate.ValidID(host) {
 		return nil
 	}
-	return s.agents.Delete(ctx, host)
+	if err := s.agents.Delete(ctx, host); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.bound, host) // the watch would, a moment later: a join meanwhile must not see it
+	s.mu.Unlock()
+	return nil
+}
+
+// Bound reports whether an agent's key is bound to host.
+func (s *Service) Bound(ctx context.Context, host string) (bool, error) {
+	if !livestate.ValidID(host) {
+		return false, nil
+	}
+	a, err := s.binding(ctx, host)
+	return a != nil, err
 }
 
 // Create makes a new join token; its secret is in the returned string only.

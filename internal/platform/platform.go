@@ -341,6 +341,32 @@ func forget(joins *joinauth.Service) func(host string) {
 	}
 }
 
+// hostForgetter forgets a joined host: the static provider's records of it
+// (which takes it off every server) and its id's binding to its agent's key.
+type hostForgetter struct {
+	static *fleet.Static
+	joins  *joinauth.Service
+}
+
+func (f hostForgetter) ForgetHost(ctx context.Context, id string) error {
+	known, err := f.static.Forget(ctx, id)
+	if err != nil {
+		return err
+	}
+	bound, err := f.joins.Bound(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !known && !bound {
+		return fleet.ErrNoHost
+	}
+	if err := f.joins.Forget(ctx, id); err != nil {
+		return err
+	}
+	slog.Info("host forgotten", "role", "fleet", "host", id)
+	return nil
+}
+
 // ec2ClusterTag names this cluster on its EC2 instances: the public key
 // of the issuer every server derives from the secrets they share.
 func ec2ClusterTag(issuer nkeys.KeyPair) string {
@@ -622,6 +648,9 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		}
 		p.closers = append(p.closers, stopJoins)
 		api.HandleJoinTokens(joins)
+		if static != nil {
+			api.HandleHosts(hostForgetter{static: static, joins: joins})
+		}
 	}
 	if static != nil {
 		p.wg.Add(1)

@@ -476,6 +476,35 @@ func TestClusterRevokedJoinToken(t *testing.T) {
 	if _, stderr, err := runPaddock(t, c.bin, keys, "token", "revoke", "jt-nosuch"); err == nil || !strings.Contains(stderr, "ResourceNotFoundException") {
 		t.Errorf("revoking an unknown token: %v, %s", err, stderr)
 	}
+
+	// Forgetting the host lets it in again: its records go from every
+	// server, and its id is free for an agent to bind. A host that beats,
+	// or that nothing knows, is refused.
+	for _, tc := range []struct{ host, want string }{
+		{hostID(0), "ResourceConflictException"},
+		{"h-nosuch", "ResourceNotFoundException"},
+	} {
+		if _, stderr, err := runPaddock(t, c.bin, keys, "host", "forget", tc.host); err == nil || !strings.Contains(stderr, tc.want) {
+			t.Errorf("paddock host forget %s: %v, %s (want %s)", tc.host, err, stderr, tc.want)
+		}
+	}
+	if out, stderr, err := runPaddock(t, c.bin, keys, "host", "forget", hostID(1)); err != nil || !strings.Contains(out, "forgotten") {
+		t.Fatalf("paddock host forget %s = %q, %v (%s)", hostID(1), out, err, stderr)
+	}
+	known := func(id string) bool {
+		for _, h := range c.p.Static.Hosts() {
+			if h.ID == id {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor(t, "the servers to forget host 1", func() bool { return !known(hostID(1)) })
+	c.startAgentWith(1, joinToken)
+	waitFor(t, "the forgotten host to join again with the bootstrap token", func() bool { return fresh(hostID(1)) })
+	if !fresh(hostID(0)) {
+		t.Error("host 0 stopped beating while host 1 was forgotten")
+	}
 }
 
 // TestClusterFunctionLogs: what an EE on an agent prints reaches the log
