@@ -93,6 +93,7 @@ func startCluster(ctx context.Context, t *testing.T, host *testhost.Host, bootst
 	}
 	cmd := exec.Command(bin, "agent", "--join", p.EngineURL, "--token", benchJoinToken, "--id", "h-1",
 		"--instance-type", "m7i.xlarge", "--listen", host.Addr.String()+":9402", "--data-dir", filepath.Join(t.TempDir(), "agent"))
+	cmd.Args = append(cmd.Args, strings.Fields(os.Getenv("PADDOCK_BENCH_AGENT_ARGS"))...) // e.g. --hop-tls=false
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if extra := os.Getenv("PADDOCK_BENCH_AGENT_ENV"); extra != "" {

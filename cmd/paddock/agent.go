@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,7 +32,7 @@ import (
 func agentCommand() *cobra.Command {
 	var join, token, id, instanceType, listen, advertise, dataDir, provider string
 	var rtFlags runtimeFlags
-	var verbose bool
+	var verbose, hopTLS bool
 	cmd := &cobra.Command{
 		Use:   "agent --join nats://SERVER:4222 --token TOKEN --instance-type TYPE",
 		Short: "Run this machine as an instance of a Paddock server's fleet",
@@ -41,7 +42,10 @@ to its capacity providers, and run the execution environments the server
 assigns here, in their sandboxes. The server's routers send invokes to the
 agent's invoke port (--listen), which they reach at --advertise; every
 request there must carry the agent's own token, which it publishes to the
-servers only.
+servers only. The port speaks TLS (--hop-tls, on by default) with a
+certificate the agent makes at each start and names in its host record,
+which only it may write: routers pin it, so a machine that takes over the
+agent's address can neither read invokes nor learn the token.
 
 The agent is a principal of its own: on its first start it makes a key
 (agent.nk in --data-dir) and the first agent to join as a host id (--id)
@@ -53,7 +57,7 @@ The agent beats every 2s. If its beats go unconfirmed for 5s (the network is
 down) it stops taking invokes, since the servers are about to start its
 execution environments elsewhere; when the link returns it stops what is no
 longer assigned to it. Ctrl-C stops its execution environments and leaves.`,
-		Example: `  paddock agent --join nats://10.0.0.1:4222 --token "$PADDOCK_JOIN_TOKEN" --instance-type m7i.xlarge --listen 0.0.0.0:9402 --advertise http://10.0.0.7:9402`,
+		Example: `  paddock agent --join nats://10.0.0.1:4222 --token "$PADDOCK_JOIN_TOKEN" --instance-type m7i.xlarge --listen 0.0.0.0:9402 --advertise 10.0.0.7:9402`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			level := slog.LevelInfo
@@ -84,16 +88,10 @@ longer assigned to it. Ctrl-C stops its execution environments and leaves.`,
 			if err != nil {
 				return fmt.Errorf("invoke port: %w", err)
 			}
-			if advertise == "" {
-				advertise, err = advertiseURL(ln.Addr())
-				if err != nil {
-					ln.Close()
-					return err
-				}
-			}
-			if u, err := url.Parse(advertise); err != nil || u.Scheme != "http" || u.Host == "" {
+			advertise, err = hopURL(advertise, ln.Addr(), hopTLS)
+			if err != nil {
 				ln.Close()
-				return fmt.Errorf("--advertise %q must be an http:// URL the servers can reach", advertise)
+				return err
 			}
 			dataDir, err = filepath.Abs(dataDir)
 			if err != nil {
@@ -147,7 +145,7 @@ longer assigned to it. Ctrl-C stops its execution environments and leaves.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "Agent %s (%s) joined %s; invoke port %s\n", id, t.Name, join, advertise)
 			err = agentd.Run(ctx, nc, agentd.Options{
 				Host:  livestate.Host{ID: id, Provider: provider, Type: t.Name, Arch: t.Arch, VCPU: t.VCPU, MemoryMiB: t.MemoryMiB, HopURL: advertise},
-				Cache: cache, Hop: ln, Runtimes: hostRuntimes,
+				Cache: cache, Hop: ln, HopTLS: hopTLS, Runtimes: hostRuntimes,
 			})
 			if serr := sandbox.Shutdown(); serr != nil {
 				slog.Warn("sandbox: releasing the host's EE network", "err", serr)
@@ -166,7 +164,8 @@ longer assigned to it. Ctrl-C stops its execution environments and leaves.`,
 	f.StringVar(&id, "id", "", "this host's id (letters, digits, '-', '_'; generated when empty)")
 	f.StringVar(&instanceType, "instance-type", "m7i.xlarge", "the instance type this machine stands for: its vCPUs and memory are what capacity providers may place on it")
 	f.StringVar(&listen, "listen", "0.0.0.0:9402", "address of the invoke port the servers call")
-	f.StringVar(&advertise, "advertise", "", "URL the servers reach the invoke port at (default: from --listen, when it names an address)")
+	f.StringVar(&advertise, "advertise", "", "HOST:PORT the servers reach the invoke port at, or its https:// (http:// with --hop-tls=false) URL (default: from --listen, when it names an address)")
+	f.BoolVar(&hopTLS, "hop-tls", true, "serve the invoke port over TLS with a certificate the servers pin (turn off only on a network you trust: the token then travels in the clear)")
 	f.StringVar(&dataDir, "data-dir", ".paddock-agent", "where code is cached and sandboxes are built")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	rtFlags.register(f)
@@ -175,11 +174,30 @@ longer assigned to it. Ctrl-C stops its execution environments and leaves.`,
 	return cmd
 }
 
-// advertiseURL is the invoke port's URL when its address names a host.
-func advertiseURL(addr net.Addr) (string, error) {
-	tcp, ok := addr.(*net.TCPAddr)
-	if !ok || tcp.IP.IsUnspecified() {
-		return "", errors.New("--listen is on every address: say where servers reach it with --advertise http://HOST:PORT")
+// hopURL is the invoke port's URL: --advertise's (HOST:PORT, or a URL
+// whose scheme agrees with --hop-tls), else the listener's address when it
+// names a host.
+func hopURL(advertise string, listening net.Addr, withTLS bool) (string, error) {
+	scheme := "http"
+	if withTLS {
+		scheme = "https"
 	}
-	return "http://" + tcp.String(), nil
+	if advertise == "" {
+		tcp, ok := listening.(*net.TCPAddr)
+		if !ok || tcp.IP.IsUnspecified() {
+			return "", errors.New("--listen is on every address: say where servers reach it with --advertise HOST:PORT")
+		}
+		return scheme + "://" + tcp.String(), nil
+	}
+	if !strings.Contains(advertise, "://") {
+		advertise = scheme + "://" + advertise
+	}
+	u, err := url.Parse(advertise)
+	switch {
+	case err != nil || u.Host == "" || u.Port() == "" || (u.Path != "" && u.Path != "/"):
+		return "", fmt.Errorf("--advertise %q: want HOST:PORT the servers can reach", advertise)
+	case u.Scheme != scheme:
+		return "", fmt.Errorf("--advertise %q is %s://, but --hop-tls=%v serves %s://", advertise, u.Scheme, withTLS, scheme)
+	}
+	return scheme + "://" + u.Host, nil
 }

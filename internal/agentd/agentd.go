@@ -12,6 +12,7 @@ package agentd
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,10 +44,14 @@ const Lease = 5 * time.Second
 
 // Options describe the host.
 type Options struct {
-	Host      livestate.Host // ID, Provider, Type, Arch, VCPU, MemoryMiB and HopURL; HopToken and Started are set by Run
-	Cache     *agent.CodeCache
-	Runtimes  *runtimes.Host // the managed runtimes this host runs
-	Hop       net.Listener   // where the invoke hop is served
+	Host     livestate.Host // ID, Provider, Type, Arch, VCPU, MemoryMiB and HopURL; HopToken, HopCertSHA256 and Started are set by Run
+	Cache    *agent.CodeCache
+	Runtimes *runtimes.Host // the managed runtimes this host runs
+	Hop      net.Listener   // where the invoke hop is served
+	// HopTLS serves the hop over TLS with a certificate made at start,
+	// which the host record names for routers to pin; Host.HopURL must
+	// then be https://.
+	HopTLS    bool
 	Output    agent.OutputSink
 	Logger    *slog.Logger
 	BeatEvery time.Duration // 0: livestate.HeartbeatInterval
@@ -101,6 +107,24 @@ func Run(ctx context.Context, nc *nats.Conn, opts Options) error {
 	host := opts.Host
 	host.HopToken = hex.EncodeToString(token)
 	host.Started = time.Now().UTC()
+	hopLn := opts.Hop
+	scheme := "http://"
+	if opts.HopTLS {
+		scheme = "https://"
+	}
+	if !strings.HasPrefix(host.HopURL, scheme) {
+		d.agent.Close()
+		return fmt.Errorf("hop URL %q: want %s with hop TLS %v", host.HopURL, scheme, opts.HopTLS)
+	}
+	if opts.HopTLS {
+		cert, fp, err := hop.NewServerCert()
+		if err != nil {
+			d.agent.Close()
+			return fmt.Errorf("hop certificate: %w", err)
+		}
+		host.HopCertSHA256 = fp
+		hopLn = tls.NewListener(opts.Hop, hop.ServerTLS(cert))
+	}
 	if err := livestate.Put(ctx, kv.Hosts, host.ID, host); err != nil {
 		d.agent.Close()
 		return err
@@ -121,7 +145,7 @@ func Run(ctx context.Context, nc *nats.Conn, opts Options) error {
 	go func() { defer wg.Done(); d.follow(runCtx) }()
 	go func() {
 		defer wg.Done()
-		if err := srv.Serve(opts.Hop); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(hopLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("invoke hop stopped", "err", err)
 		}
 	}()

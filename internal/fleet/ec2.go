@@ -310,7 +310,7 @@ ip=$(md local-ipv4)
 systemd-run --unit=paddock-agent -p Restart=always -p RestartSec=2 -p StateDirectory=paddock-agent \
   ` + shellQuote(agentPath) + ` agent --join ` + shellQuote(joinURL) + ` --token ` + shellQuote(token) + ` \
   --id "$id" --instance-type ` + shellQuote(instanceType) + ` \
-  --listen 0.0.0.0:` + fmt.Sprint(AgentPort) + ` --advertise "http://$ip:` + fmt.Sprint(AgentPort) + `" --data-dir /var/lib/paddock-agent
+  --listen 0.0.0.0:` + fmt.Sprint(AgentPort) + ` --advertise "$ip:` + fmt.Sprint(AgentPort) + `" --data-dir /var/lib/paddock-agent
 `
 }
 

@@ -88,7 +88,7 @@ esac
 			}
 			got := strings.Join(args[i:], "|")
 			want := strings.Join([]string{tc.agent, "agent", "--join", tc.join, "--token", tc.token, "--id", "i-0123456789abcdef0",
-				"--instance-type", tc.typ, "--listen", "0.0.0.0:9402", "--advertise", "http://10.0.3.7:9402", "--data-dir", "/var/lib/paddock-agent"}, "|")
+				"--instance-type", tc.typ, "--listen", "0.0.0.0:9402", "--advertise", "10.0.3.7:9402", "--data-dir", "/var/lib/paddock-agent"}, "|")
 			if got != want {
 				t.Fatalf("agent command:\n got %s\nwant %s", got, want)
 			}

@@ -438,7 +438,7 @@ func (s *Static) onHost(ctx context.Context, e jetstream.KeyValueEntry) {
 		h.fresh = true
 		s.hosts[id] = h
 		s.log.Info("host joined", "host", id, "type", rec.Type, "hop", rec.HopURL)
-	case !h.rec.Started.Equal(rec.Started) || h.rec.HopToken != rec.HopToken || h.rec.HopURL != rec.HopURL:
+	case !h.rec.Started.Equal(rec.Started) || h.rec.HopToken != rec.HopToken || h.rec.HopURL != rec.HopURL || h.rec.HopCertSHA256 != rec.HopCertSHA256:
 		s.log.Warn("host restarted: its execution environments are lost", "host", id, "ees", len(h.ees))
 		h.rec = rec
 		h.beat.Store(time.Now().UnixNano())
@@ -447,7 +447,7 @@ func (s *Static) onHost(ctx context.Context, e jetstream.KeyValueEntry) {
 				s.router.Remove(v.rec.Key, v.target)
 				v.routed = false
 			}
-			v.target = hopTarget{hop.NewEE(s.hop, rec.HopURL, rec.HopToken, id), s}
+			v.target = hopTarget{hop.NewEE(s.hop, rec.HopURL, rec.HopToken, rec.HopCertSHA256, id), s}
 		}
 		s.routeHost(h)
 		for eid, ee := range h.ees {
@@ -508,7 +508,7 @@ func (s *Static) onEE(ctx context.Context, e jetstream.KeyValueEntry) {
 	}
 	v := h.views[id]
 	if v == nil {
-		v = &eeView{target: hopTarget{hop.NewEE(s.hop, h.rec.HopURL, h.rec.HopToken, id), s}}
+		v = &eeView{target: hopTarget{hop.NewEE(s.hop, h.rec.HopURL, h.rec.HopToken, h.rec.HopCertSHA256, id), s}}
 		h.views[id] = v
 	}
 	if v.routed && v.rec.Key != rec.Key { // never, but a key is what Remove finds it by
@@ -721,7 +721,7 @@ func (s *Static) Adopt(ctx context.Context, notify func(Event)) ([]Adopted, erro
 		a := Adopted{Instance: rec, Host: h}
 		for _, spec := range byHost[rec.Host] {
 			ee := &remoteEE{id: spec.ID, state: agent.Starting}
-			ee.hop.Store(hop.NewEE(s.hop, h.rec.HopURL, h.rec.HopToken, spec.ID))
+			ee.hop.Store(hop.NewEE(s.hop, h.rec.HopURL, h.rec.HopToken, h.rec.HopCertSHA256, spec.ID))
 			if v := h.views[spec.ID]; v != nil {
 				ee.state, _ = agent.ParseState(v.rec.State)
 			}
@@ -814,7 +814,7 @@ func (h *joinedHost) Start(spec agent.Spec) EE {
 	s := h.s
 	ee := &remoteEE{id: spec.ID}
 	s.mu.Lock()
-	ee.hop.Store(hop.NewEE(s.hop, h.rec.HopURL, h.rec.HopToken, spec.ID))
+	ee.hop.Store(hop.NewEE(s.hop, h.rec.HopURL, h.rec.HopToken, h.rec.HopCertSHA256, spec.ID))
 	h.ees[spec.ID] = ee
 	notify := h.notify
 	s.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -52,8 +53,11 @@ type Client struct {
 
 	dialer net.Dialer
 	mu     sync.Mutex
-	pools  map[string]*pool    // by agent address, host:port
-	slots  map[string]*muxSlot // by the upgrade request (address and token)
+	pools  map[string]*pool    // by agent address, host:port (and its certificate's fingerprint, with TLS)
+	slots  map[string]*muxSlot // by the pool's key and the upgrade request (which names the token)
+	// sessions lets a router resume its TLS sessions with an agent, which
+	// saves the handshake's signature on each new connection.
+	sessions tls.ClientSessionCache
 	// plainOnly sends every invoke as a request of its own (tests of the
 	// plain hop).
 	plainOnly bool
@@ -61,7 +65,7 @@ type Client struct {
 
 // NewClient returns a Client.
 func NewClient() *Client {
-	return &Client{dialer: net.Dialer{
+	return &Client{sessions: tls.NewLRUClientSessionCache(1024), dialer: net.Dialer{
 		Timeout: dialTimeout,
 		// An invoke may hold its connection silent for 900 s: probes find
 		// an agent machine that vanished without a reset in about 30 s,
@@ -96,31 +100,32 @@ func (c *Client) CloseIdle() {
 	}
 }
 
-// idleConns counts the idle connections to addr (for tests).
-func (c *Client) idleConns(addr string) int {
-	p := c.pool(addr)
+// idleConns counts the idle connections of a pool, by its key: the
+// agent's address, with its fingerprint after a space for TLS (for tests).
+func (c *Client) idleConns(key string) int {
+	p := c.pool(key)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.idle)
 }
 
-func (c *Client) pool(addr string) *pool {
+func (c *Client) pool(key string) *pool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	p := c.pools[addr]
+	p := c.pools[key]
 	if p == nil {
 		if c.pools == nil {
 			c.pools = make(map[string]*pool)
 		}
-		p = &pool{addr: addr}
-		c.pools[addr] = p
+		p = &pool{key: key}
+		c.pools[key] = p
 	}
 	return p
 }
 
 // pool is the idle connections to one agent, the most recently used last.
 type pool struct {
-	addr  string
+	key   string // the Client's pools key
 	mu    sync.Mutex
 	idle  []*hopConn
 	timer *time.Timer // reaps idle connections; nil when none is idle
@@ -165,7 +170,13 @@ func (hc *hopConn) alive() bool {
 	if hc.br.Buffered() > 0 {
 		return false
 	}
-	sc, ok := hc.nc.(syscall.Conn)
+	nc := hc.nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		// A TLS record waiting would be as unasked as a byte: the
+		// session's tickets come before the first answer, which read them.
+		nc = tc.NetConn()
+	}
+	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return true
 	}
@@ -257,9 +268,10 @@ func (p *pool) reap(now time.Time, all bool) {
 // (a router.Target).
 type EE struct {
 	client *Client
-	addr   string // host:port
-	pool   *pool  // the client's for addr
-	head   string // request line, Host and Authorization, as sent
+	addr   string      // host:port
+	tls    *tls.Config // pinned to the agent's certificate; nil for http
+	pool   *pool       // the client's for addr (and the certificate)
+	head   string      // request line, Host and Authorization, as sent
 	// streamHead is head for an invoke whose answer is streamed (inv.Stream set).
 	streamHead string
 	muxHead    string // the upgrade to the multiplexed hop
@@ -268,24 +280,36 @@ type EE struct {
 	inFlight   atomic.Int64
 }
 
-// NewEE is the EE eeID on the agent at baseURL (such as
-// "http://10.0.0.7:9401"; only http), reached with token.
-func NewEE(client *Client, baseURL, token, eeID string) *EE {
+// NewEE is the EE eeID on the agent at baseURL, reached with token: over
+// TLS pinned to certSHA256 (the hex SHA-256 of the agent's certificate)
+// for an https URL such as "https://10.0.0.7:9402", in the clear for http
+// (an agent run with --hop-tls=false; certSHA256 empty).
+func NewEE(client *Client, baseURL, token, certSHA256, eeID string) *EE {
 	e := &EE{client: client, id: eeID}
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	var pinned *tls.Config
+	if err == nil && u.Scheme == "https" {
+		pinned, err = pinnedTLS(certSHA256, client.sessions)
+	}
 	switch {
 	case err != nil:
-		e.err = err
-	case u.Scheme != "http" || u.Host == "":
-		e.err = fmt.Errorf("agent URL %q: want http://host:port", baseURL)
+		e.err = fmt.Errorf("agent URL %q: %w", baseURL, err)
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		e.err = fmt.Errorf("agent URL %q: want https://host:port (or http://)", baseURL)
+	case u.Scheme == "http" && certSHA256 != "":
+		e.err = fmt.Errorf("agent URL %q names no TLS, but the agent has a certificate", baseURL)
 	case strings.ContainsFunc(token, func(r rune) bool { return r < 0x20 || r > 0x7e }):
 		e.err = errors.New("the agent's token cannot go in a header")
 	default:
-		e.addr = u.Host
+		e.addr, e.tls = u.Host, pinned
 		if u.Port() == "" {
-			e.addr = net.JoinHostPort(u.Hostname(), "80")
+			e.addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
 		}
-		e.pool = client.pool(e.addr)
+		key := e.addr
+		if pinned != nil {
+			key += " " + certSHA256
+		}
+		e.pool = client.pool(key)
 		rest := " HTTP/1.1\r\nHost: " + u.Host + "\r\nAuthorization: Bearer " + token + "\r\n"
 		base := "POST " + u.EscapedPath() + pathPrefix + url.PathEscape(eeID)
 		e.head, e.streamHead = base+pathSuffix+rest, base+pathStreamSuffix+rest
@@ -331,7 +355,7 @@ func (e *EE) Invoke(ctx context.Context, inv *runtimeapi.Invocation) error {
 	p := e.pool
 	hc := p.get()
 	if hc == nil {
-		nc, err := e.client.dialer.DialContext(ctx, "tcp", e.addr)
+		nc, err := e.client.dial(ctx, e)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

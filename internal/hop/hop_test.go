@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -210,6 +211,7 @@ type rig struct {
 type agentServer struct {
 	URL  string
 	Addr string
+	Cert string // the SHA-256 of its certificate, with TLS
 	h    *Handler
 	srv  *Server
 	std  *httptest.Server
@@ -222,15 +224,31 @@ func startAgent(t testing.TB, h *Handler, slow bool) *agentServer {
 		t.Cleanup(std.Close)
 		return &agentServer{URL: std.URL, Addr: std.Listener.Addr().String(), h: h, std: std}
 	}
+	return serveAgent(t, h, false)
+}
+
+// serveAgent serves h with a Server, as the agent does: over TLS with a
+// certificate of its own when withTLS is set.
+func serveAgent(t testing.TB, h *Handler, withTLS bool) *agentServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(h)
+	a := &agentServer{URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(), h: h}
+	if withTLS {
+		cert, fp, err := NewServerCert()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln = tls.NewListener(ln, ServerTLS(cert))
+		a.URL, a.Cert = "https://"+a.Addr, fp
+	}
+	a.srv = NewServer(h)
 	done := make(chan struct{})
-	go func() { defer close(done); srv.Serve(ln) }() //nolint:errcheck
-	t.Cleanup(func() { srv.Close(); <-done })
-	return &agentServer{URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(), h: h, srv: srv}
+	go func() { defer close(done); a.srv.Serve(ln) }() //nolint:errcheck
+	t.Cleanup(func() { a.srv.Close(); <-done })
+	return a
 }
 
 // kill closes the agent's connections at once, as its death would.
@@ -244,7 +262,11 @@ func (a *agentServer) kill() {
 	defer a.srv.mu.Unlock()
 	for _, e := range a.srv.conns {
 		if e.conn != nil {
-			e.conn.Conn.Close()
+			nc := e.conn.Conn
+			if tc, ok := nc.(*tls.Conn); ok {
+				nc = tc.NetConn() // a reset, not a close_notify
+			}
+			nc.Close()
 		}
 	}
 }
@@ -257,17 +279,24 @@ var servers = []struct {
 
 const testToken = "s3cret-token"
 
-// hops are the two ways a Client sends an invoke that fits a frame: over
-// the agent's multiplexed session, or as a request of its own.
-var hops = []struct {
-	name  string
-	plain bool
-}{{"mux", false}, {"plain", true}}
+// hopMode is how a Client sends an invoke that fits a frame: over the
+// agent's multiplexed session, or as a request of its own (plain); over
+// TLS or in the clear.
+type hopMode struct{ plain, tls bool }
+
+var (
+	muxHop   = hopMode{}
+	plainHop = hopMode{plain: true}
+	hops     = []struct {
+		name string
+		mode hopMode
+	}{{"mux", muxHop}, {"plain", plainHop}, {"mux+tls", hopMode{tls: true}}, {"plain+tls", hopMode{plain: true, tls: true}}}
+)
 
 // eachHop runs test once for each of hops.
-func eachHop(t *testing.T, test func(t *testing.T, plain bool)) {
+func eachHop(t *testing.T, test func(t *testing.T, m hopMode)) {
 	for _, h := range hops {
-		t.Run(h.name, func(t *testing.T) { test(t, h.plain) })
+		t.Run(h.name, func(t *testing.T) { test(t, h.mode) })
 	}
 }
 
@@ -279,7 +308,7 @@ func newClient(plain bool) *Client {
 	return c
 }
 
-func newRig(t *testing.T, plain bool, maxConcurrency int, decide func(payload []byte) answer) *rig {
+func newRig(t *testing.T, m hopMode, maxConcurrency int, decide func(payload []byte) answer) *rig {
 	t.Helper()
 	srv, err := runtimeapi.NewServer(maxConcurrency)
 	if err != nil {
@@ -296,18 +325,18 @@ func newRig(t *testing.T, plain bool, maxConcurrency int, decide func(payload []
 		srv.Close(runtimeapi.ErrorTypeExit) // ends invokes still held, so the agent can close
 		wg.Wait()
 	})
-	agent := startAgent(t, &Handler{Token: testToken, Lookup: func(id string) Invoker {
+	agent := serveAgent(t, &Handler{Token: testToken, Lookup: func(id string) Invoker {
 		if id == "ee1" {
 			return rec
 		}
 		return nil
-	}}, false)
+	}}, m.tls)
 	select {
 	case <-srv.Ready():
 	case <-time.After(5 * time.Second):
 		t.Fatal("workers did not poll")
 	}
-	return &rig{srv: srv, rec: rec, agent: agent, ee: NewEE(newClient(plain), agent.URL, testToken, "ee1")}
+	return &rig{srv: srv, rec: rec, agent: agent, ee: NewEE(newClient(m.plain), agent.URL, testToken, agent.Cert, "ee1")}
 }
 
 func echo(p []byte) answer { return answer{body: string(p)} }
@@ -333,8 +362,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestInvokeSuccess(t *testing.T) {
-	eachHop(t, func(t *testing.T, plain bool) {
-		r := newRig(t, plain, 2, echo)
+	eachHop(t, func(t *testing.T, m hopMode) {
+		r := newRig(t, m, 2, echo)
 		before := time.Now()
 		inv := newInv("ok", `{"a":1}`, 5*time.Second)
 		if err := r.ee.Invoke(context.Background(), inv); err != nil {
@@ -361,7 +390,7 @@ func TestInvokeSuccess(t *testing.T) {
 }
 
 func TestPayloadTooLarge(t *testing.T) {
-	r := newRig(t, false, 1, echo)
+	r := newRig(t, muxHop, 1, echo)
 	err := r.ee.Invoke(context.Background(), newInv("huge", strings.Repeat("x", MaxPayloadBytes+1), 5*time.Second))
 	if err == nil || retryable(err) || !strings.Contains(err.Error(), "413") {
 		t.Fatalf("oversized payload: %v", err)
@@ -372,8 +401,8 @@ func TestPayloadTooLarge(t *testing.T) {
 }
 
 func TestFunctionError(t *testing.T) {
-	eachHop(t, func(t *testing.T, plain bool) {
-		r := newRig(t, plain, 1, func([]byte) answer {
+	eachHop(t, func(t *testing.T, m hopMode) {
+		r := newRig(t, m, 1, func([]byte) answer {
 			return answer{body: `{"errorMessage":"boom","errorType":"MyError"}`, isError: true}
 		})
 		inv := newInv("fail", `1`, 5*time.Second)
@@ -387,10 +416,10 @@ func TestFunctionError(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	eachHop(t, func(t *testing.T, plain bool) {
+	eachHop(t, func(t *testing.T, m hopMode) {
 		hold := make(chan struct{})
 		defer close(hold)
-		r := newRig(t, plain, 1, func(p []byte) answer { return answer{body: "late", hold: hold} })
+		r := newRig(t, m, 1, func(p []byte) answer { return answer{body: "late", hold: hold} })
 		inv := newInv("slow", `1`, time.Second)
 		if err := r.ee.Invoke(context.Background(), inv); err != nil {
 			t.Fatal(err)
@@ -406,9 +435,9 @@ func TestTimeout(t *testing.T) {
 }
 
 func TestFull(t *testing.T) {
-	eachHop(t, func(t *testing.T, plain bool) {
+	eachHop(t, func(t *testing.T, m hopMode) {
 		hold := make(chan struct{})
-		r := newRig(t, plain, 1, func(p []byte) answer {
+		r := newRig(t, m, 1, func(p []byte) answer {
 			if string(p) == "hold" {
 				return answer{body: "held", hold: hold}
 			}
@@ -458,13 +487,13 @@ func testClosedAndUnknownEE(t *testing.T, slow bool, closed, broken *stub) {
 	}}, slow)
 	c := NewClient()
 	for _, id := range []string{"closed", "no-such-ee"} {
-		err := NewEE(c, agent.URL, testToken, id).Invoke(context.Background(), newInv("x", "1", time.Second))
+		err := NewEE(c, agent.URL, testToken, "", id).Invoke(context.Background(), newInv("x", "1", time.Second))
 		if !errors.Is(err, runtimeapi.ErrClosed) || errors.Is(err, runtimeapi.ErrFull) {
 			t.Errorf("%s: %v, want ErrClosed", id, err)
 		}
 	}
 	// Any other agent-side failure is not retryable.
-	err := NewEE(c, agent.URL, testToken, "broken").Invoke(context.Background(), newInv("x", "1", time.Second))
+	err := NewEE(c, agent.URL, testToken, "", "broken").Invoke(context.Background(), newInv("x", "1", time.Second))
 	if err == nil || retryable(err) || !strings.Contains(err.Error(), "sandbox on fire") {
 		t.Errorf("broken: %v", err)
 	}
@@ -481,14 +510,14 @@ func testBadToken(t *testing.T, slow bool) {
 	agent := startAgent(t, &Handler{Token: testToken, Lookup: func(string) Invoker { return s }}, slow)
 	c := NewClient()
 	for _, token := range []string{"", "wrong", testToken + "x"} {
-		err := NewEE(c, agent.URL, token, "ee1").Invoke(context.Background(), newInv("x", "1", time.Second))
+		err := NewEE(c, agent.URL, token, "", "ee1").Invoke(context.Background(), newInv("x", "1", time.Second))
 		if err == nil || retryable(err) || !strings.Contains(err.Error(), "401") {
 			t.Errorf("token %q: %v, want a 401", token, err)
 		}
 	}
 	// An empty Token on the agent refuses everyone, the empty token too.
 	open := startAgent(t, &Handler{Lookup: func(string) Invoker { return s }}, slow)
-	if err := NewEE(c, open.URL, "", "ee1").Invoke(context.Background(), newInv("x", "1", time.Second)); err == nil {
+	if err := NewEE(c, open.URL, "", "", "ee1").Invoke(context.Background(), newInv("x", "1", time.Second)); err == nil {
 		t.Error("an agent without a token admitted an invoke")
 	}
 
@@ -522,9 +551,9 @@ func badTokenBeforeBody(t *testing.T, addr string, length int) {
 }
 
 func TestCallerCancelFreesTheSlot(t *testing.T) {
-	eachHop(t, func(t *testing.T, plain bool) {
+	eachHop(t, func(t *testing.T, m hopMode) {
 		hold := make(chan struct{})
-		r := newRig(t, plain, 1, func(p []byte) answer {
+		r := newRig(t, m, 1, func(p []byte) answer {
 			if string(p) == "hold" {
 				return answer{body: "held", hold: hold}
 			}
@@ -562,10 +591,10 @@ func TestCallerCancelFreesTheSlot(t *testing.T) {
 }
 
 func TestAgentDiesMidInvoke(t *testing.T) {
-	eachHop(t, func(t *testing.T, plain bool) {
+	eachHop(t, func(t *testing.T, m hopMode) {
 		hold := make(chan struct{})
 		defer close(hold)
-		r := newRig(t, plain, 1, func(p []byte) answer { return answer{body: "never seen", hold: hold} })
+		r := newRig(t, m, 1, func(p []byte) answer { return answer{body: "never seen", hold: hold} })
 		done := make(chan error, 1)
 		go func() { done <- r.ee.Invoke(context.Background(), newInv("lost", "1", 30*time.Second)) }()
 		waitFor(t, "the invoke to be dispatched", func() bool { return r.srv.Slots().InFlight() == 1 })
@@ -578,52 +607,67 @@ func TestAgentDiesMidInvoke(t *testing.T) {
 }
 
 func TestDialRefused(t *testing.T) {
-	eachHop(t, func(t *testing.T, plain bool) {
+	eachHop(t, func(t *testing.T, m hopMode) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		e := NewEE(newClient(plain), "http://"+addr, testToken, "ee1")
+		e := NewEE(newClient(m.plain), "http://"+addr, testToken, "", "ee1")
 		if err := e.Invoke(context.Background(), newInv("x", "1", time.Second)); !errors.Is(err, runtimeapi.ErrClosed) {
 			t.Fatalf("refused dial: %v, want ErrClosed", err)
 		}
 	})
 }
 
+// plainHops are the plain hop's modes: in the clear and over TLS.
+var plainHops = []struct {
+	name string
+	mode hopMode
+}{{"plain", plainHop}, {"plain+tls", hopMode{plain: true, tls: true}}}
+
 func TestPoolReuse(t *testing.T) {
-	r := newRig(t, true, 2, echo)
-	for i := range 20 {
-		inv := newInv(fmt.Sprint("seq-", i), `"x"`, 5*time.Second)
-		if err := r.ee.Invoke(context.Background(), inv); err != nil || string(inv.Response) != `"x"` {
-			t.Fatalf("invoke %d: %v %s", i, err, inv.Response)
-		}
-	}
-	if n := r.agent.srv.OpenConns(); n != 1 {
-		t.Fatalf("20 invokes in a row opened %d connections, want 1", n)
-	}
-	if n := r.ee.client.idleConns(r.agent.Addr); n != 1 {
-		t.Fatalf("%d idle connections, want 1", n)
-	}
-	r.ee.client.CloseIdle()
-	if n := r.ee.client.idleConns(r.agent.Addr); n != 0 {
-		t.Fatalf("%d idle connections after CloseIdle", n)
+	for _, h := range plainHops {
+		t.Run(h.name, func(t *testing.T) {
+			r := newRig(t, h.mode, 2, echo)
+			for i := range 20 {
+				inv := newInv(fmt.Sprint("seq-", i), `"x"`, 5*time.Second)
+				if err := r.ee.Invoke(context.Background(), inv); err != nil || string(inv.Response) != `"x"` {
+					t.Fatalf("invoke %d: %v %s", i, err, inv.Response)
+				}
+			}
+			if n := r.agent.srv.OpenConns(); n != 1 {
+				t.Fatalf("20 invokes in a row opened %d connections, want 1", n)
+			}
+			if n := r.ee.client.idleConns(r.ee.pool.key); n != 1 {
+				t.Fatalf("%d idle connections, want 1", n)
+			}
+			r.ee.client.CloseIdle()
+			if n := r.ee.client.idleConns(r.ee.pool.key); n != 0 {
+				t.Fatalf("%d idle connections after CloseIdle", n)
+			}
+		})
 	}
 }
 
 func TestAgentClosedIdleConnection(t *testing.T) {
-	r := newRig(t, true, 1, echo)
-	if err := r.ee.Invoke(context.Background(), newInv("one", "1", 5*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	// The agent closes the idle connection (its idle timeout, a restart):
-	// the next invoke finds it dead before sending, and dials.
-	r.agent.kill()
-	waitFor(t, "the agent to drop the connection", func() bool { return r.agent.srv.OpenConns() == 0 })
-	inv := newInv("two", "2", 5*time.Second)
-	if err := r.ee.Invoke(context.Background(), inv); err != nil || string(inv.Response) != "2" {
-		t.Fatalf("invoke after the agent closed the idle connection: %v %s", err, inv.Response)
+	for _, h := range plainHops {
+		t.Run(h.name, func(t *testing.T) {
+			r := newRig(t, h.mode, 1, echo)
+			if err := r.ee.Invoke(context.Background(), newInv("one", "1", 5*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			// The agent closes the idle connection (its idle timeout, a
+			// restart): the next invoke finds it dead before sending, and
+			// dials.
+			r.agent.kill()
+			waitFor(t, "the agent to drop the connection", func() bool { return r.agent.srv.OpenConns() == 0 })
+			inv := newInv("two", "2", 5*time.Second)
+			if err := r.ee.Invoke(context.Background(), inv); err != nil || string(inv.Response) != "2" {
+				t.Fatalf("invoke after the agent closed the idle connection: %v %s", err, inv.Response)
+			}
+		})
 	}
 }
 
@@ -700,7 +744,7 @@ func TestConnectionNotReused(t *testing.T) {
 		}
 		return okAnswer(string(body), ""), false, false
 	})
-	ee := NewEE(newClient(true), "http://"+fa.addr, testToken, "ee1")
+	ee := NewEE(newClient(true), "http://"+fa.addr, testToken, "", "ee1")
 	t.Cleanup(ee.client.CloseIdle)
 	invoke := func(payload string) (*runtimeapi.Invocation, error) {
 		inv := newInv("x", payload, 5*time.Second)
@@ -748,7 +792,7 @@ func TestCancelMidResponse(t *testing.T) {
 		// The head and part of the body, then nothing.
 		return "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nten bytes.", false, true
 	})
-	ee := NewEE(newClient(true), "http://"+fa.addr, testToken, "ee1")
+	ee := NewEE(newClient(true), "http://"+fa.addr, testToken, "", "ee1")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ee.Invoke(ctx, newInv("x", "1", 30*time.Second)) }()
@@ -777,7 +821,7 @@ func TestDeadlineBoundsTheExchange(t *testing.T) {
 	fa := startFakeAgent(t, func(int, *http.Request, []byte) (string, bool, bool) { return "", false, true })
 	c := newClient(true)
 	c.Grace = 50 * time.Millisecond
-	ee := NewEE(c, "http://"+fa.addr, testToken, "ee1")
+	ee := NewEE(c, "http://"+fa.addr, testToken, "", "ee1")
 	start := time.Now()
 	err := ee.Invoke(context.Background(), newInv("x", "1", 100*time.Millisecond))
 	if err == nil || retryable(err) || time.Since(start) > 3*time.Second {
@@ -802,7 +846,7 @@ func TestWatchedConnectionCarriesOn(t *testing.T) {
 	agent := startAgent(t, &Handler{Token: testToken, Lookup: func(string) Invoker { return sleeper{3 * watchAfter} }}, false)
 	c := newClient(true)
 	t.Cleanup(c.CloseIdle)
-	ee := NewEE(c, agent.URL, testToken, "ee1")
+	ee := NewEE(c, agent.URL, testToken, "", "ee1")
 	// Invokes long enough to be watched leave their connection as it was.
 	for i := range 3 {
 		inv := newInv("w", fmt.Sprint(i), 5*time.Second)
@@ -843,6 +887,79 @@ func TestWatchedConnectionCarriesOn(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusOK || string(body) != want {
 			t.Fatalf("answer: %d %q, want 200 %q", resp.StatusCode, body, want)
+		}
+	}
+}
+
+// TestPinnedCertificate: a router pinned to an agent's certificate does
+// not talk to a process that took over the agent's address with another
+// certificate: the handshake fails before any request (and so before the
+// bearer token) is sent, and the failure is retryable, since nothing ran.
+func TestPinnedCertificate(t *testing.T) {
+	_, genuine, err := NewServerCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _, err := NewServerCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", ServerTLS(cert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got atomic.Int64 // bytes of requests the impostor read
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+				n, _ := io.Copy(io.Discard, c)
+				got.Add(n)
+			})
+		}
+	})
+	for _, h := range []hopMode{muxHop, plainHop} {
+		ee := NewEE(newClient(h.plain), "https://"+ln.Addr().String(), testToken, genuine, "ee1")
+		err := ee.Invoke(context.Background(), newInv("x", "1", time.Second))
+		if !errors.Is(err, runtimeapi.ErrClosed) || !errors.Is(err, errPin) {
+			t.Errorf("plain=%v: %v, want ErrClosed for the pin", h.plain, err)
+		}
+	}
+	ln.Close()
+	wg.Wait()
+	if n := got.Load(); n != 0 {
+		t.Fatalf("the impostor read %d bytes of requests", n)
+	}
+}
+
+func TestNewEERefusesBadAgentURLs(t *testing.T) {
+	_, fp, err := NewServerCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		url, cert string
+		ok        bool
+	}{
+		{"https://10.0.0.7:9402", fp, true},
+		{"http://10.0.0.7:9402", "", true},
+		{"https://10.0.0.7:9402", "", false},            // TLS needs the pin
+		{"https://10.0.0.7:9402", fp[:62], false},       // not a SHA-256
+		{"https://10.0.0.7:9402", "zz" + fp[2:], false}, // not hex
+		{"http://10.0.0.7:9402", fp, false},             // a certificate, yet no TLS
+		{"ftp://10.0.0.7:9402", "", false},
+		{"https://", fp, false},
+	} {
+		e := NewEE(NewClient(), tc.url, testToken, tc.cert, "ee1")
+		if (e.err == nil) != tc.ok {
+			t.Errorf("NewEE(%q, %q): err %v, want ok=%v", tc.url, tc.cert, e.err, tc.ok)
 		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 )
 
 func TestMuxCarriesConcurrentInvokesOnOneConnection(t *testing.T) {
-	r := newRig(t, false, 16, echo)
+	r := newRig(t, muxHop, 16, echo)
 	// As many callers as the EE has slots, each invoking in a row.
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
@@ -50,7 +50,7 @@ func TestMuxCarriesConcurrentInvokesOnOneConnection(t *testing.T) {
 }
 
 func TestMuxSessionEndsWithTheAgent(t *testing.T) {
-	r := newRig(t, false, 1, echo)
+	r := newRig(t, muxHop, 1, echo)
 	if err := r.ee.Invoke(context.Background(), newInv("one", "1", 5*time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestMuxFallsBackToPlainRequests(t *testing.T) {
 		}
 		return okAnswer(string(body), ""), false, false
 	})
-	ee := NewEE(NewClient(), "http://"+fa.addr, testToken, "ee1")
+	ee := NewEE(NewClient(), "http://"+fa.addr, testToken, "", "ee1")
 	t.Cleanup(ee.client.CloseIdle)
 	for _, p := range []string{"a", "b", "c"} {
 		inv := newInv("x", p, 5*time.Second)
@@ -106,7 +106,7 @@ func TestMuxDeadlineBoundsTheWait(t *testing.T) {
 	t.Cleanup(func() { close(s.release) }) // before the agent's Close, which waits for it
 	c := NewClient()
 	c.Grace = 50 * time.Millisecond
-	ee := NewEE(c, agent.URL, testToken, "ee1")
+	ee := NewEE(c, agent.URL, testToken, "", "ee1")
 	start := time.Now()
 	err := ee.Invoke(context.Background(), newInv("x", "1", 100*time.Millisecond))
 	if err == nil || retryable(err) || time.Since(start) > 3*time.Second {
@@ -116,7 +116,7 @@ func TestMuxDeadlineBoundsTheWait(t *testing.T) {
 
 func TestMuxAgentShutdownFailsInvokesInFlight(t *testing.T) {
 	agent := startAgent(t, &Handler{Token: testToken, Lookup: func(string) Invoker { return sleeper{time.Minute} }}, false)
-	ee := NewEE(NewClient(), agent.URL, testToken, "ee1")
+	ee := NewEE(NewClient(), agent.URL, testToken, "", "ee1")
 	done := make(chan error, 1)
 	go func() { done <- ee.Invoke(context.Background(), newInv("x", "1", time.Minute)) }()
 	waitFor(t, "the session", func() bool { return agent.h.sessions.Load() == 1 })
@@ -185,7 +185,7 @@ func TestMuxAgentEndsSessionOnBadFrames(t *testing.T) {
 	if n := s.calls.Load(); n != 0 {
 		t.Fatalf("Invoke called %d times", n)
 	}
-	if err := NewEE(NewClient(), agent.URL, testToken, "ee1").Invoke(context.Background(), newInv("x", "1", time.Second)); err != nil {
+	if err := NewEE(NewClient(), agent.URL, testToken, "", "ee1").Invoke(context.Background(), newInv("x", "1", time.Second)); err != nil {
 		t.Fatalf("a good session after bad ones: %v", err)
 	}
 }

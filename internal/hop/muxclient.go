@@ -42,10 +42,11 @@ func (c *Client) session(ctx context.Context, e *EE) (*session, error) {
 	if c.slots == nil {
 		c.slots = make(map[string]*muxSlot)
 	}
-	slot := c.slots[e.muxHead]
+	key := e.pool.key + " " + e.muxHead
+	slot := c.slots[key]
 	if slot == nil {
 		slot = &muxSlot{}
-		c.slots[e.muxHead] = slot
+		c.slots[key] = slot
 	}
 	c.mu.Unlock()
 	for {
@@ -90,7 +91,7 @@ func (c *Client) session(ctx context.Context, e *EE) (*session, error) {
 // of any invoke has been sent when it fails, so its errors other than
 // ctx's are runtimeapi.ErrClosed (or errNoMux).
 func (c *Client) dialSession(ctx context.Context, e *EE) (*session, error) {
-	nc, err := c.dialer.DialContext(ctx, "tcp", e.addr)
+	nc, err := c.dial(ctx, e)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -81,7 +81,7 @@ func TestStreamedAnswerCrossesTheHop(t *testing.T) {
 		}
 		t.Cleanup(func() { srv.Close(runtimeapi.ErrorTypeExit) })
 		agent := startAgent(t, &Handler{Token: testToken, Lookup: func(string) Invoker { return srv }}, false)
-		ee := NewEE(NewClient(), agent.URL, testToken, "ee1")
+		ee := NewEE(NewClient(), agent.URL, testToken, "", "ee1")
 		next := make(chan struct{})
 		go streamingWorker(t, srv.Addr(), next, fail)
 		sink := &streamSink{wrote: make(chan struct{}, 4)}

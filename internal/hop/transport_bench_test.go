@@ -44,7 +44,9 @@ func BenchmarkHop(b *testing.B) {
 		setup func(b *testing.B) func(ctx context.Context, inv *runtimeapi.Invocation) error
 	}{
 		{"mux", setupMux},
+		{"mux+tls", setupMuxTLS},
 		{"http", setupHTTP},
+		{"http+tls", setupHTTPTLS},
 		{"nats", setupNATS},
 	} {
 		for _, size := range []struct {
@@ -83,14 +85,26 @@ func BenchmarkHop(b *testing.B) {
 // own, as with setupHTTP).
 func setupMux(b *testing.B) func(context.Context, *runtimeapi.Invocation) error {
 	agent := startAgent(b, &Handler{Token: testToken, Lookup: func(string) Invoker { return echoInvoker{} }}, false)
-	return NewEE(newClient(false), agent.URL, testToken, "ee1").Invoke
+	return NewEE(newClient(false), agent.URL, testToken, "", "ee1").Invoke
+}
+
+// setupMuxTLS and setupHTTPTLS are the two over TLS, as agents serve the
+// hop by default.
+func setupMuxTLS(b *testing.B) func(context.Context, *runtimeapi.Invocation) error {
+	agent := serveAgent(b, &Handler{Token: testToken, Lookup: func(string) Invoker { return echoInvoker{} }}, true)
+	return NewEE(newClient(false), agent.URL, testToken, agent.Cert, "ee1").Invoke
+}
+
+func setupHTTPTLS(b *testing.B) func(context.Context, *runtimeapi.Invocation) error {
+	agent := serveAgent(b, &Handler{Token: testToken, Lookup: func(string) Invoker { return echoInvoker{} }}, true)
+	return NewEE(newClient(true), agent.URL, testToken, agent.Cert, "ee1").Invoke
 }
 
 // setupHTTP is the plain hop: one request per invoke on a pooled
 // connection.
 func setupHTTP(b *testing.B) func(context.Context, *runtimeapi.Invocation) error {
 	agent := startAgent(b, &Handler{Token: testToken, Lookup: func(string) Invoker { return echoInvoker{} }}, false)
-	return NewEE(newClient(true), agent.URL, testToken, "ee1").Invoke
+	return NewEE(newClient(true), agent.URL, testToken, "", "ee1").Invoke
 }
 
 // setupNATS runs the same exchange as request/reply through an embedded

@@ -47,15 +47,18 @@ const HeartbeatInterval = 2 * time.Second
 
 // Host is a joined instance agent as the servers see it.
 type Host struct {
-	ID        string    `json:"id"`
-	Provider  string    `json:"provider"` // "static", "local", "ec2"
-	Type      string    `json:"type"`     // instance type, e.g. "m7i.xlarge"
-	Arch      string    `json:"arch"`     // "x86_64" or "arm64"
-	VCPU      int       `json:"vcpu"`
-	MemoryMiB int       `json:"memoryMiB"`
-	HopURL    string    `json:"hopURL"`   // where the invoke hop listens, "http://10.0.0.7:9402"
-	HopToken  string    `json:"hopToken"` // the bearer token the hop requires
-	Started   time.Time `json:"started"`
+	ID        string `json:"id"`
+	Provider  string `json:"provider"` // "static", "local", "ec2"
+	Type      string `json:"type"`     // instance type, e.g. "m7i.xlarge"
+	Arch      string `json:"arch"`     // "x86_64" or "arm64"
+	VCPU      int    `json:"vcpu"`
+	MemoryMiB int    `json:"memoryMiB"`
+	HopURL    string `json:"hopURL"`   // where the invoke hop listens, "https://10.0.0.7:9402" (http:// without TLS)
+	HopToken  string `json:"hopToken"` // the bearer token the hop requires
+	// HopCertSHA256 is the hex SHA-256 of the hop's TLS certificate, which
+	// routers pin (hop.NewEE); empty for an http:// hop.
+	HopCertSHA256 string    `json:"hopCertSha256,omitempty"`
+	Started       time.Time `json:"started"`
 }
 
 // Instance is a host bound to a capacity provider as an instance.

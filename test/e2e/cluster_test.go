@@ -75,6 +75,12 @@ func startCluster(t *testing.T, agents int) *cluster {
 		c.startAgent(i)
 	}
 	waitFor(t, fmt.Sprintf("%d hosts joined", agents), func() bool { return len(p.Static.Hosts()) == agents })
+	// The hop is TLS by default: every invoke these tests send crosses it.
+	for _, h := range p.Static.Hosts() {
+		if !strings.HasPrefix(h.HopURL, "https://") {
+			t.Fatalf("host %s serves its hop at %s, want https://", h.ID, h.HopURL)
+		}
+	}
 	return c
 }
 

@@ -64,7 +64,7 @@ func TestLocalProviderRunsAgentProcesses(t *testing.T) {
 		if h.Instance == "" {
 			continue
 		}
-		u := strings.TrimSuffix(strings.TrimPrefix(h.HopURL, "http://"), ":9402")
+		u := strings.TrimSuffix(strings.TrimPrefix(h.HopURL, "https://"), ":9402")
 		if a, err := netip.ParseAddr(u); err != nil || !local.Contains(a) || h.Provider != "local" {
 			t.Errorf("host %s: hop %s, provider %s; want an address in %s", h.ID, h.HopURL, h.Provider, local)
 		}
