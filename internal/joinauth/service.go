@@ -54,6 +54,13 @@ func Issuer(shared ...string) (nkeys.KeyPair, error) {
 
 // Service answers the callout and keeps the tokens.
 type Service struct {
+	// UserTTL, when set (before Run), is how long the credentials an
+	// agent is admitted with last: the engine then disconnects the agent,
+	// which reconnects and is asked for its token again. Where kick cannot
+	// reach an agent's connection (an external cluster), it bounds how
+	// long the agents of a revoked token stay connected.
+	UserTTL time.Duration
+
 	nc        *nats.Conn
 	issuer    nkeys.KeyPair
 	bootstrap string
@@ -321,6 +328,9 @@ func (s *Service) user(j Join, userKey string) (string, error) {
 	uc.Audience = server.DEFAULT_GLOBAL_ACCOUNT // config mode: the account the user lands in
 	uc.Permissions = Permissions(j.Host)
 	uc.Limits.Subs = 256
+	if s.UserTTL > 0 {
+		uc.Expires = time.Now().Add(s.UserTTL).Unix()
+	}
 	return uc.Encode(s.issuer)
 }
 

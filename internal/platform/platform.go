@@ -52,6 +52,11 @@ import (
 	"github.com/paddockhq/paddock/internal/store"
 )
 
+// ExternalAgentCredentialTTL is Options.AgentCredentialTTL's default: an
+// agent reconnects once a minute, a callout each, and a revoked token's
+// agents are out within a minute.
+const ExternalAgentCredentialTTL = time.Minute
+
 // Options configure a platform.
 type Options struct {
 	DataDir         string // JetStream data and code cache
@@ -143,6 +148,13 @@ type Options struct {
 	NATSUser     string
 	NATSPassword string
 	NATSReplicas int
+	// AgentCredentialTTL is how long an agent's admission to an external
+	// cluster lasts before it must reconnect and show its token again
+	// (default ExternalAgentCredentialTTL): the servers cannot disconnect
+	// another operator's clients, so it is how soon a revoked token's
+	// agents are shut out there. On the embedded engine they are
+	// disconnected at once, and admissions do not expire.
+	AgentCredentialTTL time.Duration
 	// The ec2 provider: EC2Endpoint is the EC2 API's URL ("": AWS's, for
 	// Region; credentials come from the AWS SDK's default chain);
 	// EC2ImageIDs the AMIs instances boot, one per architecture, with
@@ -480,6 +492,9 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		if joins, err = joinauth.New(ctx, st, issuer, opts.JoinToken, st.DisconnectUser); err != nil {
 			st.Close()
 			return nil, err
+		}
+		if opts.NATSURL != "" {
+			joins.UserTTL = cmp.Or(opts.AgentCredentialTTL, ExternalAgentCredentialTTL)
 		}
 	}
 	hostRuntimes := findRuntimes(ctx, opts.RuntimePaths, opts.RuntimesDir)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -68,13 +69,17 @@ func externalNATS(t *testing.T, opts platform.Options, password string) *server.
 // (--nats-url) keeps its state there and serves the Lambda API, and an
 // agent joins that cluster, admitted by the server's auth callout: with
 // its own key and the join token it may write its own host record; with
-// a wrong token it is refused.
+// a wrong token it is refused. Its admission expires (here after 3 s) and
+// it reconnects, shown its token again; once the token is revoked, the
+// next expiry shuts it out for good.
 func TestNATSURLExternalCluster(t *testing.T) {
+	const ttl = 3 * time.Second
 	opts := platform.Options{
 		DataDir: t.TempDir(), Listen: "127.0.0.1:0",
 		AccessKeyID: "AKIDPADDOCKTEST", SecretAccessKey: "paddock-test-secret",
 		Provider: "static", JoinToken: joinToken, ClusterSecret: "test-cluster-secret",
 		NATSUser: "paddock", NATSPassword: "paddock-nats-password", NATSReplicas: 1,
+		AgentCredentialTTL: ttl,
 	}
 	ns := externalNATS(t, opts, opts.NATSPassword)
 	opts.NATSURL = ns.ClientURL()
@@ -134,7 +139,10 @@ func TestNATSURLExternalCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(p.EngineURL, append(auth, nats.Name("paddock-agent h-ext-1"))...)
+	closed := make(chan error, 1)
+	nc, err := nats.Connect(p.EngineURL, append(auth, nats.Name("paddock-agent h-ext-1"),
+		nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
+		nats.ClosedHandler(func(nc *nats.Conn) { closed <- nc.LastError() }))...)
 	if err != nil {
 		t.Fatalf("an agent with the join token is refused by the external cluster: %v", err)
 	}
@@ -170,6 +178,30 @@ func TestNATSURLExternalCluster(t *testing.T) {
 	if bad, err := nats.Connect(p.EngineURL, nats.UserInfo("h-ext-4", joinToken)); err == nil {
 		bad.Close()
 		t.Fatal("a client without a key joined the external cluster")
+	}
+
+	// The admission expires: the agent reconnects, admitted again, and
+	// writes on.
+	waitForLong(t, "the agent's admission to expire and the agent to reconnect", 4*ttl, func() bool {
+		return nc.Stats().Reconnects >= 1 && nc.IsConnected()
+	})
+	if err := livestate.Put(ctx(t), kv.Hosts, "h-ext-1", livestate.Host{ID: "h-ext-1", Type: "m7i.xlarge"}); err != nil {
+		t.Fatalf("agent: write its own host record after reconnecting: %v", err)
+	}
+	// The server cannot disconnect the external cluster's clients: a
+	// revoked token's agent is shut out at its next expiry.
+	revoked := time.Now()
+	if st, code := e.signedCall("DELETE", "/paddock/v1/join-tokens/"+joinauth.BootstrapID, ""); st != 200 {
+		t.Fatalf("revoke the bootstrap token: %d %s", st, code)
+	}
+	select {
+	case err := <-closed:
+		if !errors.Is(err, nats.ErrAuthorization) {
+			t.Fatalf("the revoked agent's connection closed with %v, want an authorization error", err)
+		}
+		t.Logf("revoked agent shut out %v after the revocation", time.Since(revoked).Round(time.Millisecond))
+	case <-time.After(3 * ttl):
+		t.Fatalf("the agent of a revoked token still connected %v after the revocation (admissions last %v)", 3*ttl, ttl)
 	}
 }
 
