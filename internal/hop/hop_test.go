@@ -843,19 +843,24 @@ func (s sleeper) Invoke(ctx context.Context, inv *runtimeapi.Invocation) error {
 }
 
 func TestWatchedConnectionCarriesOn(t *testing.T) {
-	agent := startAgent(t, &Handler{Token: testToken, Lookup: func(string) Invoker { return sleeper{3 * watchAfter} }}, false)
-	c := newClient(true)
-	t.Cleanup(c.CloseIdle)
-	ee := NewEE(c, agent.URL, testToken, "", "ee1")
-	// Invokes long enough to be watched leave their connection as it was.
-	for i := range 3 {
-		inv := newInv("w", fmt.Sprint(i), 5*time.Second)
-		if err := ee.Invoke(context.Background(), inv); err != nil || string(inv.Response) != fmt.Sprint(i) {
-			t.Fatalf("invoke %d: %v %s", i, err, inv.Response)
+	// Invokes long enough to be watched leave their connection as it was,
+	// over TLS too (the watch's read is stopped by a deadline, which a
+	// TLS connection survives).
+	var agent *agentServer
+	for _, withTLS := range []bool{true, false} {
+		agent = serveAgent(t, &Handler{Token: testToken, Lookup: func(string) Invoker { return sleeper{3 * watchAfter} }}, withTLS)
+		c := newClient(true)
+		t.Cleanup(c.CloseIdle)
+		ee := NewEE(c, agent.URL, testToken, agent.Cert, "ee1")
+		for i := range 3 {
+			inv := newInv("w", fmt.Sprint(i), 5*time.Second)
+			if err := ee.Invoke(context.Background(), inv); err != nil || string(inv.Response) != fmt.Sprint(i) {
+				t.Fatalf("tls %v: invoke %d: %v %s", withTLS, i, err, inv.Response)
+			}
 		}
-	}
-	if n := agent.srv.OpenConns(); n != 1 {
-		t.Fatalf("%d connections, want 1", n)
+		if n := agent.srv.OpenConns(); n != 1 {
+			t.Fatalf("tls %v: %d connections, want 1", withTLS, n)
+		}
 	}
 
 	// Two requests sent at once: the watch reads the second one's first
