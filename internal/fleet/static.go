@@ -346,6 +346,7 @@ func (s *Static) sweep(now time.Time) {
 		if h.gone && h.boundTo == "" && now.Sub(h.lastBeat()) >= HeartbeatTimeout {
 			h.fresh = false
 			s.routeHost(h)
+			s.releaseHop(h.rec)
 			delete(s.hosts, id)
 			continue
 		}
@@ -440,6 +441,7 @@ func (s *Static) onHost(ctx context.Context, e jetstream.KeyValueEntry) {
 		s.log.Info("host joined", "host", id, "type", rec.Type, "hop", rec.HopURL)
 	case !h.rec.Started.Equal(rec.Started) || h.rec.HopToken != rec.HopToken || h.rec.HopURL != rec.HopURL || h.rec.HopCertSHA256 != rec.HopCertSHA256:
 		s.log.Warn("host restarted: its execution environments are lost", "host", id, "ees", len(h.ees))
+		s.releaseHop(h.rec)
 		h.rec = rec
 		h.beat.Store(time.Now().UnixNano())
 		for id, v := range h.views { // the same EEs, at the new process's address and token
@@ -743,6 +745,12 @@ func (s *Static) Release() {
 		h.ees = map[string]*remoteEE{}
 	}
 	s.broadcast()
+}
+
+// releaseHop closes the router's connections to the agent process rec
+// describes, and forgets them: each agent process has keys of its own.
+func (s *Static) releaseHop(rec livestate.Host) {
+	s.hop.Release(hop.NewEE(s.hop, rec.HopURL, rec.HopToken, rec.HopCertSHA256, ""))
 }
 
 // Errors of Forget.

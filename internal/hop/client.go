@@ -100,6 +100,33 @@ func (c *Client) CloseIdle() {
 	}
 }
 
+// Release forgets the connections to e's agent process: its pool, whose
+// idle connections it closes, and its multiplexed session. The fleet calls
+// it for an agent that restarted (a new token and certificate, so new
+// keys: the old ones would stay in the maps for good) or left.
+func (c *Client) Release(e *EE) {
+	if e.err != nil {
+		return
+	}
+	c.mu.Lock()
+	p := c.pools[e.pool.key]
+	delete(c.pools, e.pool.key)
+	sl := c.slots[e.slotKey()]
+	delete(c.slots, e.slotKey())
+	c.mu.Unlock()
+	if p != nil {
+		p.reap(time.Time{}, true)
+	}
+	if sl != nil {
+		sl.mu.Lock()
+		if s := sl.s; s != nil {
+			s.close()
+			sl.s = nil
+		}
+		sl.mu.Unlock()
+	}
+}
+
 // idleConns counts the idle connections of a pool, by its key: the
 // agent's address, with its fingerprint after a space for TLS (for tests).
 func (c *Client) idleConns(key string) int {
@@ -302,8 +329,10 @@ func NewEE(client *Client, baseURL, token, certSHA256, eeID string) *EE {
 		e.err = errors.New("the agent's token cannot go in a header")
 	default:
 		e.addr, e.tls = u.Host, pinned
-		if u.Port() == "" {
-			e.addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+		if u.Port() == "" && pinned != nil {
+			e.addr = net.JoinHostPort(u.Hostname(), "443")
+		} else if u.Port() == "" {
+			e.addr = net.JoinHostPort(u.Hostname(), "80")
 		}
 		key := e.addr
 		if pinned != nil {

@@ -968,3 +968,26 @@ func TestNewEERefusesBadAgentURLs(t *testing.T) {
 		}
 	}
 }
+
+// TestRelease: a released agent process leaves no pool or session behind
+// in the Client (each process has a token and a certificate of its own,
+// so its keys never come back), and its connections are closed.
+func TestRelease(t *testing.T) {
+	for _, h := range hops {
+		t.Run(h.name, func(t *testing.T) {
+			r := newRig(t, h.mode, 2, echo)
+			if err := r.ee.Invoke(context.Background(), newInv("one", "1", 5*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			c := r.ee.client
+			c.Release(r.ee)
+			c.mu.Lock()
+			pools, slots := len(c.pools), len(c.slots)
+			c.mu.Unlock()
+			if pools != 0 || slots != 0 {
+				t.Fatalf("after Release: %d pools, %d sessions, want none", pools, slots)
+			}
+			waitFor(t, "the agent to see its connections closed", func() bool { return r.agent.srv.OpenConns() == 0 })
+		})
+	}
+}

@@ -36,13 +36,17 @@ type muxSlot struct {
 	noMuxUntil time.Time
 }
 
+// slotKey is the key of e's agent's muxSlot: its address, certificate and
+// token.
+func (e *EE) slotKey() string { return e.pool.key + " " + e.muxHead }
+
 // session returns e's agent's open session, dialing one if there is none.
 func (c *Client) session(ctx context.Context, e *EE) (*session, error) {
 	c.mu.Lock()
 	if c.slots == nil {
 		c.slots = make(map[string]*muxSlot)
 	}
-	key := e.pool.key + " " + e.muxHead
+	key := e.slotKey()
 	slot := c.slots[key]
 	if slot == nil {
 		slot = &muxSlot{}
