@@ -688,41 +688,50 @@ func startFakeAgent(t *testing.T, answer func(n int, req *http.Request, body []b
 	}
 	fa := &fakeAgent{addr: ln.Addr().String(), closed: make(chan struct{}, 64)}
 	var served atomic.Int32
+	acceptEach(t, ln, func(c net.Conn) {
+		fa.accepts.Add(1)
+		defer func() { c.Close(); fa.closed <- struct{}{} }()
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			body, _ := io.ReadAll(req.Body)
+			out, closeAfter, stall := answer(int(served.Add(1)), req, body)
+			if _, err := io.WriteString(c, out); err != nil {
+				return
+			}
+			if stall {
+				// Hold until the client hangs up.
+				io.Copy(io.Discard, c) //nolint:errcheck
+				return
+			}
+			if closeAfter {
+				return
+			}
+		}
+	})
+	return fa
+}
+
+// acceptEach serves each connection ln accepts with handle, in a
+// goroutine of its own, until stop (or the test's end) closes ln and waits
+// for them.
+func acceptEach(t testing.TB, ln net.Listener, handle func(net.Conn)) (stop func()) {
 	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			fa.accepts.Add(1)
-			wg.Go(func() {
-				defer func() { c.Close(); fa.closed <- struct{}{} }()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					body, _ := io.ReadAll(req.Body)
-					out, closeAfter, stall := answer(int(served.Add(1)), req, body)
-					if _, err := io.WriteString(c, out); err != nil {
-						return
-					}
-					if stall {
-						// Hold until the client hangs up.
-						io.Copy(io.Discard, c) //nolint:errcheck
-						return
-					}
-					if closeAfter {
-						return
-					}
-				}
-			})
+			wg.Go(func() { handle(c) })
 		}
 	})
-	return fa
+	stop = func() { ln.Close(); wg.Wait() }
+	t.Cleanup(stop)
+	return stop
 }
 
 func okAnswer(body string, extra string) string {
@@ -914,21 +923,11 @@ func TestPinnedCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got atomic.Int64 // bytes of requests the impostor read
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
-				n, _ := io.Copy(io.Discard, c)
-				got.Add(n)
-			})
-		}
+	stop := acceptEach(t, ln, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+		n, _ := io.Copy(io.Discard, c)
+		got.Add(n)
 	})
 	for _, h := range []hopMode{muxHop, plainHop} {
 		ee := NewEE(newClient(h.plain), "https://"+ln.Addr().String(), testToken, genuine, "ee1")
@@ -937,8 +936,7 @@ func TestPinnedCertificate(t *testing.T) {
 			t.Errorf("plain=%v: %v, want ErrClosed for the pin", h.plain, err)
 		}
 	}
-	ln.Close()
-	wg.Wait()
+	stop()
 	if n := got.Load(); n != 0 {
 		t.Fatalf("the impostor read %d bytes of requests", n)
 	}
