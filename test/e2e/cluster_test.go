@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -492,6 +494,23 @@ func TestClusterRevokedJoinToken(t *testing.T) {
 	} {
 		if _, stderr, err := runPaddock(t, c.bin, keys, "host", "forget", tc.host); err == nil || !strings.Contains(stderr, tc.want) {
 			t.Errorf("paddock host forget %s: %v, %s (want %s)", tc.host, err, stderr, tc.want)
+		}
+	}
+	// On the wire: AWS's error shape, status and type, and a message that says what to do.
+	for _, tc := range []struct {
+		host, typ, msg string
+		status         int
+	}{
+		{hostID(0), "ResourceConflictException", "Host " + hostID(0) + " is joined and its agent beats: stop the agent before the servers forget the host.", 409},
+		{"h-nosuch", "ResourceNotFoundException", "Host not found: h-nosuch", 404},
+	} {
+		resp := c.env.signedDo("DELETE", "/paddock/v1/hosts/"+tc.host, "")
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var e struct{ Message string }
+		json.Unmarshal(body, &e) //nolint:errcheck // checked below
+		if resp.StatusCode != tc.status || resp.Header.Get("X-Amzn-ErrorType") != tc.typ || e.Message != tc.msg {
+			t.Errorf("DELETE /paddock/v1/hosts/%s = %d %s %s, want %d %s %q", tc.host, resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), body, tc.status, tc.typ, tc.msg)
 		}
 	}
 	if out, stderr, err := runPaddock(t, c.bin, keys, "host", "forget", hostID(1)); err != nil || !strings.Contains(out, "forgotten") {
